@@ -1,0 +1,163 @@
+//! Space keys and sealed blobs: XChaCha20-Poly1305 with a random nonce, the space id and
+//! blob id bound in as associated data so a blob can't be replayed into another space or
+//! under another id.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use zeroize::Zeroize;
+
+use crate::error::{Error, Result};
+use crate::ids::SpaceId;
+
+const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
+/// Version byte at the front of every sealed blob, so the format can change later.
+const SEAL_VERSION: u8 = 1;
+
+/// A 256-bit symmetric key for one space. Zeroed on drop; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SpaceKey([u8; 32]);
+
+impl Drop for SpaceKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl std::fmt::Debug for SpaceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SpaceKey(..)")
+    }
+}
+
+impl SpaceKey {
+    /// A fresh random key from the OS generator.
+    pub fn generate() -> Self {
+        let mut k = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut k);
+        Self(k)
+    }
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| Error::WrongKey("a space key is 32 bytes".into()))?;
+        Ok(Self(arr))
+    }
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+/// A random 16-byte blob id: lets a relay deduplicate retries without learning anything.
+pub fn new_blob_id() -> [u8; 16] {
+    let mut id = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    id
+}
+
+fn aad(space: &SpaceId, blob_id: &[u8; 16]) -> [u8; 33] {
+    let mut a = [0u8; 33];
+    a[0] = SEAL_VERSION;
+    a[1..17].copy_from_slice(space.as_bytes());
+    a[17..].copy_from_slice(blob_id);
+    a
+}
+
+/// Seal `plaintext` for `space` under `blob_id`: `version || nonce || ciphertext+tag`.
+pub fn seal(
+    key: &SpaceKey,
+    space: &SpaceId,
+    blob_id: &[u8; 16],
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    let cipher = XChaCha20Poly1305::new(key.0.as_ref().into());
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let ct = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: &aad(space, blob_id),
+            },
+        )
+        .map_err(|_| Error::Internal("encryption failed".into()))?;
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+    out.push(SEAL_VERSION);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Open a sealed blob. Fails with `wrong_key` when the key, space or blob id don't match
+/// (indistinguishable by design) and `corrupt_data` when the blob is malformed.
+pub fn open(key: &SpaceKey, space: &SpaceId, blob_id: &[u8; 16], sealed: &[u8]) -> Result<Vec<u8>> {
+    if sealed.len() < 1 + NONCE_LEN + TAG_LEN {
+        return Err(Error::CorruptData("sealed blob is truncated".into()));
+    }
+    if sealed[0] != SEAL_VERSION {
+        return Err(Error::CorruptData(format!(
+            "unknown sealed blob version {}",
+            sealed[0]
+        )));
+    }
+    let cipher = XChaCha20Poly1305::new(key.0.as_ref().into());
+    cipher
+        .decrypt(
+            XNonce::from_slice(&sealed[1..1 + NONCE_LEN]),
+            Payload {
+                msg: &sealed[1 + NONCE_LEN..],
+                aad: &aad(space, blob_id),
+            },
+        )
+        .map_err(|_| Error::WrongKey("blob could not be opened with this journal's key".into()))
+}
+
+/// Where space keys live. The default keeps them in the device store; an app can supply
+/// one backed by the iOS Keychain or Android Keystore so keys never sit in the database.
+pub trait KeyStore: Send + Sync + std::fmt::Debug {
+    /// Store the key for a space (replacing any previous one).
+    fn put(&self, space: &SpaceId, key: &SpaceKey) -> Result<()>;
+    /// The key for a space, if we hold one.
+    fn get(&self, space: &SpaceId) -> Result<Option<SpaceKey>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let k = SpaceKey::generate();
+        let s = SpaceId::new();
+        let id = new_blob_id();
+        let sealed = seal(&k, &s, &id, b"hello").unwrap();
+        assert_eq!(open(&k, &s, &id, &sealed).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn wrong_key_space_or_id_is_refused() {
+        let k = SpaceKey::generate();
+        let s = SpaceId::new();
+        let id = new_blob_id();
+        let sealed = seal(&k, &s, &id, b"hello").unwrap();
+        let e = open(&SpaceKey::generate(), &s, &id, &sealed).unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::WrongKey);
+        assert!(open(&k, &SpaceId::new(), &id, &sealed).is_err());
+        assert!(open(&k, &s, &new_blob_id(), &sealed).is_err());
+        let mut tampered = sealed.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert!(open(&k, &s, &id, &tampered).is_err());
+        assert_eq!(
+            open(&k, &s, &id, &sealed[..10]).unwrap_err().code(),
+            crate::ErrorCode::CorruptData
+        );
+    }
+
+    #[test]
+    fn key_debug_hides_bytes() {
+        assert_eq!(format!("{:?}", SpaceKey::generate()), "SpaceKey(..)");
+    }
+}

@@ -1,0 +1,135 @@
+//! A space's meta document. Layout (root map):
+//!
+//! ```text
+//! v: 1     kind: "journal" | "personal"     title: str     created_at: ms
+//! members: { member id: { name, colour } }
+//! devices: { device id: member id }
+//! settings: { checkin_cadence_days: int }
+//! ```
+
+use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
+
+use super::{DOC_SCHEMA, ensure_map, get_int, get_obj, get_str};
+use crate::clock::Millis;
+use crate::error::{Error, Result};
+use crate::ids::{DeviceId, MemberId};
+use crate::model::{Member, SpaceKind};
+
+/// Colours handed to members in join order, so the two partners differ.
+const COLOURS: [&str; 6] = [
+    "#E07A5F", "#3D85C6", "#81B29A", "#F2CC8F", "#9B5DE5", "#F15BB5",
+];
+
+pub(crate) const DEFAULT_CADENCE_DAYS: u32 = 7;
+
+pub(crate) fn create(
+    doc: &mut AutoCommit,
+    kind: SpaceKind,
+    title: &str,
+    now: Millis,
+) -> Result<()> {
+    doc.put(ROOT, "v", DOC_SCHEMA)?;
+    doc.put(ROOT, "kind", kind.as_str())?;
+    doc.put(ROOT, "title", title)?;
+    doc.put(ROOT, "created_at", ScalarValue::Timestamp(now))?;
+    doc.put_object(ROOT, "members", ObjType::Map)?;
+    doc.put_object(ROOT, "devices", ObjType::Map)?;
+    let s = doc.put_object(ROOT, "settings", ObjType::Map)?;
+    doc.put(&s, "checkin_cadence_days", DEFAULT_CADENCE_DAYS as i64)?;
+    Ok(())
+}
+
+/// Add (or refresh) a member and one of their devices. Returns whether anything changed.
+pub(crate) fn add_member(
+    doc: &mut AutoCommit,
+    member: &MemberId,
+    name: &str,
+    device: &DeviceId,
+) -> Result<bool> {
+    let mut changed = false;
+    let members = ensure_map(doc, &ROOT, "members")?;
+    let key = member.to_string();
+    if get_obj(doc, &members, &key, ObjType::Map).is_none() {
+        let n = doc.length(&members);
+        let m = doc.put_object(&members, key.as_str(), ObjType::Map)?;
+        doc.put(&m, "name", name)?;
+        doc.put(&m, "colour", COLOURS[n % COLOURS.len()])?;
+        changed = true;
+    }
+    let devices = ensure_map(doc, &ROOT, "devices")?;
+    if get_str(doc, &devices, &device.to_string()).as_deref() != Some(key.as_str()) {
+        doc.put(&devices, device.to_string(), key.as_str())?;
+        changed = true;
+    }
+    Ok(changed)
+}
+
+pub(crate) fn kind(doc: &AutoCommit) -> Result<SpaceKind> {
+    SpaceKind::parse(&get_str(doc, &ROOT, "kind").unwrap_or_default())
+}
+
+pub(crate) fn title(doc: &AutoCommit) -> String {
+    get_str(doc, &ROOT, "title").unwrap_or_default()
+}
+
+pub(crate) fn set_title(doc: &mut AutoCommit, title: &str) -> Result<()> {
+    doc.put(ROOT, "title", title)?;
+    Ok(())
+}
+
+pub(crate) fn created_at(doc: &AutoCommit) -> Millis {
+    get_int(doc, &ROOT, "created_at").unwrap_or(0)
+}
+
+pub(crate) fn cadence_days(doc: &AutoCommit) -> u32 {
+    get_obj(doc, &ROOT, "settings", ObjType::Map)
+        .and_then(|s| get_int(doc, &s, "checkin_cadence_days"))
+        .and_then(|d| u32::try_from(d).ok())
+        .unwrap_or(DEFAULT_CADENCE_DAYS)
+}
+
+pub(crate) fn set_cadence_days(doc: &mut AutoCommit, days: u32) -> Result<()> {
+    let s = ensure_map(doc, &ROOT, "settings")?;
+    doc.put(&s, "checkin_cadence_days", days as i64)?;
+    Ok(())
+}
+
+pub(crate) fn members(doc: &AutoCommit) -> Vec<Member> {
+    let Some(map) = get_obj(doc, &ROOT, "members", ObjType::Map) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Member> = doc
+        .keys(&map)
+        .filter_map(|k| {
+            let m = get_obj(doc, &map, &k, ObjType::Map)?;
+            Some(Member {
+                id: k.parse().ok()?,
+                name: get_str(doc, &m, "name").unwrap_or_default(),
+                colour: get_str(doc, &m, "colour").unwrap_or_default(),
+            })
+        })
+        .collect();
+    out.sort_by_key(|m| m.id);
+    out
+}
+
+pub(crate) fn devices(doc: &AutoCommit) -> Vec<(DeviceId, MemberId)> {
+    let Some(map) = get_obj(doc, &ROOT, "devices", ObjType::Map) else {
+        return Vec::new();
+    };
+    doc.keys(&map)
+        .filter_map(|k| Some((k.parse().ok()?, get_str(doc, &map, &k)?.parse().ok()?)))
+        .collect()
+}
+
+pub(crate) fn check_kind(doc: &AutoCommit, expected: SpaceKind) -> Result<()> {
+    let k = kind(doc)?;
+    if k != expected {
+        return Err(Error::CorruptData(format!(
+            "space is a {} space, expected {}",
+            k.as_str(),
+            expected.as_str()
+        )));
+    }
+    Ok(())
+}

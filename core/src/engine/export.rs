@@ -1,0 +1,130 @@
+//! A journal for people to keep: Markdown to read, JSON to move elsewhere. Unencrypted by
+//! nature: the CLI writes these only where it is told to.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::Duet;
+use super::journals::journal_of;
+use crate::clock::rfc3339;
+use crate::doc::entry as edoc;
+use crate::error::Result;
+use crate::ids::{EntryId, MemberId, SpaceId};
+use crate::model::*;
+use crate::store;
+
+#[derive(Serialize)]
+struct JsonExport {
+    format: &'static str,
+    exported_at: String,
+    journal: Journal,
+    entries: Vec<Entry>,
+}
+
+impl Duet {
+    /// Every entry of a journal (trash included), oldest first, read in full.
+    pub fn all_entries(&self, journal: &SpaceId) -> Result<Vec<Entry>> {
+        self.read(|tx| {
+            let mut out = Vec::new();
+            for (rowid, id, kind) in store::space_docs(&tx.sql, journal)? {
+                if kind != "entry" {
+                    continue;
+                }
+                let id = EntryId(id);
+                let updated = store::index::entry_row(&tx.sql, &id)?
+                    .map(|r| r.updated_at)
+                    .unwrap_or(0);
+                // Read from the store, not through the cache (see export_bundle).
+                let (snapshot, chunks) = store::doc_bytes(&tx.sql, rowid)?;
+                let doc = crate::doc::load_doc(
+                    &tx.me.device,
+                    snapshot.as_deref(),
+                    chunks.iter().map(Vec::as_slice),
+                )?;
+                out.push(edoc::read(&doc, id, *journal, updated)?);
+            }
+            out.sort_by_key(|e| (e.created_at, e.id));
+            Ok(out)
+        })
+    }
+
+    /// The journal as JSON: `{format, exported_at, journal, entries}`.
+    pub fn export_json(&self, journal: &SpaceId) -> Result<String> {
+        let j = self.read(|tx| journal_of(tx, journal))?;
+        let entries = self.all_entries(journal)?;
+        let out = JsonExport {
+            format: "duet-journal-export/1",
+            exported_at: rfc3339(self.now()),
+            journal: j,
+            entries,
+        };
+        serde_json::to_string_pretty(&out)
+            .map_err(|e| crate::Error::Internal(format!("json export: {e}")))
+    }
+
+    /// The journal as Markdown, live entries oldest first.
+    pub fn export_markdown(&self, journal: &SpaceId) -> Result<String> {
+        let j = self.read(|tx| journal_of(tx, journal))?;
+        let entries = self.all_entries(journal)?;
+        let name = |m: &MemberId| {
+            j.members
+                .iter()
+                .find(|x| x.id == *m)
+                .map(|x| x.name.clone())
+                .unwrap_or_else(|| "someone".into())
+        };
+        let mut md = String::new();
+        let _ = writeln!(md, "# {}\n", j.title);
+        let names: Vec<String> = j.members.iter().map(|m| m.name.clone()).collect();
+        let _ = writeln!(md, "_{}_\n", names.join(" & "));
+        for e in entries.iter().filter(|e| !e.deleted) {
+            let title = if e.title.trim().is_empty() {
+                e.kind.as_str().replace('_', " ")
+            } else {
+                e.title.clone()
+            };
+            let _ = writeln!(md, "## {title}\n");
+            let _ = writeln!(
+                md,
+                "*{}* · {} · {}\n",
+                e.kind,
+                name(&e.author),
+                rfc3339(e.created_at)
+            );
+            if let Some(ci) = &e.check_in {
+                let _ = writeln!(md, "- Mood: {}/5\n- Closeness: {}/5", ci.mood, ci.closeness);
+                if !ci.needs.is_empty() {
+                    let _ = writeln!(md, "- Needs: {}", ci.needs);
+                }
+                if !ci.gratitude.is_empty() {
+                    let _ = writeln!(md, "- Grateful for: {}", ci.gratitude);
+                }
+                md.push('\n');
+            }
+            if !e.body.is_empty() {
+                let _ = writeln!(md, "{}\n", e.body);
+            }
+            if let Some(c) = &e.conflict {
+                for (m, p) in c.perspectives.iter().filter(|(_, p)| !p.is_empty()) {
+                    let _ = writeln!(md, "**{}'s perspective:** {p}\n", name(m));
+                }
+                if !c.agreement.is_empty() {
+                    let _ = writeln!(md, "**What we agreed:** {}\n", c.agreement);
+                }
+            }
+            if !e.tags.is_empty() {
+                let tags: Vec<String> = e.tags.iter().map(|t| format!("#{t}")).collect();
+                let _ = writeln!(md, "{}\n", tags.join(" "));
+            }
+            for r in &e.reactions {
+                let _ = writeln!(md, "> {} reacted {}", name(&r.member), r.emoji);
+            }
+            for r in e.replies.iter().filter(|r| !r.deleted) {
+                let _ = writeln!(md, "> **{}:** {}", name(&r.author), r.body);
+            }
+            md.push('\n');
+        }
+        Ok(md)
+    }
+}

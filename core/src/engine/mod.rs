@@ -1,0 +1,245 @@
+//! `Duet`: the engine an app opens on its data directory. Each write is one SQLite
+//! transaction that stores the Automerge change, updates the index and queues a sealed
+//! blob; listeners hear about it after the commit.
+
+mod bundle;
+mod cache;
+mod entries;
+mod export;
+mod insights;
+mod journals;
+mod tx;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::Connection;
+
+use crate::clock::{Clock, SystemClock};
+use crate::crypto::{KeyStore, SpaceKey};
+use crate::error::{Error, Result};
+use crate::events::{EntryListener, Listeners, Subscription};
+use crate::ids::{DeviceId, MemberId, SpaceId};
+use crate::model::{EntryEvent, Identity};
+use crate::store::{self, Durability};
+
+pub use bundle::BUNDLE_MAGIC;
+use cache::DocCache;
+use tx::Tx;
+
+/// File name of the device store inside a home directory.
+pub const STORE_FILE: &str = "duet.sqlite3";
+
+/// How to open a home.
+#[derive(Clone)]
+pub struct Options {
+    pub durability: Durability,
+    pub clock: Arc<dyn Clock>,
+    /// Keep space keys here (e.g. the OS keychain) instead of in the device store.
+    pub key_store: Option<Arc<dyn KeyStore>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Full,
+            clock: Arc::new(SystemClock),
+            key_store: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("durability", &self.durability)
+            .field("external_key_store", &self.key_store.is_some())
+            .finish()
+    }
+}
+
+/// The Duet engine on one device.
+pub struct Duet {
+    inner: Mutex<Inner>,
+    listeners: Arc<Listeners>,
+    clock: Arc<dyn Clock>,
+    home: PathBuf,
+}
+
+impl std::fmt::Debug for Duet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Duet").field("home", &self.home).finish()
+    }
+}
+
+pub(crate) struct Inner {
+    conn: Connection,
+    me: Identity,
+    cache: DocCache,
+    keys: Option<Arc<dyn KeyStore>>,
+    /// `PRAGMA data_version` when the cache was last known to match the store.
+    data_version: i64,
+    /// Device -> member, from every meta document we hold; `None` until first needed.
+    devices: Option<HashMap<DeviceId, MemberId>>,
+}
+
+impl Duet {
+    /// Create a new home: this device's identity and the person's private space.
+    pub fn init(home: impl AsRef<Path>, name: &str, opts: Options) -> Result<Duet> {
+        crate::limits::check_name("name", name)?;
+        let home = home.as_ref();
+        std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
+        let mut conn = store::open(&home.join(STORE_FILE), opts.durability)?;
+        if store::identity(&conn)?.is_some() {
+            return Err(Error::AlreadyInitialized);
+        }
+        let now = opts.clock.now_ms();
+        let me = Identity {
+            member: MemberId::new(),
+            device: DeviceId::new(),
+            name: name.trim().to_string(),
+            personal_space: SpaceId::new(),
+        };
+        let mut cache = DocCache::default();
+        {
+            let mut tx = Tx::begin(
+                &mut conn,
+                &mut cache,
+                &me,
+                opts.key_store.as_deref(),
+                now,
+                None,
+            )?;
+            store::set_identity(&tx.sql, &me, now)?;
+            let title = format!("{}'s drafts", me.name);
+            tx.create_space(
+                me.personal_space,
+                crate::model::SpaceKind::Personal,
+                &title,
+                SpaceKey::generate(),
+            )?;
+            tx.commit()?;
+        }
+        tracing::info!(home = %home.display(), "initialized a Duet home");
+        Self::from_parts(home, conn, me, cache, opts)
+    }
+
+    /// Open an existing home.
+    pub fn open(home: impl AsRef<Path>, opts: Options) -> Result<Duet> {
+        let home = home.as_ref();
+        let path = home.join(STORE_FILE);
+        if !path.exists() {
+            return Err(Error::NotInitialized);
+        }
+        let conn = store::open(&path, opts.durability)?;
+        let me = store::identity(&conn)?.ok_or(Error::NotInitialized)?;
+        Self::from_parts(home, conn, me, DocCache::default(), opts)
+    }
+
+    fn from_parts(
+        home: &Path,
+        conn: Connection,
+        me: Identity,
+        cache: DocCache,
+        opts: Options,
+    ) -> Result<Duet> {
+        let data_version = store::data_version(&conn)?;
+        Ok(Duet {
+            inner: Mutex::new(Inner {
+                conn,
+                me,
+                cache,
+                keys: opts.key_store,
+                data_version,
+                devices: None,
+            }),
+            listeners: Arc::new(Listeners::default()),
+            clock: opts.clock,
+            home: home.to_path_buf(),
+        })
+    }
+
+    /// Who this device belongs to.
+    pub fn identity(&self) -> Identity {
+        self.lock().me.clone()
+    }
+
+    /// The home directory this engine was opened on.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// Subscribe to entry events; drop the handle to unsubscribe.
+    pub fn subscribe(&self, listener: Arc<dyn EntryListener>) -> Subscription {
+        self.listeners.add(listener)
+    }
+
+    /// Number of sealed blobs waiting to be pushed to the relay.
+    pub fn outbox_len(&self) -> Result<u64> {
+        store::outbox_len(&self.lock().conn)
+    }
+
+    /// SQLite's own consistency check; `Ok(())` when the store is sound.
+    pub fn integrity_check(&self) -> Result<()> {
+        let g = self.lock();
+        let res: String = g
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if res == "ok" {
+            Ok(())
+        } else {
+            Err(Error::CorruptData(format!("integrity check: {res}")))
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock can't leave the store half-written (SQLite rolls
+        // back), so a poisoned lock is safe to keep using.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Run a write transaction, then tell listeners (outside the lock).
+    fn write<R>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) -> Result<R> {
+        let now = self.now();
+        let (r, events) = {
+            let mut g = self.lock();
+            let inner = &mut *g;
+            let mut tx = Tx::begin(
+                &mut inner.conn,
+                &mut inner.cache,
+                &inner.me,
+                inner.keys.as_deref(),
+                now,
+                Some(&mut inner.data_version),
+            )?;
+            let r = match f(&mut tx) {
+                Ok(r) => r,
+                Err(e) => {
+                    tx.abort();
+                    return Err(e);
+                }
+            };
+            let (events, meta_changed) = tx.commit()?;
+            if meta_changed {
+                inner.devices = None;
+            }
+            (r, events)
+        };
+        self.emit(&events);
+        Ok(r)
+    }
+
+    /// Run a read that may need documents (cache) but writes nothing.
+    fn read<R>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) -> Result<R> {
+        self.write(f)
+    }
+
+    fn emit(&self, events: &[EntryEvent]) {
+        self.listeners.emit(events);
+    }
+}

@@ -1,0 +1,79 @@
+//! Typed identifiers. All are UUIDs; entries and replies use UUIDv7 so they sort by time.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::Error;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A new, time-ordered id (UUIDv7).
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+            pub fn as_bytes(&self) -> &[u8; 16] {
+                self.0.as_bytes()
+            }
+            pub fn from_bytes(b: [u8; 16]) -> Self {
+                Self(Uuid::from_bytes(b))
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0.hyphenated())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
+                Uuid::parse_str(s.trim())
+                    .map(Self)
+                    .map_err(|_| Error::invalid($what, "not a valid id"))
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A space: a shared journal or a personal space.
+    SpaceId, "journal id"
+);
+id_type!(
+    /// One entry (one Automerge document).
+    EntryId, "entry id"
+);
+id_type!(
+    /// A person. Shared by all of that person's devices.
+    MemberId, "member id"
+);
+id_type!(
+    /// One device (one local store). Its bytes are the Automerge actor id.
+    DeviceId, "device id"
+);
+id_type!(
+    /// A reply inside an entry.
+    ReplyId, "reply id"
+);

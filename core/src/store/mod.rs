@@ -1,0 +1,287 @@
+//! The device store: one SQLite database (WAL) holding identity, spaces, keys, documents
+//! (snapshot + incremental chunks), the outbox and the derived entries index.
+
+pub(crate) mod index;
+pub(crate) mod schema;
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::clock::Millis;
+use crate::crypto::SpaceKey;
+use crate::error::{Error, Result};
+use crate::ids::SpaceId;
+use crate::model::{Identity, SpaceKind};
+
+/// How hard a commit works to survive power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: every write is on stable storage before the call returns,
+    /// surviving an app crash, an OS crash and power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: every write survives an app crash; the newest writes may be
+    /// lost to power loss or an OS crash (the store stays consistent). Android's default
+    /// for WAL databases; one fsync per checkpoint instead of per write.
+    Normal,
+}
+
+pub(crate) fn open(path: &Path, durability: Durability) -> Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        },
+    )?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > schema::SCHEMA_VERSION {
+        return Err(Error::StoreTooNew {
+            found,
+            known: schema::SCHEMA_VERSION,
+        });
+    }
+    schema::migrations()
+        .to_latest(&mut conn)
+        .map_err(|e| Error::Migration(e.to_string()))?;
+    Ok(conn)
+}
+
+/// `PRAGMA data_version`: changes when another connection commits, so a cached document
+/// can be dropped before we write on top of a stale copy.
+pub(crate) fn data_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "data_version", |r| r.get(0))?)
+}
+
+pub(crate) fn identity(conn: &Connection) -> Result<Option<Identity>> {
+    let row = conn
+        .query_row(
+            "SELECT member_id, device_id, name, personal_space FROM identity WHERE id = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            },
+        )
+        .optional()?;
+    row.map(|(m, d, name, p)| {
+        Ok(Identity {
+            member: m.parse().map_err(|_| corrupt("identity"))?,
+            device: d.parse().map_err(|_| corrupt("identity"))?,
+            name,
+            personal_space: p.parse().map_err(|_| corrupt("identity"))?,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) fn set_identity(conn: &Connection, id: &Identity, now: Millis) -> Result<()> {
+    conn.execute(
+        "INSERT INTO identity (id, member_id, device_id, name, personal_space, created_at)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+        params![
+            id.member.to_string(),
+            id.device.to_string(),
+            id.name,
+            id.personal_space.to_string(),
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::CorruptData(format!("malformed {what} row in the local store"))
+}
+
+/// A space as cached in the `spaces` table.
+#[derive(Debug, Clone)]
+pub(crate) struct SpaceRow {
+    pub id: SpaceId,
+    pub kind: SpaceKind,
+    pub title: String,
+    pub created_at: Millis,
+}
+
+pub(crate) fn upsert_space(conn: &Connection, s: &SpaceRow) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO spaces (id, kind, title, created_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(id) DO UPDATE SET title = excluded.title",
+    )?
+    .execute(params![
+        s.id.to_string(),
+        s.kind.as_str(),
+        s.title,
+        s.created_at
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn space(conn: &Connection, id: &SpaceId) -> Result<Option<SpaceRow>> {
+    conn.prepare_cached("SELECT kind, title, created_at FROM spaces WHERE id = ?1")?
+        .query_row([id.to_string()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?
+        .map(|(k, title, created_at)| {
+            Ok(SpaceRow {
+                id: *id,
+                kind: SpaceKind::parse(&k)?,
+                title,
+                created_at,
+            })
+        })
+        .transpose()
+}
+
+pub(crate) fn spaces(conn: &Connection) -> Result<Vec<SpaceRow>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT id, kind, title, created_at FROM spaces ORDER BY created_at, id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, kind, title, created_at) = row?;
+        out.push(SpaceRow {
+            id: id.parse().map_err(|_| corrupt("space"))?,
+            kind: SpaceKind::parse(&kind)?,
+            title,
+            created_at,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn put_key(conn: &Connection, space: &SpaceId, key: &SpaceKey) -> Result<()> {
+    conn.execute(
+        "INSERT INTO space_keys (space_id, key) VALUES (?1, ?2)
+         ON CONFLICT(space_id) DO UPDATE SET key = excluded.key",
+        params![space.to_string(), key.as_bytes().as_slice()],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn get_key(conn: &Connection, space: &SpaceId) -> Result<Option<SpaceKey>> {
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT key FROM space_keys WHERE space_id = ?1")?
+        .query_row([space.to_string()], |r| r.get(0))
+        .optional()?;
+    bytes.map(|b| SpaceKey::from_bytes(&b)).transpose()
+}
+
+/// Where a document lives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DocRow {
+    pub rowid: i64,
+    pub space: SpaceId,
+}
+
+pub(crate) fn doc_row(conn: &Connection, doc_id: &uuid::Uuid) -> Result<Option<DocRow>> {
+    conn.prepare_cached("SELECT rowid, space_id FROM docs WHERE doc_id = ?1")?
+        .query_row([doc_id.to_string()], |r| {
+            Ok((r.get(0)?, r.get::<_, String>(1)?))
+        })
+        .optional()?
+        .map(|(rowid, s)| {
+            Ok(DocRow {
+                rowid,
+                space: s.parse().map_err(|_| corrupt("document"))?,
+            })
+        })
+        .transpose()
+}
+
+pub(crate) fn insert_doc(
+    conn: &Connection,
+    doc_id: &uuid::Uuid,
+    space: &SpaceId,
+    kind: &str,
+) -> Result<i64> {
+    conn.prepare_cached("INSERT INTO docs (doc_id, space_id, kind) VALUES (?1, ?2, ?3)")?
+        .execute(params![doc_id.to_string(), space.to_string(), kind])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// A document's stored snapshot and its chunks, in order.
+pub(crate) fn doc_bytes(conn: &Connection, rowid: i64) -> Result<(Option<Vec<u8>>, Vec<Vec<u8>>)> {
+    let snapshot: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT snapshot FROM docs WHERE rowid = ?1")?
+        .query_row([rowid], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached("SELECT data FROM chunks WHERE doc = ?1 ORDER BY seq")?;
+    let chunks = stmt
+        .query_map([rowid], |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((snapshot, chunks))
+}
+
+pub(crate) fn append_chunk(conn: &Connection, rowid: i64, data: &[u8]) -> Result<()> {
+    conn.prepare_cached("INSERT INTO chunks (doc, data) VALUES (?1, ?2)")?
+        .execute(params![rowid, data])?;
+    Ok(())
+}
+
+/// Fold all chunks into a new snapshot (inside the caller's transaction).
+pub(crate) fn compact(conn: &Connection, rowid: i64, snapshot: &[u8]) -> Result<()> {
+    conn.prepare_cached("UPDATE docs SET snapshot = ?2 WHERE rowid = ?1")?
+        .execute(params![rowid, snapshot])?;
+    conn.prepare_cached("DELETE FROM chunks WHERE doc = ?1")?
+        .execute([rowid])?;
+    Ok(())
+}
+
+pub(crate) fn space_docs(
+    conn: &Connection,
+    space: &SpaceId,
+) -> Result<Vec<(i64, uuid::Uuid, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT rowid, doc_id, kind FROM docs WHERE space_id = ?1 ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map([space.to_string()], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (rowid, id, kind) = row?;
+        out.push((rowid, id.parse().map_err(|_| corrupt("document"))?, kind));
+    }
+    Ok(out)
+}
+
+pub(crate) fn enqueue(
+    conn: &Connection,
+    blob_id: &[u8; 16],
+    space: &SpaceId,
+    sealed: &[u8],
+    now: Millis,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (blob_id, space_id, sealed, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![blob_id.as_slice(), space.to_string(), sealed, now])?;
+    Ok(())
+}
+
+/// Number of sealed blobs waiting for the relay.
+pub(crate) fn outbox_len(conn: &Connection) -> Result<u64> {
+    Ok(conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))? as u64)
+}
