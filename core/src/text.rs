@@ -47,34 +47,38 @@ pub fn splices(old: &str, new: &str) -> Vec<Splice> {
         Some(Instant::now() + DIFF_DEADLINE),
     );
     let mut out: Vec<Splice> = Vec::new();
-    // `shift` is how far positions in `new` have moved relative to `old` so far; since we
-    // apply in order, the position of an op is its index in the partially-updated text,
-    // which equals its index in `new`.
+    // `at` walks the partially-updated text: splices apply in order, so each one's
+    // position is where the walk has got to (similar's `new_index` on deletes is not that).
+    let mut at = base;
     for op in ops {
         match op {
-            DiffOp::Equal { .. } => {}
-            DiffOp::Delete {
-                old_len, new_index, ..
-            } => push(&mut out, base + new_index, old_len, String::new()),
+            DiffOp::Equal { len, .. } => at += len,
+            DiffOp::Delete { old_len, .. } => push(&mut out, at, old_len, String::new()),
             DiffOp::Insert {
                 new_index, new_len, ..
-            } => push(
-                &mut out,
-                base + new_index,
-                0,
-                b[new_index..new_index + new_len].iter().collect(),
-            ),
+            } => {
+                push(
+                    &mut out,
+                    at,
+                    0,
+                    b[new_index..new_index + new_len].iter().collect(),
+                );
+                at += new_len;
+            }
             DiffOp::Replace {
                 old_len,
                 new_index,
                 new_len,
                 ..
-            } => push(
-                &mut out,
-                base + new_index,
-                old_len,
-                b[new_index..new_index + new_len].iter().collect(),
-            ),
+            } => {
+                push(
+                    &mut out,
+                    at,
+                    old_len,
+                    b[new_index..new_index + new_len].iter().collect(),
+                );
+                at += new_len;
+            }
         }
     }
     out

@@ -211,6 +211,9 @@ fn apply(
         let was_deleted = existed && p.kind == DocKind::Entry && edoc::deleted_at(doc).is_some();
         doc::load_foreign(doc, &p.data)?;
         doc::check_schema(doc)?;
+        if p.kind == DocKind::Meta {
+            devices = doc::meta::devices(doc);
+        }
         let after = doc.get_heads();
         let pending = !doc.get_missing_deps(&[]).is_empty();
         if before == after && !pending {
@@ -229,7 +232,6 @@ fn apply(
         match p.kind {
             DocKind::Meta => {
                 doc::meta::check_kind(tx.doc(rowid)?, SpaceKind::Journal)?;
-                devices = doc::meta::devices(tx.doc(rowid)?);
             }
             DocKind::Entry => {
                 let entry = EntryId(id);
