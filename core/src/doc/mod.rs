@@ -38,9 +38,6 @@ pub(crate) fn load_doc<'a>(
             .map_err(|e| Error::CorruptData(format!("stored change: {e}")))?;
     }
     doc.set_actor(ActorId::from(device.as_bytes().as_slice()));
-    // Everything loaded so far is already stored: the next save_incremental must hold only
-    // new changes.
-    let _ = doc.save_incremental();
     Ok(doc)
 }
 

@@ -220,7 +220,7 @@ fn apply(
             report.unchanged += 1;
             continue;
         }
-        let chunk = doc.save_incremental();
+        let chunk = doc.save_after(&before);
         let latest = latest_change(doc);
         if !chunk.is_empty() {
             tx.store_chunk(d, chunk, false)?;

@@ -197,11 +197,14 @@ impl<'a> Tx<'a> {
         self.touched.push(d.rowid);
         let now = self.now;
         let cached = self.cached(d.rowid)?;
+        // The chunk to store is "everything after the heads we started from": cheaper
+        // than save_incremental, whose cursor a freshly loaded document doesn't have.
+        let heads = cached.doc.get_heads();
         let r = edit(&mut cached.doc)?;
         if doc::commit(&mut cached.doc, now).is_none() {
             return Ok((r, false));
         }
-        let chunk = cached.doc.save_incremental();
+        let chunk = cached.doc.save_after(&heads);
         self.store_chunk(d, chunk, true)?;
         if d.kind == DocKind::Meta {
             self.meta_changed = true;
