@@ -1,0 +1,27 @@
+//! Default limits. The relay can be configured tighter or looser; clients use these to
+//! split work (e.g. pushes) so they never hit a limit in normal use.
+
+/// Largest request body (a push of many blobs).
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Largest single sealed blob.
+pub const MAX_BLOB_BYTES: usize = 2 * 1024 * 1024;
+/// Most blobs in one push.
+pub const MAX_BLOBS_PER_PUSH: usize = 1000;
+/// Most blobs in one pull page.
+pub const MAX_PULL_PAGE: u32 = 1000;
+/// Default pull page.
+pub const DEFAULT_PULL_PAGE: u32 = 500;
+/// Blobs up to this size ride inline on the live channel.
+pub const LIVE_INLINE_BYTES: usize = 8 * 1024;
+/// Pushes per device per minute.
+pub const PUSHES_PER_MINUTE: u32 = 600;
+/// Stored bytes per space.
+pub const SPACE_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// Wrong join attempts before an invite is burned.
+pub const INVITE_MAX_ATTEMPTS: u32 = 5;
+/// Invite lifetime when the inviter doesn't say.
+pub const INVITE_DEFAULT_TTL_SECS: u64 = 24 * 3600;
+/// Longest invite lifetime.
+pub const INVITE_MAX_TTL_SECS: u64 = 7 * 24 * 3600;
+/// Largest wrapped key an invite may carry.
+pub const MAX_WRAPPED_KEY_BYTES: usize = 4096;

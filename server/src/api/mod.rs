@@ -1,0 +1,144 @@
+//! The HTTP surface: `/v1` routes, health, metrics, OpenAPI, and the fallbacks that turn
+//! unknown versions and paths into typed errors.
+
+pub mod blobs;
+pub mod devices;
+pub mod invites;
+pub mod spaces;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use duet_proto::ErrorCode;
+use utoipa::OpenApi;
+
+use crate::error::ApiError;
+use crate::metrics::{RouteLabels, RouteOnly};
+use crate::state::AppState;
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "Duet relay", description = "Stores and forwards sealed blobs between a couple's devices. Bodies are CBOR; errors are JSON `{code, message}`."),
+    paths(
+        devices::register, devices::revoke,
+        spaces::create, spaces::list, spaces::get, spaces::add_member, spaces::remove_member,
+        invites::create, invites::join,
+        blobs::push, blobs::pull, blobs::put_snapshot, blobs::get_snapshot,
+    ),
+    components(schemas(duet_proto::ErrorBody, duet_proto::ErrorCode)),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let v1 = Router::new()
+        .route("/devices", post(devices::register))
+        .route("/devices/{device}", delete(devices::revoke))
+        .route("/spaces", post(spaces::create).get(spaces::list))
+        .route("/spaces/{space}", get(spaces::get))
+        .route("/spaces/{space}/members", post(spaces::add_member))
+        .route(
+            "/spaces/{space}/members/{device}",
+            delete(spaces::remove_member),
+        )
+        .route("/spaces/{space}/invites", post(invites::create))
+        .route("/invites/{invite}/join", post(invites::join))
+        .route("/spaces/{space}/blobs", post(blobs::push).get(blobs::pull))
+        .route(
+            "/spaces/{space}/snapshot",
+            get(blobs::get_snapshot).put(blobs::put_snapshot),
+        )
+        .route("/live", get(crate::live::live))
+        .route("/openapi.json", get(openapi));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(fallback)
+        .layer(middleware::from_fn_with_state(state.clone(), record))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn openapi() -> impl IntoResponse {
+    axum::Json(ApiDoc::openapi())
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok", "backend": state.store.backend() }))
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+}
+
+/// Unknown paths are typed errors too; `/vN/...` for another N says which versions exist.
+async fn fallback(uri: Uri) -> ApiError {
+    let path = uri.path();
+    let version = path
+        .strip_prefix("/v")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()));
+    match version {
+        Some(v) if v != "1" => ApiError::new(
+            ErrorCode::UnknownVersion,
+            format!("protocol version {v} is not spoken here; this relay speaks v1"),
+        ),
+        _ => ApiError::new(ErrorCode::NotFound, "no such endpoint"),
+    }
+}
+
+/// Count and time every request by its route template (never the raw path: ids would
+/// explode the label set).
+async fn record(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    state
+        .metrics
+        .requests
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+            status: status.as_u16(),
+        })
+        .inc();
+    state
+        .metrics
+        .latency
+        .get_or_create(&RouteOnly { route })
+        .observe(start.elapsed().as_secs_f64());
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::warn!("request failed with 500");
+    }
+    resp
+}

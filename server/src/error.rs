@@ -1,0 +1,68 @@
+//! The relay's error response: a stable code, its HTTP status, a JSON body.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use duet_proto::{ErrorBody, ErrorCode};
+
+use crate::storage::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(ErrorCode::NotFound, "no such resource")
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::not_found(),
+            StoreError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+            StoreError::QuotaExceeded => ApiError::new(
+                ErrorCode::QuotaExceeded,
+                "the space's storage quota is used up",
+            ),
+            StoreError::CursorAhead { after, head } => ApiError::new(
+                ErrorCode::CursorAhead,
+                format!("cursor {after} is beyond the head {head}"),
+            ),
+            StoreError::Backend(m) => {
+                // Storage details stay in the log, not in the response.
+                tracing::error!(error = %m, "storage failure");
+                ApiError::new(ErrorCode::Internal, "storage failure")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = ErrorBody {
+            code: self.code,
+            message: self.message,
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after_secs {
+            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}

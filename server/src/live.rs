@@ -1,0 +1,290 @@
+//! The live channel: one WebSocket per device. The hub fans new blobs out to the
+//! connections of every member device of a space. Announcements are hints — pulling is
+//! authoritative — so a connection that falls behind is closed (and reconnects and pulls)
+//! rather than buffered without bound.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use duet_proto::live::{ClientFrame, ServerFrame};
+use duet_proto::{ErrorCode, LogBlob};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::state::AppState;
+
+/// Frames queued per connection before it counts as fallen behind.
+const QUEUE: usize = 256;
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+const PING_EVERY: Duration = Duration::from_secs(25);
+
+struct Conn {
+    device: Uuid,
+    tx: mpsc::Sender<Bytes>,
+}
+
+#[derive(Default)]
+struct HubInner {
+    next: u64,
+    conns: HashMap<u64, Conn>,
+    by_space: HashMap<Uuid, HashSet<u64>>,
+    by_device: HashMap<Uuid, HashSet<u64>>,
+    closed: bool,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    inner: Mutex<HubInner>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("connections", &self.connection_count())
+            .finish()
+    }
+}
+
+impl Hub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HubInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn connect(&self, device: Uuid, spaces: &[Uuid]) -> Option<(u64, mpsc::Receiver<Bytes>)> {
+        let mut h = self.lock();
+        if h.closed {
+            return None;
+        }
+        h.next += 1;
+        let id = h.next;
+        let (tx, rx) = mpsc::channel(QUEUE);
+        h.conns.insert(id, Conn { device, tx });
+        h.by_device.entry(device).or_default().insert(id);
+        for s in spaces {
+            h.by_space.entry(*s).or_default().insert(id);
+        }
+        Some((id, rx))
+    }
+
+    fn disconnect(&self, id: u64) {
+        let mut h = self.lock();
+        if let Some(c) = h.conns.remove(&id) {
+            if let Some(set) = h.by_device.get_mut(&c.device) {
+                set.remove(&id);
+                if set.is_empty() {
+                    h.by_device.remove(&c.device);
+                }
+            }
+        }
+        h.by_space.retain(|_, set| {
+            set.remove(&id);
+            !set.is_empty()
+        });
+    }
+
+    /// A device joined a space: its open connections start hearing about it.
+    pub fn subscribe(&self, device: Uuid, space: Uuid) {
+        let mut h = self.lock();
+        let ids: Vec<u64> = h
+            .by_device
+            .get(&device)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        h.by_space.entry(space).or_default().extend(ids);
+    }
+
+    /// A device left a space: its connections stop hearing about it.
+    pub fn unsubscribe(&self, device: Uuid, space: Uuid) {
+        let mut h = self.lock();
+        let ids: Vec<u64> = h
+            .by_device
+            .get(&device)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        if let Some(set) = h.by_space.get_mut(&space) {
+            for id in ids {
+                set.remove(&id);
+            }
+        }
+    }
+
+    /// Close every connection of a device (it was revoked).
+    pub fn drop_device(&self, device: Uuid) {
+        let ids: Vec<u64> = self
+            .lock()
+            .by_device
+            .get(&device)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        for id in ids {
+            self.disconnect(id);
+        }
+    }
+
+    /// Close everything (shutdown); no new connections are accepted.
+    pub fn close_all(&self) {
+        let mut h = self.lock();
+        h.closed = true;
+        h.conns.clear();
+        h.by_space.clear();
+        h.by_device.clear();
+    }
+
+    /// Announce new blobs of a space to every member connection except the pusher's.
+    /// Returns (frames sent, connections dropped for falling behind).
+    pub fn publish(
+        &self,
+        space: Uuid,
+        from: Uuid,
+        blobs: &[LogBlob],
+        inline_max: usize,
+    ) -> (u64, u64) {
+        let frames: Vec<Bytes> = blobs
+            .iter()
+            .map(|b| {
+                Bytes::from(duet_proto::to_cbor(&ServerFrame::New {
+                    space_id: space,
+                    seq: b.seq,
+                    blob: (b.data.len() <= inline_max).then(|| b.clone()),
+                }))
+            })
+            .collect();
+        let mut behind = Vec::new();
+        let mut sent = 0;
+        {
+            let h = self.lock();
+            let Some(ids) = h.by_space.get(&space) else {
+                return (0, 0);
+            };
+            for id in ids {
+                let Some(c) = h.conns.get(id) else { continue };
+                if c.device == from {
+                    continue;
+                }
+                for f in &frames {
+                    if c.tx.try_send(f.clone()).is_err() {
+                        behind.push(*id);
+                        break;
+                    }
+                    sent += 1;
+                }
+            }
+        }
+        let dropped = behind.len() as u64;
+        for id in behind {
+            self.disconnect(id);
+        }
+        (sent, dropped)
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.lock().conns.len()
+    }
+}
+
+/// `GET /v1/live`: upgrade, then authenticate with the first frame.
+pub async fn live(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(64 * 1024)
+        .on_upgrade(move |socket| serve(state, socket))
+}
+
+fn frame(f: &ServerFrame) -> Message {
+    Message::Binary(Bytes::from(duet_proto::to_cbor(f)))
+}
+
+async fn serve(state: Arc<AppState>, mut socket: WebSocket) {
+    let device = match authenticate(&state, &mut socket).await {
+        Ok(d) => d,
+        Err((code, message)) => {
+            let _ = socket
+                .send(frame(&ServerFrame::Error { code, message }))
+                .await;
+            let _ = socket.close().await;
+            return;
+        }
+    };
+    let spaces: Vec<Uuid> = match state.store.spaces_of(device).await {
+        Ok(s) => s.into_iter().map(|s| s.space_id).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "live: listing spaces failed");
+            return;
+        }
+    };
+    let Some((id, mut rx)) = state.hub.connect(device, &spaces) else {
+        return;
+    };
+    state.metrics.live_connections.inc();
+    tracing::debug!(%device, "live connection open");
+    let (mut tx, mut incoming) = socket.split();
+    let ready = tx
+        .send(frame(&ServerFrame::Ready { device_id: device }))
+        .await
+        .is_ok();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    while ready {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(bytes) => {
+                    if tx.send(Message::Binary(bytes)).await.is_err() { break; }
+                    state.metrics.live_frames.inc();
+                }
+                // The hub dropped us: revoked, fell behind, or shutting down.
+                None => {
+                    let _ = tx.send(frame(&ServerFrame::Error {
+                        code: ErrorCode::Unavailable,
+                        message: "connection closed by the relay; reconnect and pull".into(),
+                    })).await;
+                    break;
+                }
+            },
+            msg = incoming.next() => match msg {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {} // pongs and anything else: the peer is alive
+            },
+            _ = ping.tick() => {
+                if tx.send(Message::Ping(Bytes::new())).await.is_err() { break; }
+            }
+        }
+    }
+    let _ = tx.close().await;
+    state.hub.disconnect(id);
+    state.metrics.live_connections.dec();
+    tracing::debug!(%device, "live connection closed");
+}
+
+async fn authenticate(
+    state: &AppState,
+    socket: &mut WebSocket,
+) -> Result<Uuid, (ErrorCode, String)> {
+    let first = tokio::time::timeout(AUTH_TIMEOUT, socket.recv())
+        .await
+        .map_err(|_| (ErrorCode::Unauthorized, "no auth frame in time".to_string()))?;
+    let bytes = match first {
+        Some(Ok(Message::Binary(b))) => b,
+        _ => {
+            return Err((
+                ErrorCode::Unauthorized,
+                "the first frame must be auth".into(),
+            ));
+        }
+    };
+    let ClientFrame::Auth { token } = duet_proto::from_cbor::<ClientFrame>(&bytes)
+        .map_err(|e| (ErrorCode::MalformedBody, e.to_string()))?;
+    crate::auth::authenticate(state, &token)
+        .await
+        .map(|c| c.device)
+        .map_err(|e| (e.code, e.message))
+}

@@ -1,0 +1,111 @@
+//! Prometheus metrics (`GET /metrics`, text format), through prometheus-client.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteOnly {
+    pub route: String,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub requests: Family<RouteLabels, Counter>,
+    pub latency: Family<RouteOnly, Histogram>,
+    pub blobs_appended: Counter,
+    pub blob_bytes_appended: Counter,
+    pub live_connections: Gauge,
+    pub live_frames: Counter,
+    pub live_dropped: Counter,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("duet");
+        let requests = Family::<RouteLabels, Counter>::default();
+        let latency = Family::<RouteOnly, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+        });
+        let blobs_appended = Counter::default();
+        let blob_bytes_appended = Counter::default();
+        let live_connections = Gauge::default();
+        let live_frames = Counter::default();
+        let live_dropped = Counter::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            latency.clone(),
+        );
+        registry.register(
+            "blobs_appended",
+            "Sealed blobs appended to space logs",
+            blobs_appended.clone(),
+        );
+        registry.register(
+            "blob_bytes_appended",
+            "Bytes of sealed blobs appended",
+            blob_bytes_appended.clone(),
+        );
+        registry.register(
+            "live_connections",
+            "Open live (WebSocket) connections",
+            live_connections.clone(),
+        );
+        registry.register(
+            "live_frames",
+            "Frames sent on live connections",
+            live_frames.clone(),
+        );
+        registry.register(
+            "live_dropped_connections",
+            "Live connections closed because they fell behind (they reconnect and pull)",
+            live_dropped.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(registry),
+            requests,
+            latency,
+            blobs_appended,
+            blob_bytes_appended,
+            live_connections,
+            live_frames,
+            live_dropped,
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = prometheus_client::encoding::text::encode(&mut out, &reg);
+        out
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
