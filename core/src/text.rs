@@ -87,12 +87,12 @@ pub fn splices(old: &str, new: &str) -> Vec<Splice> {
 /// Merge a splice into the previous one when they touch, so "delete then insert at the
 /// same place" is one splice.
 fn push(out: &mut Vec<Splice>, pos: usize, delete: usize, insert: String) {
-    if let Some(last) = out.last_mut() {
-        if last.pos + last.insert.chars().count() == pos {
-            last.delete += delete;
-            last.insert.push_str(&insert);
-            return;
-        }
+    if let Some(last) = out.last_mut()
+        && last.pos + last.insert.chars().count() == pos
+    {
+        last.delete += delete;
+        last.insert.push_str(&insert);
+        return;
     }
     out.push(Splice {
         pos,

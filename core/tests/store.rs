@@ -219,7 +219,7 @@ fn trends_are_weekly_per_partner() {
     const WEEK: i64 = 7 * 24 * 3600 * 1000;
     for w in 0..6 {
         a.clock.set(T0 + w * WEEK);
-        b.clock.set(T0 + w * WEEK + 3600_000);
+        b.clock.set(T0 + w * WEEK + 3_600_000);
         a.duet
             .check_in(
                 &j,

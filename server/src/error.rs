@@ -58,10 +58,11 @@ impl IntoResponse for ApiError {
             message: self.message,
         };
         let mut resp = (status, axum::Json(body)).into_response();
-        if let Some(s) = self.retry_after_secs {
-            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(v) = self
+            .retry_after_secs
+            .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
     }

@@ -74,12 +74,12 @@ impl Hub {
 
     fn disconnect(&self, id: u64) {
         let mut h = self.lock();
-        if let Some(c) = h.conns.remove(&id) {
-            if let Some(set) = h.by_device.get_mut(&c.device) {
-                set.remove(&id);
-                if set.is_empty() {
-                    h.by_device.remove(&c.device);
-                }
+        if let Some(c) = h.conns.remove(&id)
+            && let Some(set) = h.by_device.get_mut(&c.device)
+        {
+            set.remove(&id);
+            if set.is_empty() {
+                h.by_device.remove(&c.device);
             }
         }
         h.by_space.retain(|_, set| {
@@ -234,7 +234,24 @@ async fn serve(state: Arc<AppState>, mut socket: WebSocket) {
         .is_ok();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
-    while ready {
+    if ready {
+        pump(&state, &mut rx, &mut tx, &mut incoming, &mut ping).await;
+    }
+    let _ = tx.close().await;
+    state.hub.disconnect(id);
+    state.metrics.live_connections.dec();
+    tracing::debug!(%device, "live connection closed");
+}
+
+/// Forward hub frames to the socket until either side ends.
+async fn pump(
+    state: &AppState,
+    rx: &mut mpsc::Receiver<Bytes>,
+    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    incoming: &mut futures_util::stream::SplitStream<WebSocket>,
+    ping: &mut tokio::time::Interval,
+) {
+    loop {
         tokio::select! {
             out = rx.recv() => match out {
                 Some(bytes) => {
@@ -259,10 +276,6 @@ async fn serve(state: Arc<AppState>, mut socket: WebSocket) {
             }
         }
     }
-    let _ = tx.close().await;
-    state.hub.disconnect(id);
-    state.metrics.live_connections.dec();
-    tracing::debug!(%device, "live connection closed");
 }
 
 async fn authenticate(

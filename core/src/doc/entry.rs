@@ -73,10 +73,8 @@ pub(crate) fn create(doc: &mut AutoCommit, c: &Create<'_>) -> Result<()> {
             let persp = doc.put_object(ROOT, "perspectives", ObjType::Map)?;
             for m in c.members {
                 let t = doc.put_object(&persp, m.to_string(), ObjType::Text)?;
-                if *m == c.author {
-                    if let Some(p) = &c.entry.perspective {
-                        doc.splice_text(&t, 0, 0, p)?;
-                    }
+                if let (true, Some(p)) = (*m == c.author, &c.entry.perspective) {
+                    doc.splice_text(&t, 0, 0, p)?;
                 }
             }
             doc.put_object(ROOT, "agreement", ObjType::Text)?;

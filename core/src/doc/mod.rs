@@ -33,8 +33,15 @@ pub(crate) fn load_doc<'a>(
         }
         _ => AutoCommit::new_with_encoding(ENCODING),
     };
+    // All chunks in one `load_incremental`: automerge applies each call's changes as one
+    // batch with a pass over the whole document, so a call per chunk made loading cost
+    // (chunks × document size) — tens of seconds for a long body with ~1000 chunks.
+    let mut changes = Vec::new();
     for c in chunks {
-        doc.load_incremental(c)
+        changes.extend_from_slice(c);
+    }
+    if !changes.is_empty() {
+        doc.load_incremental(&changes)
             .map_err(|e| Error::CorruptData(format!("stored change: {e}")))?;
     }
     doc.set_actor(ActorId::from(device.as_bytes().as_slice()));

@@ -102,8 +102,10 @@ impl Duet {
                 ));
             }
         };
-        if let (Some(held), Some(carried)) = (&held_key, &file.key) {
-            if held.as_bytes().as_slice() != carried.as_slice() {
+        if let (Some(held), Some(carried)) = (&held_key, &file.key)
+            && held.as_bytes().as_slice() != carried.as_slice()
+        {
+            {
                 return Err(Error::WrongKey(
                     "the bundle's key differs from the key this device holds for the journal"
                         .into(),
@@ -221,7 +223,7 @@ fn apply(
             continue;
         }
         let chunk = doc.save_after(&before);
-        let latest = latest_change(doc);
+        let latest = latest_change(doc, &before);
         if !chunk.is_empty() {
             tx.store_chunk(d, chunk, false)?;
         }
@@ -265,15 +267,20 @@ fn apply(
     Ok(report)
 }
 
-/// Time and device of the newest change at the document's heads.
-fn latest_change(doc: &mut automerge::AutoCommit) -> (i64, Option<DeviceId>) {
-    let heads = doc.get_heads();
-    heads
+/// Time and device of the newest of the changes this import brought (those not behind
+/// `before`, the heads we had).
+///
+/// The newest of all new changes, not of the new heads: devices' clocks disagree, so a head
+/// can be older than a change it depends on. The index keeps the maximum of what it has
+/// seen, so `updated_at` is the time of the newest change in the document on every device,
+/// whatever order the changes arrived in (and what `rebuild_index` computes).
+fn latest_change(
+    doc: &mut automerge::AutoCommit,
+    before: &[automerge::ChangeHash],
+) -> (i64, Option<DeviceId>) {
+    doc.get_changes_meta(before)
         .iter()
-        .filter_map(|h| {
-            doc.get_change_meta_by_hash(h)
-                .map(|c| (c.timestamp, doc::device_of_actor(&c.actor)))
-        })
+        .map(|c| (c.timestamp, doc::device_of_actor(&c.actor)))
         .max_by_key(|(t, _)| *t)
         .unwrap_or((0, None))
 }

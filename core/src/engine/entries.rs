@@ -83,7 +83,7 @@ impl Duet {
             let d = live_entry(tx, entry)?;
             let me = tx.me.member;
             let mut excerpt_touched = false;
-            tx.change(d, |doc| {
+            let (_, changed) = tx.change(d, |doc| {
                 let obj = edoc::text_obj(doc, field, &me)?;
                 let mut len = doc.length(&obj);
                 for (pos, del, ins) in splices {
@@ -109,7 +109,13 @@ impl Duet {
                 }
                 Ok(())
             })?;
-            after_text_edit(tx, d, entry, field, excerpt_touched)
+            // Splices that change nothing (an empty insert and no delete) write nothing, so
+            // they must not touch the index either: `updated_at` would then differ from
+            // every other device's, which never sees a change.
+            if changed {
+                after_text_edit(tx, d, entry, field, excerpt_touched)?;
+            }
+            Ok(())
         })
     }
 
@@ -292,6 +298,15 @@ impl Duet {
                     "only entries in your personal space are drafts that can be shared".into(),
                 ));
             }
+            match store::space(&tx.sql, journal)? {
+                Some(s) if s.kind == SpaceKind::Journal => {}
+                Some(_) => {
+                    return Err(Error::NotAllowed(
+                        "a draft is shared into a shared journal, not a personal space".into(),
+                    ));
+                }
+                None => return Err(Error::not_found("journal", journal)),
+            }
             let updated = index::entry_row(&tx.sql, draft)?
                 .map(|r| r.updated_at)
                 .unwrap_or(0);
@@ -299,6 +314,12 @@ impl Duet {
             let e = edoc::read(tx.doc(d.rowid)?, *draft, d.space, updated)?;
             if e.deleted {
                 return Err(Error::NotAllowed("the draft is in the trash".into()));
+            }
+            if let Some(shared) = e.shared_as {
+                // One draft, one shared entry: edit that entry rather than sharing twice.
+                return Err(Error::NotAllowed(format!(
+                    "the draft was already shared as {shared}"
+                )));
             }
             let new = NewEntry {
                 kind: Some(e.kind),
@@ -423,10 +444,10 @@ fn validate_new(kind: EntryKind, new: &NewEntry) -> Result<()> {
     limits::check_len("title", &new.title, limits::MAX_TITLE_CHARS)?;
     limits::check_len("body", &new.body, limits::MAX_BODY_CHARS)?;
     limits::check_tags(&new.tags)?;
-    if let Some(p) = &new.prompt_id {
-        if crate::prompts::by_id(p).is_none() {
-            return Err(Error::invalid("prompt id", format!("no prompt {p:?}")));
-        }
+    if let Some(p) = &new.prompt_id
+        && crate::prompts::by_id(p).is_none()
+    {
+        return Err(Error::invalid("prompt id", format!("no prompt {p:?}")));
     }
     if let Some(p) = &new.perspective {
         limits::check_len("perspective", p, limits::MAX_BODY_CHARS)?;

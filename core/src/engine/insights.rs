@@ -132,11 +132,11 @@ impl Duet {
                     if kind != "entry" {
                         continue;
                     }
-                    let doc = tx.doc(rowid)?;
-                    let updated = doc
-                        .get_heads()
-                        .iter()
-                        .filter_map(|h| doc.get_change_meta_by_hash(h).map(|c| c.timestamp))
+                    // The newest of all changes, as the index keeps it (see bundle.rs):
+                    // with skewed clocks a head can be older than a change before it.
+                    let updated = edoc::changes(tx.doc(rowid)?)
+                        .into_iter()
+                        .map(|(_, at)| at)
                         .max()
                         .unwrap_or(0);
                     tx.reindex(rowid, &EntryId(id), &s.id, updated, true)?;

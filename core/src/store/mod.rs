@@ -218,8 +218,11 @@ pub(crate) fn insert_doc(
     Ok(conn.last_insert_rowid())
 }
 
+/// A document as stored: its snapshot (if compacted yet) and its chunks, in order.
+pub(crate) type DocBytes = (Option<Vec<u8>>, Vec<Vec<u8>>);
+
 /// A document's stored snapshot and its chunks, in order.
-pub(crate) fn doc_bytes(conn: &Connection, rowid: i64) -> Result<(Option<Vec<u8>>, Vec<Vec<u8>>)> {
+pub(crate) fn doc_bytes(conn: &Connection, rowid: i64) -> Result<DocBytes> {
     let snapshot: Option<Vec<u8>> = conn
         .prepare_cached("SELECT snapshot FROM docs WHERE rowid = ?1")?
         .query_row([rowid], |r| r.get(0))?;

@@ -1,10 +1,11 @@
 //! Helpers shared by the core's integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
 
 use duet_core::*;
 
+#[derive(Debug)]
 pub struct Home {
     pub dir: tempfile::TempDir,
     pub duet: Duet,
@@ -54,7 +55,7 @@ pub fn text(kind: EntryKind, title: &str, body: &str) -> NewEntry {
     }
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Recorder(pub Mutex<Vec<EntryEvent>>);
 
 impl EntryListener for Recorder {
