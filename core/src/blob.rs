@@ -41,12 +41,17 @@ pub(crate) struct SealedBlob {
     pub sealed: Vec<u8>,
 }
 
-pub(crate) fn seal(key: &SpaceKey, space: &SpaceId, payload: &Payload) -> Result<SealedBlob> {
+pub(crate) fn seal(
+    key: &SpaceKey,
+    epoch: crypto::Epoch,
+    space: &SpaceId,
+    payload: &Payload,
+) -> Result<SealedBlob> {
     let mut plain = Vec::with_capacity(payload.data.len() + 32);
     ciborium::into_writer(payload, &mut plain)
         .map_err(|e| Error::Internal(format!("encoding a blob: {e}")))?;
     let id = crypto::new_blob_id();
-    let sealed = crypto::seal(key, space, &id, &plain)?;
+    let sealed = crypto::seal(key, epoch, space, &id, &plain)?;
     Ok(SealedBlob { id, sealed })
 }
 
@@ -69,7 +74,7 @@ mod tests {
             kind: DocKind::Entry,
             data: vec![1, 2, 3],
         };
-        let b = seal(&key, &space, &p).unwrap();
+        let b = seal(&key, 1, &space, &p).unwrap();
         let back = open(&key, &space, &b).unwrap();
         assert_eq!(back.doc, [7; 16]);
         assert_eq!(back.kind, DocKind::Entry);

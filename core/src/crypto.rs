@@ -12,8 +12,14 @@ use crate::ids::SpaceId;
 
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
+const HEADER_LEN: usize = 1 + 4;
 /// Version byte at the front of every sealed blob, so the format can change later.
 const SEAL_VERSION: u8 = 1;
+
+/// A space key's generation. A space starts at epoch 1; removing a member rotates to a new
+/// epoch so the removed device can't read what is written afterwards. Every sealed blob
+/// names the epoch of the key that sealed it.
+pub type Epoch = u32;
 
 /// A 256-bit symmetric key for one space. Zeroed on drop; never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -56,17 +62,20 @@ pub fn new_blob_id() -> [u8; 16] {
     id
 }
 
-fn aad(space: &SpaceId, blob_id: &[u8; 16]) -> [u8; 33] {
-    let mut a = [0u8; 33];
+fn aad(epoch: Epoch, space: &SpaceId, blob_id: &[u8; 16]) -> [u8; 37] {
+    let mut a = [0u8; 37];
     a[0] = SEAL_VERSION;
-    a[1..17].copy_from_slice(space.as_bytes());
-    a[17..].copy_from_slice(blob_id);
+    a[1..5].copy_from_slice(&epoch.to_be_bytes());
+    a[5..21].copy_from_slice(space.as_bytes());
+    a[21..].copy_from_slice(blob_id);
     a
 }
 
-/// Seal `plaintext` for `space` under `blob_id`: `version || nonce || ciphertext+tag`.
+/// Seal `plaintext` for `space` under `blob_id` with the key of `epoch`:
+/// `version || epoch (u32 BE) || nonce || ciphertext+tag`.
 pub fn seal(
     key: &SpaceKey,
+    epoch: Epoch,
     space: &SpaceId,
     blob_id: &[u8; 16],
     plaintext: &[u8],
@@ -79,21 +88,21 @@ pub fn seal(
             XNonce::from_slice(&nonce),
             Payload {
                 msg: plaintext,
-                aad: &aad(space, blob_id),
+                aad: &aad(epoch, space, blob_id),
             },
         )
         .map_err(|_| Error::Internal("encryption failed".into()))?;
-    let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+    let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + ct.len());
     out.push(SEAL_VERSION);
+    out.extend_from_slice(&epoch.to_be_bytes());
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&ct);
     Ok(out)
 }
 
-/// Open a sealed blob. Fails with `wrong_key` when the key, space or blob id don't match
-/// (indistinguishable by design) and `corrupt_data` when the blob is malformed.
-pub fn open(key: &SpaceKey, space: &SpaceId, blob_id: &[u8; 16], sealed: &[u8]) -> Result<Vec<u8>> {
-    if sealed.len() < 1 + NONCE_LEN + TAG_LEN {
+/// The epoch of the key a blob was sealed with (so the right key can be picked).
+pub fn epoch_of(sealed: &[u8]) -> Result<Epoch> {
+    if sealed.len() < HEADER_LEN + NONCE_LEN + TAG_LEN {
         return Err(Error::CorruptData("sealed blob is truncated".into()));
     }
     if sealed[0] != SEAL_VERSION {
@@ -102,13 +111,22 @@ pub fn open(key: &SpaceKey, space: &SpaceId, blob_id: &[u8; 16], sealed: &[u8]) 
             sealed[0]
         )));
     }
+    Ok(Epoch::from_be_bytes([
+        sealed[1], sealed[2], sealed[3], sealed[4],
+    ]))
+}
+
+/// Open a sealed blob. Fails with `wrong_key` when the key, space or blob id don't match
+/// (indistinguishable by design) and `corrupt_data` when the blob is malformed.
+pub fn open(key: &SpaceKey, space: &SpaceId, blob_id: &[u8; 16], sealed: &[u8]) -> Result<Vec<u8>> {
+    let epoch = epoch_of(sealed)?;
     let cipher = XChaCha20Poly1305::new(key.0.as_ref().into());
     cipher
         .decrypt(
-            XNonce::from_slice(&sealed[1..1 + NONCE_LEN]),
+            XNonce::from_slice(&sealed[HEADER_LEN..HEADER_LEN + NONCE_LEN]),
             Payload {
-                msg: &sealed[1 + NONCE_LEN..],
-                aad: &aad(space, blob_id),
+                msg: &sealed[HEADER_LEN + NONCE_LEN..],
+                aad: &aad(epoch, space, blob_id),
             },
         )
         .map_err(|_| Error::WrongKey("blob could not be opened with this journal's key".into()))
@@ -117,10 +135,10 @@ pub fn open(key: &SpaceKey, space: &SpaceId, blob_id: &[u8; 16], sealed: &[u8]) 
 /// Where space keys live. The default keeps them in the device store; an app can supply
 /// one backed by the iOS Keychain or Android Keystore so keys never sit in the database.
 pub trait KeyStore: Send + Sync + std::fmt::Debug {
-    /// Store the key for a space (replacing any previous one).
-    fn put(&self, space: &SpaceId, key: &SpaceKey) -> Result<()>;
-    /// The key for a space, if we hold one.
-    fn get(&self, space: &SpaceId) -> Result<Option<SpaceKey>>;
+    /// Store the key of one epoch of a space (replacing any previous one).
+    fn put(&self, space: &SpaceId, epoch: Epoch, key: &SpaceKey) -> Result<()>;
+    /// The key of one epoch of a space, if we hold it.
+    fn get(&self, space: &SpaceId, epoch: Epoch) -> Result<Option<SpaceKey>>;
 }
 
 #[cfg(test)]
@@ -132,7 +150,7 @@ mod tests {
         let k = SpaceKey::generate();
         let s = SpaceId::new();
         let id = new_blob_id();
-        let sealed = seal(&k, &s, &id, b"hello").unwrap();
+        let sealed = seal(&k, 1, &s, &id, b"hello").unwrap();
         assert_eq!(open(&k, &s, &id, &sealed).unwrap(), b"hello");
     }
 
@@ -141,11 +159,17 @@ mod tests {
         let k = SpaceKey::generate();
         let s = SpaceId::new();
         let id = new_blob_id();
-        let sealed = seal(&k, &s, &id, b"hello").unwrap();
+        let sealed = seal(&k, 1, &s, &id, b"hello").unwrap();
         let e = open(&SpaceKey::generate(), &s, &id, &sealed).unwrap_err();
         assert_eq!(e.code(), crate::ErrorCode::WrongKey);
         assert!(open(&k, &SpaceId::new(), &id, &sealed).is_err());
         assert!(open(&k, &s, &new_blob_id(), &sealed).is_err());
+        let mut other_epoch = sealed.clone();
+        other_epoch[4] ^= 1;
+        assert!(
+            open(&k, &s, &id, &other_epoch).is_err(),
+            "the epoch is authenticated"
+        );
         let mut tampered = sealed.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;

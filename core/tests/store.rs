@@ -92,15 +92,15 @@ fn two_handles_on_one_home_interleave_safely() {
 }
 
 #[derive(Debug, Default)]
-struct MemoryKeychain(Mutex<HashMap<SpaceId, SpaceKey>>);
+struct MemoryKeychain(Mutex<HashMap<(SpaceId, u32), SpaceKey>>);
 
 impl KeyStore for MemoryKeychain {
-    fn put(&self, space: &SpaceId, key: &SpaceKey) -> Result<()> {
-        self.0.lock().unwrap().insert(*space, key.clone());
+    fn put(&self, space: &SpaceId, epoch: u32, key: &SpaceKey) -> Result<()> {
+        self.0.lock().unwrap().insert((*space, epoch), key.clone());
         Ok(())
     }
-    fn get(&self, space: &SpaceId) -> Result<Option<SpaceKey>> {
-        Ok(self.0.lock().unwrap().get(space).cloned())
+    fn get(&self, space: &SpaceId, epoch: u32) -> Result<Option<SpaceKey>> {
+        Ok(self.0.lock().unwrap().get(&(*space, epoch)).cloned())
     }
 }
 

@@ -8,15 +8,15 @@
 use serde::{Deserialize, Serialize};
 
 use super::Duet;
-use super::journals::refresh_space_row;
-use super::tx::{DocRef, Tx};
+use super::remote::{self, Outcome};
+use super::tx::Tx;
 use crate::blob::{self, DocKind, Payload, SealedBlob};
-use crate::crypto::SpaceKey;
-use crate::doc::{self, entry as edoc};
+use crate::crypto::{Epoch, SpaceKey};
+use crate::doc;
 use crate::error::{Error, Result};
-use crate::ids::{DeviceId, EntryId, MemberId, SpaceId};
+use crate::ids::SpaceId;
 use crate::limits::MAX_BUNDLE_BYTES;
-use crate::model::{EntryEventKind, ImportReport, Origin, SpaceKind};
+use crate::model::{ImportReport, SpaceKind};
 use crate::store;
 
 /// The first bytes of every bundle file.
@@ -28,10 +28,17 @@ struct BundleFile {
     version: u32,
     #[serde(with = "serde_bytes")]
     space: [u8; 16],
-    /// The journal key (trusted path). `None` in a bundle meant for homes that hold it.
-    #[serde(with = "serde_bytes")]
-    key: Option<Vec<u8>>,
+    /// The journal's keys by epoch (the trusted path). Empty in a bundle meant for homes
+    /// that hold them.
+    keys: Vec<BundleKey>,
     blobs: Vec<SealedBlob>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BundleKey {
+    epoch: Epoch,
+    #[serde(with = "serde_bytes")]
+    key: Vec<u8>,
 }
 
 impl Duet {
@@ -44,7 +51,13 @@ impl Duet {
                     "a personal space stays on your own devices; share a draft into a journal instead".into(),
                 ));
             }
-            let key = tx.key(journal)?;
+            let (epoch, key) = tx.key(journal)?;
+            let mut keys = Vec::new();
+            for e in 1..=epoch {
+                if let Some(k) = tx.key_at(journal, e)? {
+                    keys.push(BundleKey { epoch: e, key: k.as_bytes().to_vec() });
+                }
+            }
             let mut blobs = Vec::new();
             for (rowid, id, kind) in store::space_docs(&tx.sql, journal)? {
                 let kind = if kind == "meta" { DocKind::Meta } else { DocKind::Entry };
@@ -53,12 +66,12 @@ impl Duet {
                 let (snapshot, chunks) = store::doc_bytes(&tx.sql, rowid)?;
                 let mut d = doc::load_doc(&tx.me.device, snapshot.as_deref(), chunks.iter().map(Vec::as_slice))?;
                 let data = d.save();
-                blobs.push(blob::seal(&key, journal, &Payload { doc: *id.as_bytes(), kind, data })?);
+                blobs.push(blob::seal(&key, epoch, journal, &Payload { doc: *id.as_bytes(), kind, data })?);
             }
             let file = BundleFile {
                 version: BUNDLE_VERSION,
                 space: *journal.as_bytes(),
-                key: Some(key.as_bytes().to_vec()),
+                keys,
                 blobs,
             };
             let mut out = BUNDLE_MAGIC.to_vec();
@@ -86,36 +99,49 @@ impl Duet {
     pub fn import_bundle(&self, bytes: &[u8]) -> Result<ImportReport> {
         let file = parse(bytes)?;
         let space = SpaceId::from_bytes(file.space);
-        let held_key = self.read(|tx| {
-            Ok(match store::space(&tx.sql, &space)? {
-                Some(_) => Some(tx.key(&space)?),
-                None => None,
-            })
+        let carried: Vec<(Epoch, SpaceKey)> = file
+            .keys
+            .iter()
+            .map(|k| Ok((k.epoch, SpaceKey::from_bytes(&k.key)?)))
+            .collect::<Result<_>>()?;
+        // Keys this device already holds win; a bundle that disagrees with them is refused.
+        let newest = carried.iter().map(|(e, _)| *e).max().unwrap_or(0);
+        let held: Vec<(Epoch, SpaceKey)> = self.read(|tx| {
+            let mut held = Vec::new();
+            if store::space(&tx.sql, &space)?.is_some() {
+                let (current, _) = tx.key(&space)?;
+                for e in 1..=current.max(newest) {
+                    if let Some(k) = tx.key_at(&space, e)? {
+                        held.push((e, k));
+                    }
+                }
+            }
+            Ok(held)
         })?;
-        let new_journal = held_key.is_none();
-        let key = match (&held_key, &file.key) {
-            (Some(k), _) => k.clone(),
-            (None, Some(k)) => SpaceKey::from_bytes(k)?,
-            (None, None) => {
-                return Err(Error::WrongKey(
-                    "this bundle carries no key and this device does not hold the journal".into(),
-                ));
-            }
-        };
-        if let (Some(held), Some(carried)) = (&held_key, &file.key)
-            && held.as_bytes().as_slice() != carried.as_slice()
+        if carried
+            .iter()
+            .any(|(e, k)| held.iter().any(|(he, hk)| he == e && hk != k))
         {
-            {
-                return Err(Error::WrongKey(
-                    "the bundle's key differs from the key this device holds for the journal"
-                        .into(),
-                ));
-            }
+            return Err(Error::WrongKey(
+                "the bundle's key differs from the key this device holds for the journal".into(),
+            ));
         }
+        let key_for = |e: Epoch| {
+            held.iter()
+                .chain(carried.iter())
+                .find(|(he, _)| *he == e)
+                .map(|(_, k)| k)
+        };
         // Open every blob first: a wrong key or a tampered blob is refused before any write.
         let mut payloads = Vec::with_capacity(file.blobs.len());
         for b in &file.blobs {
-            payloads.push(blob::open(&key, &space, b)?);
+            let key = key_for(crate::crypto::epoch_of(&b.sealed)?).ok_or_else(|| {
+                Error::WrongKey(
+                    "this device holds no key for the bundle's journal, and the bundle carries none"
+                        .into(),
+                )
+            })?;
+            payloads.push(blob::open(key, &space, b)?);
         }
         let metas: Vec<&Payload> = payloads
             .iter()
@@ -131,7 +157,7 @@ impl Duet {
         doc::check_schema(&probe)?;
         doc::meta::check_kind(&probe, SpaceKind::Journal)?;
 
-        let report = self.write(|tx| apply(tx, space, &key, new_journal, &payloads))?;
+        let report = self.write(|tx| apply(tx, space, &carried, &payloads))?;
         tracing::info!(
             added = report.entries_added,
             changed = report.entries_changed,
@@ -161,10 +187,15 @@ fn parse(bytes: &[u8]) -> Result<BundleFile> {
 fn apply(
     tx: &mut Tx<'_>,
     space: SpaceId,
-    key: &SpaceKey,
-    new_journal: bool,
+    keys: &[(Epoch, SpaceKey)],
     payloads: &[Payload],
 ) -> Result<ImportReport> {
+    let new_journal = remote::ensure_space(tx, space, SpaceKind::Journal)?;
+    for (epoch, key) in keys {
+        if tx.key_at(&space, *epoch)?.is_none() {
+            tx.put_key(&space, *epoch, key)?;
+        }
+    }
     let mut report = ImportReport {
         journal: space,
         new_journal,
@@ -172,115 +203,20 @@ fn apply(
         entries_changed: 0,
         unchanged: 0,
     };
-    if new_journal {
-        tx.put_key(&space, key)?;
-        store::upsert_space(
-            &tx.sql,
-            &store::SpaceRow {
-                id: space,
-                kind: SpaceKind::Journal,
-                title: String::new(),
-                created_at: tx.now,
-            },
-        )?;
-    }
     // The meta document first: it tells who the authors are.
     let mut ordered: Vec<&Payload> = payloads.iter().collect();
     ordered.sort_by_key(|p| p.kind != DocKind::Meta);
-    let mut devices: Vec<(DeviceId, MemberId)> = Vec::new();
+    let mut devices = remote::space_devices(tx, &space)?;
     for p in ordered {
-        let id = uuid::Uuid::from_bytes(p.doc);
-        let (rowid, existed) = match store::doc_row(&tx.sql, &id)? {
-            Some(r) if r.space != space => {
-                return Err(Error::CorruptData(
-                    "a document in the bundle belongs to another journal".into(),
-                ));
-            }
-            Some(r) => (r.rowid, true),
-            None => (
-                store::insert_doc(&tx.sql, &id, &space, p.kind.as_str())?,
-                false,
-            ),
-        };
-        let d = DocRef {
-            rowid,
-            id,
-            space,
-            kind: p.kind,
-        };
-        let doc = tx.doc(rowid)?;
-        let before = doc.get_heads();
-        let was_deleted = existed && p.kind == DocKind::Entry && edoc::deleted_at(doc).is_some();
-        doc::load_foreign(doc, &p.data)?;
-        doc::check_schema(doc)?;
-        if p.kind == DocKind::Meta {
-            devices = doc::meta::devices(doc);
-        }
-        let after = doc.get_heads();
-        let pending = !doc.get_missing_deps(&[]).is_empty();
-        if before == after && !pending {
-            report.unchanged += 1;
-            continue;
-        }
-        let chunk = doc.save_after(&before);
-        let latest = latest_change(doc, &before);
-        if !chunk.is_empty() {
-            tx.store_chunk(d, chunk, false)?;
-        }
-        if pending {
-            // Changes waiting for ones we don't have yet are kept verbatim, never dropped.
-            tx.store_chunk(d, p.data.clone(), false)?;
-        }
-        match p.kind {
-            DocKind::Meta => {
-                doc::meta::check_kind(tx.doc(rowid)?, SpaceKind::Journal)?;
-            }
-            DocKind::Entry => {
-                let entry = EntryId(id);
-                let (updated_at, by_device) = latest;
-                tx.reindex(rowid, &entry, &space, updated_at, true)?;
-                let deleted = edoc::deleted_at(tx.doc(rowid)?).is_some();
-                let kind = match (existed, was_deleted, deleted) {
-                    (false, _, _) => EntryEventKind::Added,
-                    (true, false, true) => EntryEventKind::Deleted,
-                    (true, true, false) => EntryEventKind::Restored,
-                    _ => EntryEventKind::Changed,
-                };
-                if existed {
-                    report.entries_changed += 1;
-                } else {
-                    report.entries_added += 1;
-                }
-                let by = by_device
-                    .and_then(|dev| devices.iter().find(|(d, _)| *d == dev).map(|(_, m)| *m));
-                tx.event(kind, entry, space, by, Origin::Remote);
-            }
+        match (remote::apply_payload(tx, space, p, &mut devices)?, p.kind) {
+            (Outcome::Unchanged, DocKind::Entry) => report.unchanged += 1,
+            (Outcome::Added, DocKind::Entry) => report.entries_added += 1,
+            (Outcome::Changed, DocKind::Entry) => report.entries_changed += 1,
+            (_, DocKind::Meta) => {}
         }
     }
+    doc::meta::check_kind(tx.doc(tx.meta_ref(&space)?.rowid)?, SpaceKind::Journal)?;
     // Join the journal's member list (a local change that travels back with our next export).
-    let meta = tx.meta_ref(&space)?;
-    let me = tx.me.clone();
-    tx.change(meta, |m| {
-        doc::meta::add_member(m, &me.member, &me.name, &me.device)
-    })?;
-    refresh_space_row(tx, &space)?;
+    super::journals::join_space(tx, &space)?;
     Ok(report)
-}
-
-/// Time and device of the newest of the changes this import brought (those not behind
-/// `before`, the heads we had).
-///
-/// The newest of all new changes, not of the new heads: devices' clocks disagree, so a head
-/// can be older than a change it depends on. The index keeps the maximum of what it has
-/// seen, so `updated_at` is the time of the newest change in the document on every device,
-/// whatever order the changes arrived in (and what `rebuild_index` computes).
-fn latest_change(
-    doc: &mut automerge::AutoCommit,
-    before: &[automerge::ChangeHash],
-) -> (i64, Option<DeviceId>) {
-    doc.get_changes_meta(before)
-        .iter()
-        .map(|c| (c.timestamp, doc::device_of_actor(&c.actor)))
-        .max_by_key(|(t, _)| *t)
-        .unwrap_or((0, None))
 }

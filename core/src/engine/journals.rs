@@ -96,6 +96,17 @@ pub(super) fn journal_of(tx: &mut Tx<'_>, id: &SpaceId) -> Result<Journal> {
     })
 }
 
+/// Add this person and device to a space's members (a no-op when already there), e.g.
+/// after receiving a journal through a bundle or an invite.
+pub(super) fn join_space(tx: &mut Tx<'_>, space: &SpaceId) -> Result<()> {
+    let meta = tx.meta_ref(space)?;
+    let me = tx.me.clone();
+    tx.change(meta, |m| {
+        doc::meta::add_member(m, &me.member, &me.name, &me.device)
+    })?;
+    refresh_space_row(tx, space)
+}
+
 /// Copy the meta document's title into the `spaces` row.
 pub(super) fn refresh_space_row(tx: &mut Tx<'_>, id: &SpaceId) -> Result<()> {
     let d = tx.meta_ref(id)?;

@@ -8,6 +8,7 @@ mod entries;
 mod export;
 mod insights;
 mod journals;
+mod remote;
 mod tx;
 
 use std::collections::HashMap;

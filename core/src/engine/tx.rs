@@ -10,7 +10,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use super::cache::{CachedDoc, DocCache};
 use crate::blob::{self, DocKind, Payload};
 use crate::clock::Millis;
-use crate::crypto::{KeyStore, SpaceKey};
+use crate::crypto::{Epoch, KeyStore, SpaceKey};
 use crate::doc;
 use crate::error::{Error, Result};
 use crate::ids::{EntryId, MemberId, SpaceId};
@@ -39,7 +39,7 @@ pub(crate) struct Tx<'a> {
     pub now: Millis,
     events: Vec<EntryEvent>,
     touched: Vec<i64>,
-    key_cache: HashMap<SpaceId, SpaceKey>,
+    key_cache: HashMap<(SpaceId, Epoch), SpaceKey>,
     meta_changed: bool,
 }
 
@@ -102,25 +102,38 @@ impl<'a> Tx<'a> {
         // Dropping `sql` rolls back.
     }
 
-    pub(crate) fn key(&mut self, space: &SpaceId) -> Result<SpaceKey> {
-        if let Some(k) = self.key_cache.get(space) {
-            return Ok(k.clone());
+    /// The current key of a space and its epoch.
+    pub(crate) fn key(&mut self, space: &SpaceId) -> Result<(Epoch, SpaceKey)> {
+        let epoch = store::key_epoch(&self.sql, space)?;
+        let key = self.key_at(space, epoch)?.ok_or_else(|| {
+            Error::Internal(format!("no key held for space {space} epoch {epoch}"))
+        })?;
+        Ok((epoch, key))
+    }
+
+    /// The key of one epoch of a space, if we hold it.
+    pub(crate) fn key_at(&mut self, space: &SpaceId, epoch: Epoch) -> Result<Option<SpaceKey>> {
+        if let Some(k) = self.key_cache.get(&(*space, epoch)) {
+            return Ok(Some(k.clone()));
         }
         let k = match self.keys {
-            Some(ks) => ks.get(space)?,
-            None => store::get_key(&self.sql, space)?,
+            Some(ks) => ks.get(space, epoch)?,
+            None => store::get_key(&self.sql, space, epoch)?,
+        };
+        if let Some(k) = &k {
+            self.key_cache.insert((*space, epoch), k.clone());
         }
-        .ok_or_else(|| Error::Internal(format!("no key held for space {space}")))?;
-        self.key_cache.insert(*space, k.clone());
         Ok(k)
     }
 
-    pub(crate) fn put_key(&mut self, space: &SpaceId, key: &SpaceKey) -> Result<()> {
+    /// Keep a key; when its epoch is newer than the space's, new blobs use it.
+    pub(crate) fn put_key(&mut self, space: &SpaceId, epoch: Epoch, key: &SpaceKey) -> Result<()> {
         match self.keys {
-            Some(ks) => ks.put(space, key)?,
-            None => store::put_key(&self.sql, space, key)?,
+            Some(ks) => ks.put(space, epoch, key)?,
+            None => store::put_key(&self.sql, space, epoch, key)?,
         }
-        self.key_cache.insert(*space, key.clone());
+        store::set_key_epoch(&self.sql, space, epoch)?;
+        self.key_cache.insert((*space, epoch), key.clone());
         Ok(())
     }
 
@@ -132,7 +145,6 @@ impl<'a> Tx<'a> {
         title: &str,
         key: SpaceKey,
     ) -> Result<()> {
-        self.put_key(&id, &key)?;
         store::upsert_space(
             &self.sql,
             &store::SpaceRow {
@@ -142,6 +154,7 @@ impl<'a> Tx<'a> {
                 created_at: self.now,
             },
         )?;
+        self.put_key(&id, 1, &key)?;
         let rowid = store::insert_doc(&self.sql, &id.0, &id, DocKind::Meta.as_str())?;
         let d = DocRef {
             rowid,
@@ -156,6 +169,16 @@ impl<'a> Tx<'a> {
             Ok(())
         })?;
         Ok(())
+    }
+
+    /// Note that this transaction changes the document at `rowid` (so a rollback evicts it).
+    pub(crate) fn touch(&mut self, rowid: i64) {
+        self.touched.push(rowid);
+    }
+
+    /// A meta document changed: cached device → member maps are stale.
+    pub(crate) fn mark_meta_changed(&mut self) {
+        self.meta_changed = true;
     }
 
     /// The document at `rowid`, loaded into the cache if needed.
@@ -217,9 +240,10 @@ impl<'a> Tx<'a> {
     pub(crate) fn store_chunk(&mut self, d: DocRef, chunk: Vec<u8>, to_outbox: bool) -> Result<()> {
         store::append_chunk(&self.sql, d.rowid, &chunk)?;
         if to_outbox {
-            let key = self.key(&d.space)?;
+            let (epoch, key) = self.key(&d.space)?;
             let sealed = blob::seal(
                 &key,
+                epoch,
                 &d.space,
                 &Payload {
                     doc: *d.id.as_bytes(),

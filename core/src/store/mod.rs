@@ -9,7 +9,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::clock::Millis;
-use crate::crypto::SpaceKey;
+use crate::crypto::{Epoch, SpaceKey};
 use crate::error::{Error, Result};
 use crate::ids::SpaceId;
 use crate::model::{Identity, SpaceKind};
@@ -168,21 +168,47 @@ pub(crate) fn spaces(conn: &Connection) -> Result<Vec<SpaceRow>> {
     Ok(out)
 }
 
-pub(crate) fn put_key(conn: &Connection, space: &SpaceId, key: &SpaceKey) -> Result<()> {
+pub(crate) fn put_key(
+    conn: &Connection,
+    space: &SpaceId,
+    epoch: Epoch,
+    key: &SpaceKey,
+) -> Result<()> {
     conn.execute(
-        "INSERT INTO space_keys (space_id, key) VALUES (?1, ?2)
-         ON CONFLICT(space_id) DO UPDATE SET key = excluded.key",
-        params![space.to_string(), key.as_bytes().as_slice()],
+        "INSERT INTO space_keys (space_id, epoch, key) VALUES (?1, ?2, ?3)
+         ON CONFLICT(space_id, epoch) DO UPDATE SET key = excluded.key",
+        params![space.to_string(), epoch, key.as_bytes().as_slice()],
     )?;
     Ok(())
 }
 
-pub(crate) fn get_key(conn: &Connection, space: &SpaceId) -> Result<Option<SpaceKey>> {
+pub(crate) fn get_key(
+    conn: &Connection,
+    space: &SpaceId,
+    epoch: Epoch,
+) -> Result<Option<SpaceKey>> {
     let bytes: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT key FROM space_keys WHERE space_id = ?1")?
-        .query_row([space.to_string()], |r| r.get(0))
+        .prepare_cached("SELECT key FROM space_keys WHERE space_id = ?1 AND epoch = ?2")?
+        .query_row(params![space.to_string(), epoch], |r| r.get(0))
         .optional()?;
     bytes.map(|b| SpaceKey::from_bytes(&b)).transpose()
+}
+
+/// The epoch new blobs of a space are sealed with.
+pub(crate) fn key_epoch(conn: &Connection, space: &SpaceId) -> Result<Epoch> {
+    Ok(conn
+        .prepare_cached("SELECT key_epoch FROM spaces WHERE id = ?1")?
+        .query_row([space.to_string()], |r| r.get(0))
+        .optional()?
+        .unwrap_or(1))
+}
+
+pub(crate) fn set_key_epoch(conn: &Connection, space: &SpaceId, epoch: Epoch) -> Result<()> {
+    conn.execute(
+        "UPDATE spaces SET key_epoch = max(key_epoch, ?2) WHERE id = ?1",
+        params![space.to_string(), epoch],
+    )?;
+    Ok(())
 }
 
 /// Where a document lives.

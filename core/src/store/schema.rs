@@ -26,13 +26,17 @@ CREATE TABLE spaces (
     id         TEXT PRIMARY KEY,
     kind       TEXT NOT NULL CHECK (kind IN ('journal', 'personal')),
     title      TEXT NOT NULL,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    -- The current key epoch: new blobs are sealed with it.
+    key_epoch  INTEGER NOT NULL DEFAULT 1
 ) WITHOUT ROWID;
 
--- Space keys, when the app does not keep them in the OS keychain.
+-- Space keys by epoch, when the app does not keep them in the OS keychain.
 CREATE TABLE space_keys (
-    space_id TEXT PRIMARY KEY,
-    key      BLOB NOT NULL
+    space_id TEXT NOT NULL,
+    epoch    INTEGER NOT NULL,
+    key      BLOB NOT NULL,
+    PRIMARY KEY (space_id, epoch)
 ) WITHOUT ROWID;
 
 -- One row per Automerge document: its compacted snapshot.
@@ -91,6 +95,33 @@ CREATE TABLE entry_tags (
     PRIMARY KEY (tag, entry)
 ) WITHOUT ROWID;
 CREATE INDEX entry_tags_entry ON entry_tags(entry);
+
+-- The relay this device syncs with, and its credentials there.
+CREATE TABLE relay (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    url        TEXT NOT NULL,
+    device_id  TEXT,
+    token      TEXT
+);
+
+-- Per space: how far this device has pulled, and whether the relay knows the space.
+CREATE TABLE sync_spaces (
+    space_id  TEXT PRIMARY KEY,
+    cursor    INTEGER NOT NULL DEFAULT 0,
+    on_relay  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- Blobs that failed to open or apply: kept, reported, never applied, never blocking.
+CREATE TABLE quarantine (
+    id        INTEGER PRIMARY KEY,
+    space_id  TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    blob_id   BLOB NOT NULL,
+    sealed    BLOB NOT NULL,
+    error     TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    UNIQUE (space_id, seq)
+);
 
 -- Offline full-text search over everything people wrote in an entry.
 CREATE VIRTUAL TABLE entries_fts USING fts5(

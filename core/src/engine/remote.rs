@@ -1,0 +1,151 @@
+//! Applying changes that came from another device — through a bundle or the relay. The
+//! same path for both: load the bytes into the document (Automerge ignores what it already
+//! has), store only what is new, reindex, and announce what changed.
+
+use super::journals::refresh_space_row;
+use super::tx::{DocRef, Tx};
+use crate::blob::{DocKind, Payload};
+use crate::doc::{self, entry as edoc};
+use crate::error::{Error, Result};
+use crate::ids::{DeviceId, EntryId, MemberId, SpaceId};
+use crate::model::{EntryEventKind, Origin, SpaceKind};
+use crate::store;
+
+/// What applying one document's bytes did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Unchanged,
+    Added,
+    Changed,
+}
+
+/// Make sure the space exists locally (a journal new to this device).
+pub(crate) fn ensure_space(tx: &mut Tx<'_>, space: SpaceId, kind: SpaceKind) -> Result<bool> {
+    if store::space(&tx.sql, &space)?.is_some() {
+        return Ok(false);
+    }
+    store::upsert_space(
+        &tx.sql,
+        &store::SpaceRow {
+            id: space,
+            kind,
+            title: String::new(),
+            created_at: tx.now,
+        },
+    )?;
+    Ok(true)
+}
+
+/// Apply one document's bytes to `space`. `devices` is the space's device → member map,
+/// refreshed when the meta document changes.
+pub(crate) fn apply_payload(
+    tx: &mut Tx<'_>,
+    space: SpaceId,
+    p: &Payload,
+    devices: &mut Vec<(DeviceId, MemberId)>,
+) -> Result<Outcome> {
+    let id = uuid::Uuid::from_bytes(p.doc);
+    if p.kind == DocKind::Meta && id != space.0 {
+        return Err(Error::CorruptData(
+            "a meta document for another space".into(),
+        ));
+    }
+    let (rowid, existed) = match store::doc_row(&tx.sql, &id)? {
+        Some(r) if r.space != space => {
+            return Err(Error::CorruptData(
+                "a document that belongs to another space".into(),
+            ));
+        }
+        Some(r) => (r.rowid, true),
+        None => (
+            store::insert_doc(&tx.sql, &id, &space, p.kind.as_str())?,
+            false,
+        ),
+    };
+    let d = DocRef {
+        rowid,
+        id,
+        space,
+        kind: p.kind,
+    };
+    tx.touch(rowid);
+    let doc = tx.doc(rowid)?;
+    let before = doc.get_heads();
+    let was_deleted = existed && p.kind == DocKind::Entry && edoc::deleted_at(doc).is_some();
+    doc::load_foreign(doc, &p.data)?;
+    doc::check_schema(doc)?;
+    if p.kind == DocKind::Meta {
+        *devices = doc::meta::devices(doc);
+    }
+    let after = doc.get_heads();
+    let pending = !doc.get_missing_deps(&[]).is_empty();
+    if before == after && !pending {
+        return Ok(Outcome::Unchanged);
+    }
+    let chunk = doc.save_after(&before);
+    let (updated_at, by_device) = latest_change(doc, &before);
+    if !chunk.is_empty() {
+        tx.store_chunk(d, chunk, false)?;
+    }
+    if pending {
+        // Changes waiting for ones we don't have yet are kept verbatim, never dropped.
+        tx.store_chunk(d, p.data.clone(), false)?;
+    }
+    match p.kind {
+        DocKind::Meta => {
+            tx.mark_meta_changed();
+            if before != after {
+                refresh_space_row(tx, &space)?;
+            }
+        }
+        DocKind::Entry => {
+            let entry = EntryId(id);
+            if doc::entry::kind(tx.doc(rowid)?).is_err() {
+                // Changes before the creating change: wait for it (the chunk is kept).
+                return Ok(Outcome::Changed);
+            }
+            tx.reindex(rowid, &entry, &space, updated_at, true)?;
+            let deleted = edoc::deleted_at(tx.doc(rowid)?).is_some();
+            let kind = match (existed, was_deleted, deleted) {
+                (false, _, _) => EntryEventKind::Added,
+                (true, false, true) => EntryEventKind::Deleted,
+                (true, true, false) => EntryEventKind::Restored,
+                _ => EntryEventKind::Changed,
+            };
+            let by =
+                by_device.and_then(|dev| devices.iter().find(|(d, _)| *d == dev).map(|(_, m)| *m));
+            tx.event(kind, entry, space, by, Origin::Remote);
+        }
+    }
+    Ok(if existed {
+        Outcome::Changed
+    } else {
+        Outcome::Added
+    })
+}
+
+/// The device → member map of a space, from its meta document.
+pub(crate) fn space_devices(tx: &mut Tx<'_>, space: &SpaceId) -> Result<Vec<(DeviceId, MemberId)>> {
+    match store::doc_row(&tx.sql, &space.0)? {
+        Some(r) => Ok(doc::meta::devices(tx.doc(r.rowid)?)),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Time and device of the newest of the changes this import brought (those not behind
+/// `before`, the heads we had).
+///
+/// The newest of all new changes, not of the new heads: devices' clocks disagree, so a head
+/// can be older than a change it depends on. The index keeps the maximum of what it has
+/// seen, so `updated_at` is the time of the newest change in the document on every device,
+/// whatever order the changes arrived in (and what `rebuild_index` computes).
+fn latest_change(
+    doc: &mut automerge::AutoCommit,
+    before: &[automerge::ChangeHash],
+) -> (i64, Option<DeviceId>) {
+    doc.get_changes_meta(before)
+        .iter()
+        .map(|c| (c.timestamp, doc::device_of_actor(&c.actor)))
+        .max_by_key(|(t, _)| *t)
+        .unwrap_or((0, None))
+}
