@@ -27,6 +27,14 @@ pub enum ErrorCode {
     Storage,
     /// A file could not be read or written.
     Io,
+    /// No relay is configured for this home (`duet relay set URL`).
+    NoRelay,
+    /// The relay could not be reached; everything stays queued locally.
+    Offline,
+    /// The relay refused the request (its own code is in the message).
+    RelayRefused,
+    /// The invite code is malformed, expired, used, burned or wrong.
+    InviteRejected,
     /// A bug in Duet: an invariant did not hold. Reported, never a crash.
     Internal,
 }
@@ -45,6 +53,10 @@ impl ErrorCode {
             ErrorCode::StoreTooNew => "store_too_new",
             ErrorCode::Storage => "storage",
             ErrorCode::Io => "io",
+            ErrorCode::NoRelay => "no_relay",
+            ErrorCode::Offline => "offline",
+            ErrorCode::RelayRefused => "relay_refused",
+            ErrorCode::InviteRejected => "invite_rejected",
             ErrorCode::Internal => "internal",
         }
     }
@@ -87,6 +99,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("no relay is configured; run `duet relay set URL` (or init with --relay)")]
+    NoRelay,
+    #[error("the relay could not be reached: {0}")]
+    Offline(String),
+    #[error("the relay refused: {message} ({code})")]
+    RelayRefused { code: String, message: String },
+    #[error("invite rejected: {0}")]
+    InviteRejected(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -105,6 +125,10 @@ impl Error {
             Error::StoreTooNew { .. } => ErrorCode::StoreTooNew,
             Error::Storage(_) | Error::Migration(_) => ErrorCode::Storage,
             Error::Io { .. } => ErrorCode::Io,
+            Error::NoRelay => ErrorCode::NoRelay,
+            Error::Offline(_) => ErrorCode::Offline,
+            Error::RelayRefused { .. } => ErrorCode::RelayRefused,
+            Error::InviteRejected(_) => ErrorCode::InviteRejected,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }

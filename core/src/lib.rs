@@ -19,6 +19,7 @@ pub mod limits;
 pub mod model;
 pub mod prompts;
 mod store;
+pub mod sync;
 pub mod text;
 
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
@@ -29,3 +30,5 @@ pub use events::{EntryListener, Subscription};
 pub use ids::{DeviceId, EntryId, MemberId, ReplyId, SpaceId};
 pub use model::*;
 pub use store::Durability;
+pub use sync::live::{LiveHandle, SyncListener, SyncState};
+pub use sync::{Invite, Quarantined, RelayInfo, SyncReport};

@@ -115,6 +115,8 @@ pub struct Journal {
     pub kind: SpaceKind,
     pub title: String,
     pub members: Vec<Member>,
+    /// Members removed from the journal (their entries stay; they can't read new ones).
+    pub removed_members: Vec<MemberId>,
     pub checkin_cadence_days: u32,
     pub created_at: Millis,
 }

@@ -347,12 +347,18 @@ pub(crate) fn body_head(doc: &AutoCommit) -> String {
     let Some(body) = get_obj(doc, &ROOT, "body", ObjType::Text) else {
         return String::new();
     };
-    doc.list_range(&body, ..EXCERPT_CHARS * 2)
-        .filter_map(|item| match item.value {
-            automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => Some(s.into_owned()),
-            _ => None,
-        })
-        .collect()
+    let mut head = String::new();
+    // `take`: automerge's list_range filters by index but walks on to the end of the
+    // text, so without it this read every character of a long body.
+    for item in doc
+        .list_range(&body, ..EXCERPT_CHARS * 2)
+        .take(EXCERPT_CHARS * 2)
+    {
+        if let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) = item.value {
+            head.push_str(&s);
+        }
+    }
+    head
 }
 
 pub(crate) fn index_fields(doc: &AutoCommit) -> Result<IndexFields> {

@@ -133,3 +133,99 @@ pub(crate) fn check_kind(doc: &AutoCommit, expected: SpaceKind) -> Result<()> {
     }
     Ok(())
 }
+
+/// Record a journal key in a person's key ring (kept in their personal space's meta
+/// document, so their other devices learn every journal key by syncing that space).
+pub(crate) fn keyring_put(
+    doc: &mut AutoCommit,
+    space: &crate::ids::SpaceId,
+    epoch: crate::crypto::Epoch,
+    key: &crate::crypto::SpaceKey,
+) -> Result<bool> {
+    let ring = ensure_map(doc, &ROOT, "keyring")?;
+    let per = ensure_map(doc, &ring, &space.to_string())?;
+    let e = epoch.to_string();
+    let have = match doc.get(&per, e.as_str()).ok().flatten() {
+        Some((automerge::Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Bytes(b) => b.as_slice() == key.as_bytes().as_slice(),
+            _ => false,
+        },
+        _ => false,
+    };
+    if !have {
+        doc.put(
+            &per,
+            e.as_str(),
+            ScalarValue::Bytes(key.as_bytes().to_vec()),
+        )?;
+    }
+    Ok(!have)
+}
+
+/// Every key in a person's key ring.
+pub(crate) fn keyring(
+    doc: &AutoCommit,
+) -> Vec<(
+    crate::ids::SpaceId,
+    crate::crypto::Epoch,
+    crate::crypto::SpaceKey,
+)> {
+    let Some(ring) = get_obj(doc, &ROOT, "keyring", ObjType::Map) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for s in doc.keys(&ring) {
+        let (Ok(space), Some(per)) = (s.parse(), get_obj(doc, &ring, &s, ObjType::Map)) else {
+            continue;
+        };
+        for e in doc.keys(&per) {
+            let Ok(epoch) = e.parse() else { continue };
+            if let Some((automerge::Value::Scalar(v), _)) = doc.get(&per, e.as_str()).ok().flatten()
+                && let ScalarValue::Bytes(b) = v.as_ref()
+                && let Ok(k) = crate::crypto::SpaceKey::from_bytes(b)
+            {
+                out.push((space, epoch, k));
+            }
+        }
+    }
+    out
+}
+
+/// Note which person a relay device id belongs to (so a member can be removed on the relay
+/// and a person's new devices can be added to their spaces).
+pub(crate) fn add_relay_device(
+    doc: &mut AutoCommit,
+    relay_device: &uuid::Uuid,
+    member: &MemberId,
+) -> Result<bool> {
+    let map = ensure_map(doc, &ROOT, "relay_devices")?;
+    let key = relay_device.to_string();
+    if get_str(doc, &map, &key).as_deref() == Some(member.to_string().as_str()) {
+        return Ok(false);
+    }
+    doc.put(&map, key.as_str(), member.to_string())?;
+    Ok(true)
+}
+
+pub(crate) fn relay_devices(doc: &AutoCommit) -> Vec<(uuid::Uuid, MemberId)> {
+    let Some(map) = get_obj(doc, &ROOT, "relay_devices", ObjType::Map) else {
+        return Vec::new();
+    };
+    doc.keys(&map)
+        .filter_map(|k| Some((k.parse().ok()?, get_str(doc, &map, &k)?.parse().ok()?)))
+        .collect()
+}
+
+/// Mark a member as removed from the space (kept in the member list for authorship).
+pub(crate) fn mark_removed(doc: &mut AutoCommit, member: &MemberId, at: Millis) -> Result<()> {
+    let map = ensure_map(doc, &ROOT, "removed")?;
+    doc.put(&map, member.to_string(), ScalarValue::Timestamp(at))?;
+    Ok(())
+}
+
+pub(crate) fn removed(doc: &AutoCommit) -> Vec<MemberId> {
+    let Some(map) = get_obj(doc, &ROOT, "removed", ObjType::Map) else {
+        return Vec::new();
+    };
+    doc.keys(&map).filter_map(|k| k.parse().ok()).collect()
+}

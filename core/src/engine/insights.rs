@@ -132,7 +132,7 @@ impl Duet {
                     if kind != "entry" {
                         continue;
                     }
-                    // The newest of all changes, as the index keeps it (see bundle.rs):
+                    // The newest of all changes, as the index keeps it (see remote.rs):
                     // with skewed clocks a head can be older than a change before it.
                     let updated = edoc::changes(tx.doc(rowid)?)
                         .into_iter()

@@ -91,6 +91,7 @@ pub(super) fn journal_of(tx: &mut Tx<'_>, id: &SpaceId) -> Result<Journal> {
         kind: row.kind,
         title: doc::meta::title(m),
         members: doc::meta::members(m),
+        removed_members: doc::meta::removed(m),
         checkin_cadence_days: doc::meta::cadence_days(m),
         created_at: doc::meta::created_at(m),
     })
@@ -98,7 +99,7 @@ pub(super) fn journal_of(tx: &mut Tx<'_>, id: &SpaceId) -> Result<Journal> {
 
 /// Add this person and device to a space's members (a no-op when already there), e.g.
 /// after receiving a journal through a bundle or an invite.
-pub(super) fn join_space(tx: &mut Tx<'_>, space: &SpaceId) -> Result<()> {
+pub(crate) fn join_space(tx: &mut Tx<'_>, space: &SpaceId) -> Result<()> {
     let meta = tx.meta_ref(space)?;
     let me = tx.me.clone();
     tx.change(meta, |m| {

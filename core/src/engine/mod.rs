@@ -7,9 +7,9 @@ mod cache;
 mod entries;
 mod export;
 mod insights;
-mod journals;
-mod remote;
-mod tx;
+pub(crate) mod journals;
+pub(crate) mod remote;
+pub(crate) mod tx;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ use crate::events::{EntryListener, Listeners, Subscription};
 use crate::ids::{DeviceId, MemberId, SpaceId};
 use crate::model::{EntryEvent, Identity};
 use crate::store::{self, Durability};
+use crate::sync::live::{SyncListener, SyncState};
 
 pub use bundle::BUNDLE_MAGIC;
 use cache::DocCache;
@@ -63,7 +64,10 @@ impl std::fmt::Debug for Options {
 /// The Duet engine on one device.
 pub struct Duet {
     inner: Mutex<Inner>,
-    listeners: Arc<Listeners>,
+    listeners: Arc<Listeners<dyn EntryListener>>,
+    sync_listeners: Arc<Listeners<dyn SyncListener>>,
+    /// Woken after every local write, so live sync pushes at once.
+    outbox_notify: Arc<tokio::sync::Notify>,
     clock: Arc<dyn Clock>,
     home: PathBuf,
 }
@@ -75,7 +79,7 @@ impl std::fmt::Debug for Duet {
 }
 
 pub(crate) struct Inner {
-    conn: Connection,
+    pub(crate) conn: Connection,
     me: Identity,
     cache: DocCache,
     keys: Option<Arc<dyn KeyStore>>,
@@ -156,6 +160,8 @@ impl Duet {
                 devices: None,
             }),
             listeners: Arc::new(Listeners::default()),
+            sync_listeners: Arc::new(Listeners::default()),
+            outbox_notify: Arc::new(tokio::sync::Notify::new()),
             clock: opts.clock,
             home: home.to_path_buf(),
         })
@@ -176,6 +182,60 @@ impl Duet {
         self.listeners.add(listener)
     }
 
+    /// Subscribe to sync state changes; drop the handle to unsubscribe.
+    pub fn subscribe_sync(&self, listener: Arc<dyn SyncListener>) -> Subscription {
+        self.sync_listeners.add(listener)
+    }
+
+    pub(crate) fn emit_sync(&self, state: &SyncState) {
+        self.sync_listeners.emit(|l| l.on_sync_state(state));
+    }
+
+    pub(crate) fn outbox_notify(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_notify.clone()
+    }
+
+    /// A home for another device of an existing person (see `Duet::join_device`): their
+    /// identity, a new device id, and their personal space's keys; its documents arrive by
+    /// sync.
+    pub(crate) fn init_linked(
+        home: impl AsRef<Path>,
+        me: Identity,
+        personal_keys: &[(crate::crypto::Epoch, SpaceKey)],
+        opts: Options,
+    ) -> Result<Duet> {
+        let home = home.as_ref();
+        std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
+        let mut conn = store::open(&home.join(STORE_FILE), opts.durability)?;
+        if store::identity(&conn)?.is_some() {
+            return Err(Error::AlreadyInitialized);
+        }
+        let now = opts.clock.now_ms();
+        let mut cache = DocCache::default();
+        {
+            let mut tx = Tx::begin(
+                &mut conn,
+                &mut cache,
+                &me,
+                opts.key_store.as_deref(),
+                now,
+                None,
+            )?;
+            store::set_identity(&tx.sql, &me, now)?;
+            remote::ensure_space(
+                &mut tx,
+                me.personal_space,
+                crate::model::SpaceKind::Personal,
+            )?;
+            store::insert_doc(&tx.sql, &me.personal_space.0, &me.personal_space, "meta")?;
+            for (e, k) in personal_keys {
+                tx.put_key(&me.personal_space, *e, k)?;
+            }
+            tx.commit()?;
+        }
+        Self::from_parts(home, conn, me, cache, opts)
+    }
+
     /// Number of sealed blobs waiting to be pushed to the relay.
     pub fn outbox_len(&self) -> Result<u64> {
         store::outbox_len(&self.lock().conn)
@@ -194,7 +254,7 @@ impl Duet {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock can't leave the store half-written (SQLite rolls
         // back), so a poisoned lock is safe to keep using.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
@@ -205,7 +265,7 @@ impl Duet {
     }
 
     /// Run a write transaction, then tell listeners (outside the lock).
-    fn write<R>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) -> Result<R> {
+    pub(crate) fn write<R>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) -> Result<R> {
         let now = self.now();
         let (r, events) = {
             let mut g = self.lock();
@@ -232,15 +292,18 @@ impl Duet {
             (r, events)
         };
         self.emit(&events);
+        self.outbox_notify.notify_one();
         Ok(r)
     }
 
     /// Run a read that may need documents (cache) but writes nothing.
-    fn read<R>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) -> Result<R> {
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) -> Result<R> {
         self.write(f)
     }
 
     fn emit(&self, events: &[EntryEvent]) {
-        self.listeners.emit(events);
+        for e in events {
+            self.listeners.emit(|l| l.on_event(e));
+        }
     }
 }

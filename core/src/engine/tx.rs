@@ -176,6 +176,12 @@ impl<'a> Tx<'a> {
         self.touched.push(rowid);
     }
 
+    /// Drop every cached document (after a failed apply left one in an unknown state);
+    /// they reload from this transaction's view of the store.
+    pub(crate) fn forget_cached_docs(&mut self) {
+        self.cache.clear();
+    }
+
     /// A meta document changed: cached device → member maps are stale.
     pub(crate) fn mark_meta_changed(&mut self) {
         self.meta_changed = true;

@@ -2,6 +2,7 @@
 //! (snapshot + incremental chunks), the outbox and the derived entries index.
 
 pub(crate) mod index;
+pub(crate) mod relay;
 pub(crate) mod schema;
 
 use std::path::Path;

@@ -1,0 +1,225 @@
+//! The live channel: a background task that keeps one WebSocket to the relay, applies what
+//! partners write within milliseconds, and pushes local writes as they happen. It
+//! reconnects with exponential backoff and jitter, and reports its state to listeners.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use duet_proto::live::{ClientFrame, ServerFrame};
+use futures_util::{SinkExt, StreamExt};
+use rand::Rng;
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::SyncReport;
+use super::client::relay_error;
+use crate::engine::Duet;
+use crate::error::{Error, ErrorCode, Result};
+use crate::ids::SpaceId;
+use crate::store::relay as rstore;
+
+const BACKOFF_START: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A full sync now and then, in case an announcement was missed.
+const RESYNC_EVERY: Duration = Duration::from_secs(60);
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where sync stands, for the app's status line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SyncState {
+    /// The relay can't be reached; writes stay queued and go out when it can.
+    Offline {
+        reason: String,
+    },
+    Syncing,
+    Synced {
+        report: SyncReport,
+    },
+    /// The live channel is connected; partners' writes arrive as they happen.
+    Live,
+    Error {
+        code: String,
+        message: String,
+    },
+}
+
+impl SyncState {
+    pub(crate) fn from_error(e: &Error) -> SyncState {
+        match e.code() {
+            ErrorCode::Offline => SyncState::Offline {
+                reason: e.to_string(),
+            },
+            code => SyncState::Error {
+                code: code.as_str().to_string(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+/// Receives sync state changes.
+pub trait SyncListener: Send + Sync {
+    fn on_sync_state(&self, state: &SyncState);
+}
+
+/// Keeps the live task running; dropping it (or [`LiveHandle::stop`]) stops the task.
+#[derive(Debug)]
+#[must_use = "dropping a LiveHandle stops live sync"]
+pub struct LiveHandle {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl LiveHandle {
+    /// Stop and wait for the task to end (any sync in flight is abandoned between
+    /// transactions, so the store stays consistent).
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for LiveHandle {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+impl Duet {
+    /// Start live sync on the current tokio runtime.
+    pub fn start_live(self: &Arc<Self>) -> Result<LiveHandle> {
+        let rt = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::Internal("start_live needs a tokio runtime".into()))?;
+        if rstore::relay(&self.lock().conn)?.is_none() {
+            return Err(Error::NoRelay);
+        }
+        let (stop, rx) = oneshot::channel();
+        let task = rt.spawn(run(self.clone(), rx));
+        Ok(LiveHandle {
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+}
+
+async fn run(duet: Arc<Duet>, mut stop: oneshot::Receiver<()>) {
+    let mut backoff = BACKOFF_START;
+    loop {
+        let started = tokio::time::Instant::now();
+        let r = tokio::select! {
+            r = session(&duet) => r,
+            _ = &mut stop => return,
+        };
+        if let Err(e) = r {
+            tracing::debug!(code = %e.code(), "live session ended");
+            duet.emit_sync(&SyncState::from_error(&e));
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            backoff = BACKOFF_START;
+        }
+        let jitter = rand::thread_rng().gen_range(0..=backoff.as_millis() as u64 / 2);
+        tokio::select! {
+            _ = tokio::time::sleep(backoff + Duration::from_millis(jitter)) => {}
+            _ = &mut stop => return,
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+async fn session(duet: &Arc<Duet>) -> Result<()> {
+    duet.sync_now().await?;
+    let c = duet.relay_client()?;
+    let token = c.token().ok_or(Error::NoRelay)?.to_string();
+    let url = c.live_url()?;
+    let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .map_err(|e| Error::Offline(format!("live channel: {e}")))?;
+    let (mut tx, mut rx) = ws.split();
+    let auth = duet_proto::to_cbor(&ClientFrame::Auth { token });
+    tx.send(Message::Binary(auth.into()))
+        .await
+        .map_err(|e| Error::Offline(e.to_string()))?;
+    match tokio::time::timeout(READY_TIMEOUT, rx.next()).await {
+        Ok(Some(Ok(Message::Binary(b)))) => match duet_proto::from_cbor::<ServerFrame>(&b) {
+            Ok(ServerFrame::Ready { .. }) => {}
+            Ok(ServerFrame::Error { code, message }) => return Err(relay_error(code, message)),
+            _ => return Err(Error::CorruptData("unexpected first live frame".into())),
+        },
+        _ => return Err(Error::Offline("the live channel did not open".into())),
+    }
+    duet.emit_sync(&SyncState::Live);
+    // Writes made while we connected are pushed right away.
+    let mut report = SyncReport::default();
+    duet.push_outbox(&c, &mut report).await?;
+    let notify = duet.outbox_notify();
+    let mut resync = tokio::time::interval(RESYNC_EVERY);
+    resync.tick().await;
+    loop {
+        tokio::select! {
+            msg = rx.next() => match msg {
+                Some(Ok(Message::Binary(b))) => match duet_proto::from_cbor::<ServerFrame>(&b) {
+                    Ok(ServerFrame::New { space_id, seq, blob }) => {
+                        duet.on_announcement(&c, SpaceId(space_id), seq, blob).await?;
+                    }
+                    Ok(ServerFrame::Error { code, message }) => return Err(relay_error(code, message)),
+                    Ok(ServerFrame::Ready { .. }) => {}
+                    Err(e) => tracing::warn!(error = %e, "ignoring a malformed live frame"),
+                },
+                Some(Ok(Message::Close(_))) | None => {
+                    return Err(Error::Offline("the live channel closed".into()));
+                }
+                Some(Err(e)) => return Err(Error::Offline(format!("live channel: {e}"))),
+                Some(Ok(_)) => {} // pings are answered by tungstenite
+            },
+            _ = notify.notified() => {
+                let mut r = SyncReport::default();
+                duet.push_outbox(&c, &mut r).await?;
+            }
+            _ = resync.tick() => {
+                duet.sync_now().await?;
+                duet.emit_sync(&SyncState::Live);
+            }
+        }
+    }
+}
+
+impl Duet {
+    /// A new blob in one of my spaces: apply it inline when it is the next one, otherwise
+    /// pull the space.
+    async fn on_announcement(
+        &self,
+        c: &super::client::RelayClient,
+        space: SpaceId,
+        seq: u64,
+        blob: Option<duet_proto::LogBlob>,
+    ) -> Result<()> {
+        let (cursor, _) = rstore::sync_space(&self.lock().conn, &space)?;
+        if seq <= cursor {
+            return Ok(());
+        }
+        let mut report = SyncReport::default();
+        match blob {
+            Some(b)
+                if seq == cursor + 1
+                    && crate::store::space(&self.lock().conn, &space)?.is_some() =>
+            {
+                let page = duet_proto::Pulled {
+                    blobs: vec![b],
+                    head: seq,
+                    more: false,
+                    snapshot: None,
+                };
+                self.apply_page(&space, page, &mut report)
+            }
+            _ => self.pull_all(c, &mut report).await,
+        }
+    }
+}
