@@ -12,9 +12,12 @@ pub trait EntryListener: Send + Sync {
     fn on_event(&self, event: &EntryEvent);
 }
 
+/// The next id and the subscribed listeners with their ids.
+type Slots<L> = Mutex<(u64, Vec<(u64, Arc<L>)>)>;
+
 /// A registry of listeners of one kind.
 pub(crate) struct Listeners<L: ?Sized> {
-    slots: Mutex<(u64, Vec<(u64, Arc<L>)>)>,
+    slots: Slots<L>,
 }
 
 impl<L: ?Sized> Default for Listeners<L> {

@@ -1,4 +1,5 @@
 //! The journal engine through its public API: writes, reads, merging, bundles, bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

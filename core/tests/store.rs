@@ -1,5 +1,6 @@
 //! The device store: schema versions, two handles on one home, the key-store seam, the
 //! derived index, paging, trends.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
