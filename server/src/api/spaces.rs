@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use duet_proto::{AddMember, CreateSpace, SpaceInfo, SpaceList};
 use uuid::Uuid;
@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::cbor::{Cbor, CborResponse};
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::state::{AppState, now_ms};
 
 /// 404 unless the caller is a member.
