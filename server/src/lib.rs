@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cbor;
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod live;
 pub mod metrics;
 pub mod state;

@@ -39,7 +39,9 @@ impl Tap {
     fn saw(&self, b: &[u8]) {
         self.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
         if let Some(c) = &self.copy {
-            c.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(b);
+            c.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(b);
         }
     }
 

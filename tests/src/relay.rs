@@ -203,10 +203,10 @@ impl RelayProcess {
             let mut tx = Some(tx);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.trim().strip_prefix(LISTENING) {
-                    if let (Some(tx), Ok(addr)) = (tx.take(), addr.parse()) {
-                        let _ = tx.send(addr);
-                    }
+                if let Some(addr) = line.trim().strip_prefix(LISTENING)
+                    && let (Some(tx), Ok(addr)) = (tx.take(), addr.parse())
+                {
+                    let _ = tx.send(addr);
                 }
             }
         });
@@ -677,6 +677,16 @@ impl Client {
         )
         .await
         .map(drop)
+    }
+
+    /// Bring `other` (a device this one shares no space with) into `space` the way a
+    /// partner comes in: an invite it joins. The relay lets `add_member` add only devices
+    /// the caller already shares a space with.
+    pub async fn invite_into(&self, space: Uuid, other: &Client) -> Result<(), ClientError> {
+        let secret = InviteSecret::random();
+        self.create_invite(space, &secret.create_body(b"wrapped", None))
+            .await?;
+        other.join(secret.invite_id, &secret.token).await.map(drop)
     }
 
     /// `DELETE /v1/spaces/{space}/members/{device}`.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use duet_proto::limits::{DEFAULT_PULL_PAGE, MAX_PULL_PAGE};
 use duet_proto::{ErrorCode, Pulled, Push, Pushed, Snapshot};
@@ -14,6 +14,7 @@ use super::spaces::require_member;
 use crate::auth::Caller;
 use crate::cbor::{Cbor, CborResponse};
 use crate::error::ApiError;
+use crate::extract::{Path, Query};
 use crate::state::{AppState, now_ms};
 use crate::storage::AppendLimits;
 

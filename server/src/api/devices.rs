@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use duet_proto::Registered;
 use uuid::Uuid;
@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::auth::{self, Caller};
 use crate::cbor::CborResponse;
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::state::{AppState, now_ms};
 
 /// Register a new device. The token in the response is shown once; the relay keeps only

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use duet_proto::limits::{INVITE_DEFAULT_TTL_SECS, INVITE_MAX_TTL_SECS, MAX_WRAPPED_KEY_BYTES};
 use duet_proto::{CreateInvite, ErrorCode, InviteCreated, JoinInvite, Joined};
@@ -13,6 +13,7 @@ use super::spaces::require_member;
 use crate::auth::{self, Caller};
 use crate::cbor::{Cbor, CborResponse};
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::state::{AppState, now_ms};
 use crate::storage::{JoinOutcome, NewInvite};
 

@@ -68,7 +68,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(blobs::get_snapshot).put(blobs::put_snapshot),
         )
         .route("/live", get(crate::live::live))
-        .route("/openapi.json", get(openapi));
+        .route("/openapi.json", get(openapi))
+        // After the routes: it applies to those registered before it.
+        .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .nest("/v1", v1)
         .route("/healthz", get(healthz))
@@ -111,6 +113,15 @@ async fn fallback(uri: Uri) -> ApiError {
         ),
         _ => ApiError::new(ErrorCode::NotFound, "no such endpoint"),
     }
+}
+
+/// A known path with a method it doesn't take is still a typed error (axum's default is an
+/// empty 405). No endpoint answers that method there, so: `not_found`.
+async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!("no such endpoint: {method} {}", uri.path()),
+    )
 }
 
 /// Count and time every request by its route template (never the raw path: ids would

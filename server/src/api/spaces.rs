@@ -84,7 +84,8 @@ pub async fn get(
     Ok(CborResponse(StatusCode::OK, info))
 }
 
-/// Add a device to a space.
+/// Add a device to a space: one the caller already shares a space with (its own linked
+/// devices); anyone else answers 404 and joins by invite instead.
 #[utoipa::path(post, path = "/v1/spaces/{space}/members", tag = "spaces",
     params(("space" = Uuid, Path)),
     request_body(content = AddMember, content_type = "application/cbor"),
@@ -97,6 +98,17 @@ pub async fn add_member(
     Cbor(req): Cbor<AddMember>,
 ) -> Result<StatusCode, ApiError> {
     require_member(&state, space, &caller).await?;
+    // Only a device the caller already shares a space with (in practice: one of its own
+    // devices, linked through the personal space). A partner joins by invite instead, so a
+    // member can't pull a stranger's device into a space, nor probe which device ids exist.
+    if req.device_id != caller.device
+        && !state
+            .store
+            .share_a_space(caller.device, req.device_id)
+            .await?
+    {
+        return Err(ApiError::not_found());
+    }
     state
         .store
         .add_member(space, req.device_id, now_ms())

@@ -1,0 +1,60 @@
+//! `Path` and `Query` extractors whose rejections are typed errors. axum's own answer a
+//! plain-text 400 (`Failed to deserialize query string…`), which breaks the rule that every
+//! failure carries a stable code.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
+use duet_proto::ErrorCode;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A rejection of axum's as a typed error: `invalid_request` for the client's mistakes.
+pub fn typed_rejection(rejection: impl IntoResponse + std::fmt::Display) -> ApiError {
+    let message = rejection.to_string();
+    if rejection.into_response().status().is_client_error() {
+        ApiError::new(ErrorCode::InvalidRequest, message)
+    } else {
+        tracing::error!(error = %message, "extractor failed");
+        ApiError::new(ErrorCode::Internal, "request extraction failed")
+    }
+}
+
+/// Path parameters (e.g. a space id that must be a UUID).
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(typed_rejection)
+    }
+}
+
+/// Query parameters (e.g. a cursor that must be a number).
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(typed_rejection)
+    }
+}
