@@ -48,11 +48,69 @@ pub(crate) fn load_doc<'a>(
     Ok(doc)
 }
 
-/// Load bytes that came from outside (a bundle or the relay) into a document.
+/// Load bytes that came from outside (a bundle or the relay) into a document. All or
+/// nothing: every chunk must parse before anything is applied. (Automerge's
+/// `load_incremental` applies the chunks before a bad one and silently drops the rest, so a
+/// damaged blob would be half applied and never reported.)
 pub(crate) fn load_foreign(doc: &mut AutoCommit, bytes: &[u8]) -> Result<()> {
-    doc.load_incremental(bytes)
-        .map(|_| ())
-        .map_err(|e| Error::CorruptData(format!("document change: {e}")))
+    let bad = |e: &dyn std::fmt::Display| Error::CorruptData(format!("document change: {e}"));
+    let mut changes = Vec::new();
+    let mut has_documents = false;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let len = chunk_len(rest).ok_or_else(|| bad(&"not a whole automerge chunk"))?;
+        let (chunk, tail) = rest.split_at(len);
+        rest = tail;
+        match chunk[8] {
+            // A change, plain or compressed: parsed and checked here, applied below.
+            1 | 2 => {
+                let change = automerge::Change::try_from(chunk).map_err(|e| bad(&e))?;
+                if change.hash().0[..4] != chunk[4..8] {
+                    return Err(bad(&"bad checksum"));
+                }
+                changes.push(change);
+            }
+            // A whole document (a snapshot): it must load on its own.
+            _ => {
+                AutoCommit::load_with_options(
+                    chunk,
+                    automerge::LoadOptions::new().text_encoding(ENCODING),
+                )
+                .map_err(|e| bad(&e))?;
+                has_documents = true;
+            }
+        }
+    }
+    if has_documents {
+        doc.load_incremental(bytes).map_err(|e| bad(&e))?;
+    } else {
+        doc.apply_changes(changes).map_err(|e| bad(&e))?;
+    }
+    Ok(())
+}
+
+/// The length of the automerge chunk at the start of `b` (magic, checksum, type, LEB128
+/// length, data), if `b` holds a whole one of a known type.
+fn chunk_len(b: &[u8]) -> Option<usize> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    if b.len() < 10 || b[..4] != MAGIC || b[8] > 2 {
+        return None;
+    }
+    let (mut len, mut shift, mut i) = (0u64, 0u32, 9);
+    loop {
+        let byte = *b.get(i)?;
+        len |= u64::from(byte & 0x7f).checked_shl(shift)?;
+        i += 1;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+    let end = i.checked_add(usize::try_from(len).ok()?)?;
+    (end <= b.len()).then_some(end)
 }
 
 pub(crate) fn commit(doc: &mut AutoCommit, now: Millis) -> Option<ChangeHash> {
@@ -137,5 +195,57 @@ pub(crate) fn check_schema(doc: &AutoCommit) -> Result<()> {
             "document schema {v} is newer than this build ({DOC_SCHEMA})"
         ))),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A document stored as a snapshot plus many one-change chunks (as the typing path writes
+    /// them) loads back whole, with the chunks applied in one batch.
+    #[test]
+    fn snapshot_and_many_chunks_load_in_one_batch() {
+        let device = DeviceId::new();
+        let mut doc = AutoCommit::new_with_encoding(ENCODING);
+        let text = doc
+            .put_object(automerge::ROOT, "body", ObjType::Text)
+            .unwrap();
+        doc.splice_text(&text, 0, 0, "hello").unwrap();
+        doc.commit();
+        let snapshot = doc.save();
+        let mut chunks = Vec::new();
+        for i in 0..300 {
+            let heads = doc.get_heads();
+            let pos = doc.length(&text);
+            doc.splice_text(&text, pos, 0, &format!(" {i}")).unwrap();
+            doc.commit();
+            chunks.push(doc.save_after(&heads));
+        }
+        let want = doc.text(&text).unwrap();
+        let mut loaded =
+            load_doc(&device, Some(&snapshot), chunks.iter().map(Vec::as_slice)).unwrap();
+        assert_eq!(get_text(&loaded, &automerge::ROOT, "body"), want);
+        assert_eq!(loaded.get_heads(), doc.get_heads());
+    }
+
+    #[test]
+    fn body_head_reads_only_the_start_of_a_long_body() {
+        let mut doc = AutoCommit::new_with_encoding(ENCODING);
+        let body = doc
+            .put_object(automerge::ROOT, "body", ObjType::Text)
+            .unwrap();
+        let long: String = "é".repeat(50) + &"x".repeat(100_000);
+        doc.splice_text(&body, 0, 0, &long).unwrap();
+        doc.splice_text(&body, 10, 5, "").unwrap();
+        doc.commit();
+        let head = entry::body_head(&doc);
+        let want: String = doc
+            .text(&body)
+            .unwrap()
+            .chars()
+            .take(entry::EXCERPT_CHARS * 2)
+            .collect();
+        assert_eq!(head, want);
     }
 }

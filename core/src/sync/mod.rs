@@ -299,15 +299,25 @@ impl Duet {
             }
             for b in &page.blobs {
                 cursor = b.seq;
+                // Each blob applies in full or not at all: a savepoint undoes what a failed
+                // apply wrote (e.g. the row of a document it was creating).
+                tx.sql.execute_batch("SAVEPOINT apply_blob")?;
                 match open_blob(tx, &space, &b.id, &b.data).and_then(|p| {
                     remote::apply_payload(tx, space, &p, &mut devices).map(|o| (o, p.doc))
                 }) {
-                    Ok((Outcome::Unchanged, _)) => {}
-                    Ok(_) => applied += 1,
+                    Ok((outcome, _)) => {
+                        tx.sql.execute_batch("RELEASE apply_blob")?;
+                        if outcome != Outcome::Unchanged {
+                            applied += 1;
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(%space, seq = b.seq, code = %e.code(), "quarantined a blob");
+                        tx.sql
+                            .execute_batch("ROLLBACK TO apply_blob; RELEASE apply_blob")?;
                         // Whatever the failed apply left in memory is dropped.
                         tx.forget_cached_docs();
+                        devices = remote::space_devices(tx, &space)?;
                         rstore::quarantine(
                             &tx.sql,
                             &space,
