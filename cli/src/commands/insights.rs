@@ -1,0 +1,191 @@
+//! Check-ins and what the journal tells about itself: `checkin`, `trends`, `prompt`,
+//! `search`, `history`, `conflicts`.
+
+use std::fmt::Write as _;
+
+use duet_core::clock::rfc3339;
+use duet_core::{CheckIn, Duet, Result};
+use serde_json::{Value, json};
+
+use crate::args::CheckinArgs;
+use crate::output::{Report, entry_json, summary_json, summary_line, to_json};
+use crate::resolve::{self, Names};
+
+pub fn checkin(duet: &Duet, a: CheckinArgs) -> Result<Report> {
+    let journal = resolve::journal(duet, &a.journal)?;
+    let id = duet.check_in(
+        &journal.id,
+        CheckIn {
+            mood: a.mood,
+            closeness: a.closeness,
+            needs: a.needs.unwrap_or_default(),
+            gratitude: a.gratitude.unwrap_or_default(),
+        },
+    )?;
+    let entry = duet.get_entry(&id)?;
+    let names = Names::load(duet)?;
+    let text = format!(
+        "Checked in to “{}”: mood {}/5, closeness {}/5. Thank you for checking in.\nid: {}",
+        journal.title, a.mood, a.closeness, entry.id
+    );
+    Ok(Report::new(entry_json(&entry, &names)?, text))
+}
+
+pub fn trends(duet: &Duet, journal: &str) -> Result<Report> {
+    let journal = resolve::journal(duet, journal)?;
+    let trends = duet.trends(&journal.id)?;
+    let mut text = String::new();
+    if trends.members.is_empty() {
+        let _ = writeln!(
+            text,
+            "No check-ins in “{}” yet: duet checkin --journal … --mood N --closeness N",
+            journal.title
+        );
+    }
+    for m in &trends.members {
+        let count: u32 = m.weeks.iter().map(|w| w.check_ins).sum();
+        let _ = writeln!(
+            text,
+            "{}: average mood {:.2}, closeness {:.2} over {count} check-in(s){}",
+            m.name,
+            m.average_mood,
+            m.average_closeness,
+            change_note(m.mood_change, m.closeness_change)
+        );
+        for w in &m.weeks {
+            let _ = writeln!(
+                text,
+                "  week of {}  mood {:.2}  closeness {:.2}  ({} check-in(s))",
+                w.week, w.mood, w.closeness, w.check_ins
+            );
+        }
+    }
+    Ok(Report::new(to_json(&trends)?, text))
+}
+
+fn change_note(mood: Option<f64>, closeness: Option<f64>) -> String {
+    match (mood, closeness) {
+        (Some(m), Some(c)) => format!("; lately mood {m:+.2}, closeness {c:+.2}"),
+        _ => String::new(),
+    }
+}
+
+pub fn prompt(duet: &Duet, journal: &str) -> Result<Report> {
+    let journal = resolve::journal(duet, journal)?;
+    let p = duet.prompt_of_the_day(&journal.id)?;
+    let json = json!({
+        "journal": journal.id,
+        "id": p.id,
+        "practice": p.practice,
+        "practice_label": p.practice.label(),
+        "text": p.text,
+    });
+    let text = format!(
+        "Today's prompt ({}):\n\n  {}\n\nAnswer it: duet entry new --journal {} --prompt {} --body \"…\"",
+        p.practice.label(),
+        p.text,
+        journal.id,
+        p.id
+    );
+    Ok(Report::new(json, text))
+}
+
+pub fn search(duet: &Duet, query: &str, journal: Option<&str>, limit: u32) -> Result<Report> {
+    let journal = journal.map(|j| resolve::journal(duet, j)).transpose()?;
+    let hits = duet.search(query, journal.as_ref().map(|j| &j.id), limit)?;
+    let names = Names::load(duet)?;
+    let mut text = String::new();
+    if hits.is_empty() {
+        let _ = writeln!(text, "Nothing found.");
+    }
+    let mut items = Vec::with_capacity(hits.len());
+    for h in &hits {
+        let _ = writeln!(text, "{}", summary_line(&h.entry, &names));
+        let _ = writeln!(text, "    {}", h.snippet.replace('\n', " "));
+        items.push(json!({
+            "entry": summary_json(&h.entry, &names)?,
+            "snippet": h.snippet,
+        }));
+    }
+    let json = json!({
+        "query": query,
+        "journal": journal.map(|j| j.id),
+        "hits": items,
+    });
+    Ok(Report::new(json, text))
+}
+
+pub fn history(duet: &Duet, id: &str) -> Result<Report> {
+    let id = resolve::entry(duet, id)?;
+    let items = duet.history(&id)?;
+    let names = Names::load(duet)?;
+    let mut text = String::new();
+    let mut json_items = Vec::with_capacity(items.len());
+    for h in &items {
+        let who = h
+            .member
+            .map(|m| names.member(&m))
+            .unwrap_or_else(|| "someone".into());
+        let device: String = h.device.to_string().chars().take(8).collect();
+        let when = if h.from == h.to {
+            rfc3339(h.from)
+        } else {
+            format!("{} – {}", rfc3339(h.from), rfc3339(h.to))
+        };
+        let _ = writeln!(
+            text,
+            "{when}  {who} (device {device})  {} change(s)",
+            h.changes
+        );
+        let mut v = to_json(h)?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("from_rfc3339".into(), json!(rfc3339(h.from)));
+            obj.insert("to_rfc3339".into(), json!(rfc3339(h.to)));
+            obj.insert(
+                "member_name".into(),
+                json!(h.member.map(|m| names.member(&m))),
+            );
+        }
+        json_items.push(v);
+    }
+    Ok(Report::new(
+        json!({ "entry": id, "history": json_items }),
+        text,
+    ))
+}
+
+pub fn conflicts(duet: &Duet, id: &str) -> Result<Report> {
+    let id = resolve::entry(duet, id)?;
+    let conflicts = duet.conflicts(&id)?;
+    let names = Names::load(duet)?;
+    let mut text = String::new();
+    if conflicts.is_empty() {
+        let _ = writeln!(text, "No conflicting changes: every field has one value.");
+    }
+    for c in &conflicts {
+        let sides: Vec<String> = c
+            .values
+            .iter()
+            .map(|v| {
+                let who = v
+                    .member
+                    .map(|m| names.member(&m))
+                    .unwrap_or_else(|| "someone".into());
+                let shown = if v.winner { " (shown)" } else { "" };
+                format!("{who} set {}{shown}", compact(&v.value))
+            })
+            .collect();
+        let _ = writeln!(text, "{}: {}", c.field, sides.join("; "));
+    }
+    Ok(Report::new(
+        json!({ "entry": id, "conflicts": to_json(&conflicts)? }),
+        text,
+    ))
+}
+
+fn compact(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,125 @@
+//! One function per command. Each returns a [`Report`] holding both its JSON document and
+//! its text; nothing here prints.
+
+mod devices;
+mod entries;
+mod exchange;
+mod insights;
+mod invites;
+mod journals;
+mod setup;
+mod social;
+mod sync;
+mod watch;
+
+use std::path::PathBuf;
+
+use duet_core::Result;
+use tokio::runtime::Runtime;
+
+use crate::args::{
+    BundleCommand, Command, DeviceCommand, EntryCommand, InviteCommand, JournalCommand,
+    MemberCommand, RelayCommand,
+};
+use crate::home;
+use crate::output::Report;
+
+/// Run a parsed command against the home it names. Relay calls run on `rt`; `json` is
+/// for `watch`, which prints as it goes.
+pub fn run(
+    rt: &Runtime,
+    home_arg: Option<PathBuf>,
+    command: Command,
+    json: bool,
+) -> Result<Report> {
+    let home = home::resolve(home_arg)?;
+    tracing::debug!(command = name_of(&command), "running");
+    // These two make a home rather than open one.
+    match &command {
+        Command::Init { name, relay } => return setup::init(&home, name, relay.as_deref()),
+        Command::Device(DeviceCommand::Join { code, relay }) => {
+            return devices::join(rt, &home, code, relay.as_deref());
+        }
+        _ => {}
+    }
+    let duet = home::open(&home)?;
+    match command {
+        // Handled above; a home that opens is initialized already.
+        Command::Init { .. } | Command::Device(DeviceCommand::Join { .. }) => {
+            Err(duet_core::Error::AlreadyInitialized)
+        }
+        Command::Relay(RelayCommand::Set { url }) => sync::relay_set(&duet, &url),
+        Command::Relay(RelayCommand::Show) => sync::relay_show(&duet),
+        Command::Sync => sync::sync(rt, &duet),
+        Command::Watch(a) => watch::watch(rt, duet, a, json),
+        Command::Invite(InviteCommand::Create { journal, ttl }) => {
+            invites::create(rt, &duet, &journal, ttl.secs())
+        }
+        Command::Join { code } => invites::join(rt, &duet, &code),
+        Command::Member(MemberCommand::Remove { journal, member }) => {
+            invites::remove_member(rt, &duet, &journal, &member)
+        }
+        Command::Device(DeviceCommand::Link { ttl }) => devices::link(rt, &duet, ttl.secs()),
+        Command::Device(DeviceCommand::List) => devices::list(&duet),
+        Command::Device(DeviceCommand::Revoke { id }) => devices::revoke(rt, &duet, &id),
+        Command::Whoami => setup::whoami(&duet),
+        Command::Journal(JournalCommand::Create { title }) => journals::create(&duet, &title),
+        Command::Journal(JournalCommand::List) => journals::list(&duet),
+        Command::Entry(EntryCommand::New(a)) => entries::new(&duet, a),
+        Command::Entry(EntryCommand::Edit(a)) => entries::edit(&duet, a),
+        Command::Entry(EntryCommand::Show { id }) => entries::show(&duet, &id),
+        Command::Entry(EntryCommand::List(a)) => entries::list(&duet, a),
+        Command::Entry(EntryCommand::Delete { id }) => entries::delete(&duet, &id),
+        Command::Entry(EntryCommand::Restore { id }) => entries::restore(&duet, &id),
+        Command::React { id, emoji, remove } => social::react(&duet, &id, emoji.as_deref(), remove),
+        Command::Reply { id, text } => social::reply(&duet, &id, &text),
+        Command::Share { id, journal } => social::share(&duet, &id, &journal),
+        Command::Checkin(a) => insights::checkin(&duet, a),
+        Command::Trends { journal } => insights::trends(&duet, &journal),
+        Command::Prompt { journal } => insights::prompt(&duet, &journal),
+        Command::Search {
+            query,
+            journal,
+            limit,
+        } => insights::search(&duet, &query, journal.as_deref(), limit),
+        Command::History { id } => insights::history(&duet, &id),
+        Command::Conflicts { id } => insights::conflicts(&duet, &id),
+        Command::Bundle(BundleCommand::Export { journal, out }) => {
+            exchange::bundle_export(&duet, &journal, &out)
+        }
+        Command::Bundle(BundleCommand::Import { file }) => exchange::bundle_import(&duet, &file),
+        Command::Export {
+            journal,
+            format,
+            out,
+        } => exchange::export(&duet, &journal, format, out.as_deref()),
+    }
+}
+
+/// The command's name for logs (never its arguments: they may hold what someone wrote).
+fn name_of(command: &Command) -> &'static str {
+    match command {
+        Command::Init { .. } => "init",
+        Command::Journal(_) => "journal",
+        Command::Entry(_) => "entry",
+        Command::React { .. } => "react",
+        Command::Reply { .. } => "reply",
+        Command::Checkin(_) => "checkin",
+        Command::Trends { .. } => "trends",
+        Command::Prompt { .. } => "prompt",
+        Command::Search { .. } => "search",
+        Command::History { .. } => "history",
+        Command::Conflicts { .. } => "conflicts",
+        Command::Share { .. } => "share",
+        Command::Bundle(_) => "bundle",
+        Command::Export { .. } => "export",
+        Command::Whoami => "whoami",
+        Command::Relay(_) => "relay",
+        Command::Invite(_) => "invite",
+        Command::Join { .. } => "join",
+        Command::Device(_) => "device",
+        Command::Sync => "sync",
+        Command::Watch(_) => "watch",
+        Command::Member(_) => "member",
+    }
+}

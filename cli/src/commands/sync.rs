@@ -1,0 +1,104 @@
+//! `relay set|show` and `sync`: where this home syncs, and syncing once.
+
+use duet_core::{Duet, Error, Result, SyncReport};
+use serde_json::json;
+use tokio::runtime::Runtime;
+
+use crate::output::{Report, to_json};
+
+/// The rule the engine applies to a relay URL (`http(s)://host[:port]`), checked before
+/// anything is written.
+pub fn check_url(url: &str) -> Result<()> {
+    let bad = |reason: String| Error::InvalidInput {
+        field: "relay url",
+        reason,
+    };
+    let u = url::Url::parse(url.trim()).map_err(|e| bad(e.to_string()))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        return Err(bad("expected http(s)://host[:port]".into()));
+    }
+    Ok(())
+}
+
+pub fn relay_set(duet: &Duet, url: &str) -> Result<Report> {
+    let before = duet.relay_info()?;
+    duet.set_relay(url)?;
+    let info = duet.relay_info()?;
+    let url = info.as_ref().map(|r| r.url.clone()).unwrap_or_default();
+    let changed = before.map(|b| b.url) != Some(url.clone());
+    let text = if changed {
+        format!(
+            "This home now syncs through {url}.\n\
+             It registers there at the next `duet sync`; what you wrote offline goes with it."
+        )
+    } else {
+        format!("This home already syncs through {url}.")
+    };
+    let mut v = to_json(&info)?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("changed".into(), json!(changed));
+    }
+    Ok(Report::new(v, text))
+}
+
+pub fn relay_show(duet: &Duet) -> Result<Report> {
+    let info = duet.relay_info()?;
+    let outbox = duet.outbox_len()?;
+    let quarantined = duet.quarantined()?.len();
+    let json = json!({
+        "url": info.as_ref().map(|r| r.url.clone()),
+        "device_id": info.as_ref().and_then(|r| r.device_id),
+        "registered": info.as_ref().is_some_and(|r| r.device_id.is_some()),
+        "outbox": outbox,
+        "quarantined": quarantined,
+    });
+    let mut text = match &info {
+        None => "No relay is set; this home works offline only.\n\
+                 Set one with: duet relay set URL"
+            .to_string(),
+        Some(r) => match r.device_id {
+            Some(id) => format!("relay:  {}\ndevice: {id}", r.url),
+            None => format!(
+                "relay:  {}\ndevice: not registered yet (at the next `duet sync`)",
+                r.url
+            ),
+        },
+    };
+    text.push_str(&format!("\nwaiting to be pushed: {outbox}"));
+    if quarantined > 0 {
+        text.push_str(&format!(
+            "\nreceived but unreadable (kept aside): {quarantined}"
+        ));
+    }
+    Ok(Report::new(json, text))
+}
+
+pub fn sync(rt: &Runtime, duet: &Duet) -> Result<Report> {
+    let report = rt.block_on(duet.sync_now())?;
+    let url = duet.relay_info()?.map(|r| r.url).unwrap_or_default();
+    let mut json = to_json(&report)?;
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert("relay".into(), json!(url));
+    }
+    Ok(Report::new(json, report_text(&report, &url)))
+}
+
+/// One line on what a sync did.
+pub fn report_text(r: &SyncReport, url: &str) -> String {
+    let mut t = if r.pushed == 0 && r.pulled == 0 {
+        format!("Up to date with {url}.")
+    } else {
+        format!(
+            "Synced with {url}: pushed {}, pulled {} ({} new to this device).",
+            r.pushed, r.pulled, r.applied
+        )
+    };
+    if r.quarantined > 0 {
+        t.push_str(&format!(
+            "\n{} received change(s) could not be opened and were kept aside \
+             (see `duet relay show`).",
+            r.quarantined
+        ));
+    }
+    t
+}
