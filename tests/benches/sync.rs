@@ -1,0 +1,469 @@
+//! Sync benchmarks: duet-core devices against a real `duet-relay` process (built
+//! `--release` by the harness, since `cargo bench` runs an optimised build) on loopback.
+//!
+//! - `pull`: a new device joins a 10,000-entry journal (entries of ~500 characters, written
+//!   on device A with `Durability::Normal` and pushed first): wall time of `join` plus the
+//!   full pull, and the bytes on the wire — counted by a TCP proxy in front of the relay,
+//!   both ways — against the sealed bytes the relay stores for the journal (target ≤ 1.15×);
+//! - `live`: `create_entry` on A → B's `EntryListener` fires, both running `start_live`,
+//!   with 1,000 other idle devices connected to the live channel (targets p50 ≤ 20 ms,
+//!   p99 ≤ 100 ms).
+//!
+//! `cargo bench -p duet-e2e --bench sync [pull|live]`. Sizes can be changed with
+//! `DUET_BENCH_ENTRIES`, `DUET_BENCH_IDLE` and `DUET_BENCH_WRITES`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fmt::Display;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use duet_core::*;
+use duet_e2e::SplitMix64;
+use duet_e2e::proxy::TcpProxy;
+use duet_e2e::relay::{Client, LiveEvent, RelayProcess, http_client};
+use futures_util::StreamExt;
+
+fn ok<T, E: Display>(r: Result<T, E>, what: &str) -> T {
+    r.unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    // A thousand sockets on each side of loopback: raise the soft limit (the relay,
+    // started afterwards, inherits it).
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => println!("RLIMIT_NOFILE raised to {n}"),
+        Err(e) => println!("RLIMIT_NOFILE not raised: {e}"),
+    }
+    let rt = ok(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+        "tokio runtime",
+    );
+    machine_info();
+    if wanted("pull") {
+        rt.block_on(pull(env_usize("DUET_BENCH_ENTRIES", 10_000)));
+    }
+    if wanted("live") {
+        rt.block_on(live(
+            env_usize("DUET_BENCH_IDLE", 1_000),
+            env_usize("DUET_BENCH_WRITES", 500),
+        ));
+    }
+}
+
+fn machine_info() {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(str::trim)
+        .unwrap_or("unknown");
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    println!("== machine");
+    println!("cpu: {model}; nproc: {cpus}");
+    println!(
+        "build: {}",
+        if duet_e2e::relay::is_release() {
+            "release (bench and relay)"
+        } else {
+            "DEBUG — numbers are not representative"
+        }
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn tempdir(tag: &str) -> tempfile::TempDir {
+    ok(
+        tempfile::Builder::new()
+            .prefix(&format!("duet-bench-sync-{tag}-"))
+            .tempdir(),
+        "temp dir",
+    )
+}
+
+/// A relay whose per-device push rate doesn't throttle the load itself.
+fn bench_relay(dir: &Path) -> RelayProcess {
+    RelayProcess::start_with(dir, &["--pushes-per-minute", "100000000"])
+}
+
+fn home(dir: &Path, name: &str, relay: &str) -> Arc<Duet> {
+    let duet = ok(
+        Duet::init(
+            dir,
+            name,
+            Options {
+                durability: Durability::Normal,
+                ..Options::default()
+            },
+        ),
+        "init",
+    );
+    ok(duet.set_relay(relay), "set_relay");
+    Arc::new(duet)
+}
+
+const VOCAB: &[&str] = &[
+    "we",
+    "talked",
+    "about",
+    "the",
+    "weekend",
+    "and",
+    "how",
+    "tired",
+    "I",
+    "felt",
+    "after",
+    "work",
+    "you",
+    "made",
+    "coffee",
+    "before",
+    "I",
+    "woke",
+    "up",
+    "which",
+    "meant",
+    "a",
+    "lot",
+    "to",
+    "me",
+    "our",
+    "walk",
+    "by",
+    "the",
+    "river",
+    "was",
+    "quiet",
+    "gentle",
+    "honest",
+    "sometimes",
+    "it",
+    "is",
+    "hard",
+    "to",
+    "say",
+    "what",
+    "I",
+    "need",
+    "thank",
+    "you",
+    "for",
+    "listening",
+    "tonight",
+    "tomorrow",
+    "let's",
+    "plan",
+    "dinner",
+    "with",
+    "your",
+    "sister",
+    "remember",
+    "laughing",
+    "kitchen",
+    "rain",
+    "garden",
+    "morning",
+    "café",
+    "naïve",
+    "brave",
+];
+
+/// ~500 characters of plausible journal prose.
+fn prose(rng: &mut SplitMix64, chars: usize) -> String {
+    let mut s = String::with_capacity(chars + 16);
+    let mut sentence = 0;
+    while s.chars().count() < chars {
+        let w = *rng.pick(VOCAB);
+        if sentence == 0 {
+            let mut c = w.chars();
+            if let Some(f) = c.next() {
+                s.extend(f.to_uppercase());
+                s.push_str(c.as_str());
+            }
+        } else {
+            s.push_str(w);
+        }
+        sentence += 1;
+        if sentence > 6 && rng.below(6) == 0 {
+            s.push_str(". ");
+            sentence = 0;
+        } else {
+            s.push(' ');
+        }
+    }
+    s.trim_end().to_string() + "."
+}
+
+/// The sealed blobs the relay stores for a space: (count, bytes).
+fn sealed_bytes(relay: &RelayProcess, space: &SpaceId) -> (u64, u64) {
+    let db = ok(rusqlite::Connection::open(relay.db_path()), "open relay db");
+    ok(db.busy_timeout(Duration::from_secs(10)), "busy timeout");
+    ok(
+        db.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM blobs WHERE space = ?1",
+            [space.0.as_bytes().as_slice()],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        ),
+        "sealed bytes",
+    )
+}
+
+async fn pull(entries: usize) {
+    println!("\n== pull: a new device joins a {entries}-entry journal");
+    let dir = tempdir("pull");
+    let relay = bench_relay(&dir.path().join("relay"));
+    let a = home(&dir.path().join("a"), "Ada", &relay.url());
+    let j = ok(a.create_journal("Us"), "journal");
+    let mut rng = SplitMix64::new(42);
+    let t = Instant::now();
+    let mut chars = 0;
+    for i in 0..entries {
+        let body = prose(&mut rng, 470);
+        let title = prose(&mut rng, 24);
+        chars += body.chars().count() + title.chars().count();
+        let kind = *rng.pick(&[
+            EntryKind::Reflection,
+            EntryKind::Appreciation,
+            EntryKind::Vulnerability,
+        ]);
+        ok(
+            a.create_entry(
+                &j,
+                NewEntry {
+                    kind: Some(kind),
+                    title,
+                    body,
+                    tags: if i % 3 == 0 {
+                        vec![rng.pick(&["us", "work", "family", "weekend"]).to_string()]
+                    } else {
+                        Vec::new()
+                    },
+                    ..NewEntry::default()
+                },
+            ),
+            "create entry",
+        );
+    }
+    let written = t.elapsed();
+    let t = Instant::now();
+    let pushed = ok(a.sync_now().await, "push");
+    println!(
+        "A wrote {entries} entries ({:.0} chars each on average) in {:.1} s, pushed {} blobs in {:.1} s",
+        chars as f64 / entries as f64,
+        written.as_secs_f64(),
+        pushed.pushed,
+        t.elapsed().as_secs_f64()
+    );
+    let invite = ok(a.create_invite(&j, None).await, "invite");
+
+    // B talks to the relay only through the counting proxy.
+    let proxy = TcpProxy::start(relay.addr(), false).await;
+    let b = home(&dir.path().join("b"), "Ben", &proxy.url());
+    let t = Instant::now();
+    ok(b.join(&invite.code).await, "join");
+    let joined = t.elapsed();
+    let report = ok(b.sync_now().await, "sync");
+    let total = t.elapsed();
+    let (up, down) = proxy.bytes();
+    // Everything in the journal's log once B is done (B's own few joining changes too).
+    let (blobs, sealed) = sealed_bytes(&relay, &j);
+    let have = ok(b.all_entries(&j), "all entries").len();
+    assert_eq!(have, entries, "B has every entry");
+    assert_eq!(report.quarantined, 0);
+    let wire = up + down;
+    let ratio = wire as f64 / sealed as f64;
+    println!(
+        "join + full pull: {:.2} s (join incl. pull {:.2} s; follow-up sync pulled {} more), \
+         {:.0} entries/s",
+        total.as_secs_f64(),
+        joined.as_secs_f64(),
+        report.pulled,
+        entries as f64 / total.as_secs_f64()
+    );
+    println!(
+        "wire bytes: {wire} ({up} up, {down} down); sealed bytes of the journal on the relay: \
+         {sealed} in {blobs} blobs ({:.0} B per blob); wire / sealed = {ratio:.3}",
+        sealed as f64 / blobs.max(1) as f64
+    );
+    println!(
+        "pull wire-overhead target ≤ 1.15×: {}",
+        if ratio <= 1.15 { "MET" } else { "NOT MET" }
+    );
+}
+
+struct Arrivals(tokio::sync::mpsc::UnboundedSender<(EntryId, Instant)>);
+
+impl EntryListener for Arrivals {
+    fn on_event(&self, e: &EntryEvent) {
+        if e.origin == Origin::Remote && e.kind == EntryEventKind::Added {
+            let _ = self.0.send((e.entry, Instant::now()));
+        }
+    }
+}
+
+/// `n` idle devices (couples sharing a space, as real ones would), each holding its live
+/// WebSocket open and answering pings; returns the tasks and how many connections ended.
+async fn idle_devices(
+    base: &str,
+    n: usize,
+) -> (
+    Vec<tokio::task::JoinHandle<()>>,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let http = http_client();
+    let clients: Vec<Client> = futures_util::stream::iter(0..n)
+        .map(|_| {
+            let http = http.clone();
+            async move { ok(Client::register_with(&http, base).await, "register") }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    for pair in clients.chunks(2) {
+        let space = ok(pair[0].new_space().await, "space");
+        if let Some(other) = pair.get(1) {
+            ok(pair[0].invite_into(space, &other).await, "member");
+        }
+    }
+    let ended = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let conns: Vec<_> = futures_util::stream::iter(clients)
+        .map(|c| async move { ok(c.live().await, "idle live connection") })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let tasks = conns
+        .into_iter()
+        .map(|mut conn| {
+            let ended = ended.clone();
+            tokio::spawn(async move {
+                loop {
+                    match conn.recv(Duration::from_secs(3600)).await {
+                        LiveEvent::Frame(_) | LiveEvent::Timeout => {}
+                        LiveEvent::Closed => {
+                            ended.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            return;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    (tasks, ended)
+}
+
+async fn live(idle: usize, writes: usize) {
+    const WARMUP: usize = 30;
+    println!(
+        "\n== live: create_entry on A → B's EntryListener, both live, {idle} other devices connected"
+    );
+    let dir = tempdir("live");
+    let relay = bench_relay(&dir.path().join("relay"));
+    let base = relay.url();
+    let t = Instant::now();
+    let (idle_tasks, ended) = idle_devices(&base, idle).await;
+    println!(
+        "{idle} idle devices registered and connected in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let a = home(&dir.path().join("a"), "Ada", &base);
+    let b = home(&dir.path().join("b"), "Ben", &base);
+    let j = ok(a.create_journal("Us"), "journal");
+    let invite = ok(a.create_invite(&j, None).await, "invite");
+    ok(b.join(&invite.code).await, "join");
+    ok(a.sync_now().await, "sync");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let _sub = b.subscribe(Arc::new(Arrivals(tx)));
+    let la = ok(a.start_live(), "live A");
+    let lb = ok(b.start_live(), "live B");
+    // Wait until both live channels are up: an entry goes through.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut rng = SplitMix64::new(7);
+    let mut lat = Vec::with_capacity(writes);
+    for i in 0..writes + WARMUP {
+        let body = prose(&mut rng, 470);
+        let t0 = Instant::now();
+        let id = ok(
+            a.create_entry(
+                &j,
+                NewEntry {
+                    kind: Some(EntryKind::Reflection),
+                    title: format!("live {i}"),
+                    body,
+                    ..NewEntry::default()
+                },
+            ),
+            "create entry",
+        );
+        let at = loop {
+            let (got, at) = ok(
+                tokio::time::timeout(Duration::from_secs(30), rx.recv()).await,
+                "B heard within 30 s",
+            )
+            .expect("listener channel open");
+            if got == id {
+                break at;
+            }
+        };
+        if i >= WARMUP {
+            lat.push(at.duration_since(t0));
+        }
+        // A person writes, then pauses: don't measure a queue.
+        tokio::time::sleep(Duration::from_millis(5 + rng.below(15) as u64)).await;
+    }
+    la.stop().await;
+    lb.stop().await;
+    let closed = ended.load(std::sync::atomic::Ordering::Relaxed);
+    lat.sort();
+    let (p50, p90, p99) = (
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.9),
+        percentile(&lat, 0.99),
+    );
+    println!(
+        "latency: {} writes (after {WARMUP} warm-up); p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, \
+         max {:.2} ms; idle connections dropped meanwhile: {closed}",
+        lat.len(),
+        ms(p50),
+        ms(p90),
+        ms(p99),
+        ms(lat.last().copied().unwrap_or_default()),
+    );
+    println!(
+        "live latency targets p50 ≤ 20 ms, p99 ≤ 100 ms: {}",
+        if p50 <= Duration::from_millis(20) && p99 <= Duration::from_millis(100) {
+            "MET"
+        } else {
+            "NOT MET"
+        }
+    );
+    for t in idle_tasks {
+        t.abort();
+    }
+}
