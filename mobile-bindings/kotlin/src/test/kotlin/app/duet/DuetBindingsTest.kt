@@ -1,0 +1,259 @@
+package app.duet
+
+import java.nio.file.Files
+import java.util.concurrent.ConcurrentLinkedQueue
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.BeforeAll
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestInstance
+import org.junit.jupiter.api.assertThrows
+
+private fun tempDir(name: String): String = Files.createTempDirectory("duet-$name").toString()
+
+/** Collects what a DuetListener hears. */
+class Recorder : DuetListener {
+    val events = ConcurrentLinkedQueue<EntryEvent>()
+    val states = ConcurrentLinkedQueue<SyncState>()
+    @Volatile var latch: CountDownLatch? = null
+    @Volatile var waitFor: ((EntryEvent) -> Boolean)? = null
+
+    override fun onEntryEvent(event: EntryEvent) {
+        events.add(event)
+        if (waitFor?.invoke(event) == true) latch?.countDown()
+    }
+
+    override fun onSyncState(state: SyncState) {
+        states.add(state)
+    }
+
+    fun expect(pred: (EntryEvent) -> Boolean): CountDownLatch {
+        val l = CountDownLatch(1)
+        waitFor = pred
+        latch = l
+        return l
+    }
+}
+
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class DuetBindingsTest {
+    private lateinit var relay: Relay
+
+    @BeforeAll
+    fun startRelay() {
+        relay = Relay.start()
+    }
+
+    @AfterAll
+    fun stopRelay() {
+        relay.close()
+    }
+
+    @Test
+    fun `a journal on one device - write, edit, react, reply, query, export`() {
+        val dir = tempDir("ada")
+        val ada = DuetClient.init(dir, "Ada")
+        assertEquals(dir, ada.dataDir())
+        val me = ada.identity()
+        assertEquals("Ada", me.name)
+        assertNull(ada.relayInfo())
+
+        val j = ada.createJournal("Us")
+        ada.renameJournal(j, "Us two")
+        ada.setCheckinCadence(j, 7u)
+        val journal = ada.getJournal(j)
+        assertEquals("Us two", journal.title)
+        assertEquals(7u, journal.checkinCadenceDays)
+        assertEquals(SpaceKind.JOURNAL, journal.kind)
+        assertTrue(ada.listJournals().any { it.kind == SpaceKind.PERSONAL && it.id == me.personalSpaceId })
+
+        val id = ada.createEntry(j, NewEntry(kind = EntryKind.REFLECTION, title = "Sunday", body = "We walked.", tags = listOf("walk")))
+        ada.setText(id, TextField.BODY, "We walked by the river.")
+        // Positions are Unicode scalar values: after the emoji (2 UTF-16 units, 1 scalar).
+        ada.setText(id, TextField.TITLE, "\uD83C\uDF05 Sunday")
+        ada.splice(id, TextField.TITLE, 1u, 0u, "!")
+        assertEquals("\uD83C\uDF05! Sunday", ada.getEntry(id).title)
+        assertThrows<DuetException.InvalidInput> { ada.splice(id, TextField.TITLE, 99u, 0u, "x") }
+        ada.setTags(id, listOf("walk", "river"))
+        ada.react(id, "❤️")
+        assertEquals(1, ada.getEntry(id).reactions.size)
+        ada.unreact(id)
+        assertEquals(0, ada.getEntry(id).reactions.size)
+        val r = ada.reply(id, "Lovely")
+        ada.editReply(id, r, "Lovely day")
+        ada.deleteReply(id, r)
+        assertTrue(ada.getEntry(id).replies.single().deleted)
+        ada.restoreReply(id, r)
+        assertEquals("Lovely day", ada.getEntry(id).replies.single { !it.deleted }.body)
+
+        val c = ada.checkIn(j, CheckIn(mood = 4u, closeness = 5u, gratitude = "the walk"))
+        ada.setCheckInScores(c, mood = 3u)
+        assertEquals(3.toUByte(), ada.getEntry(c).checkIn?.mood)
+        val trends = ada.trends(j)
+        assertEquals(j, trends.journalId)
+        assertEquals(1, trends.members.size)
+        val prompt = ada.promptOfTheDay(j)
+        assertTrue(prompt.text.isNotEmpty() && prompt.id.isNotEmpty())
+        assertTrue(ada.history(id).isNotEmpty())
+        assertTrue(ada.conflicts(id).isEmpty())
+
+        val page1 = ada.listEntries(EntryFilter(journalId = j, limit = 1u))
+        assertEquals(1, page1.items.size)
+        assertNotNull(page1.nextCursor)
+        val page2 = ada.listEntries(EntryFilter(journalId = j, limit = 1u, cursor = page1.nextCursor))
+        assertEquals(1, page2.items.size)
+        assertEquals(1, ada.listEntries(EntryFilter(kind = EntryKind.CHECK_IN)).items.size)
+        assertTrue("river" in ada.search("river").single().entry.tags)
+
+        ada.deleteEntry(id)
+        assertEquals(id, ada.listEntries(EntryFilter(trash = true)).items.single().id)
+        ada.restoreEntry(id)
+        assertFalse(ada.getEntry(id).deleted)
+
+        val draft = ada.createEntry(me.personalSpaceId, NewEntry(kind = EntryKind.VULNERABILITY, body = "I was scared."))
+        val shared = ada.shareDraft(draft, j)
+        assertEquals(shared, ada.getEntry(draft).sharedAsId)
+        assertEquals("I was scared.", ada.getEntry(shared).body)
+
+        assertTrue(ada.exportMarkdown(j).contains("river"))
+        assertTrue(ada.exportJson(j).contains("river"))
+        assertTrue(ada.outboxLen() > 0uL)
+        assertTrue(ada.quarantined().isEmpty())
+
+        // A bundle carries the journal to another home, offline.
+        val ben = DuetClient.init(tempDir("ben"), "Ben")
+        val report = ben.importBundle(ada.exportBundle(j))
+        assertTrue(report.newJournal)
+        assertEquals(j, report.journalId)
+        assertEquals("We walked by the river.", ben.getEntry(id).body)
+        assertEquals(0u, ben.importBundle(ada.exportBundle(j)).entriesAdded)
+
+        // Reopening the directory sees the same store.
+        ada.close()
+        val again = DuetClient.open(dir)
+        assertEquals(me, again.identity())
+        again.close()
+        ben.close()
+    }
+
+    @Test
+    fun `errors arrive as typed exceptions, never crashes`() {
+        assertThrows<DuetException.NotInitialized> { DuetClient.open(tempDir("empty")) }
+        val dir = tempDir("twice")
+        DuetClient.init(dir, "Ada").use { ada ->
+            assertThrows<DuetException.AlreadyInitialized> { DuetClient.init(dir, "Ada") }
+            assertThrows<DuetException.InvalidInput> { ada.getEntry("not-an-id") }
+            assertThrows<DuetException.NotFound> { ada.getEntry("01890000-0000-7000-8000-000000000000") }
+            assertThrows<DuetException.InvalidInput> { ada.createJournal("") }
+            assertThrows<DuetException.CorruptData> { ada.importBundle(byteArrayOf(1, 2, 3)) }
+            assertThrows<DuetException.NoRelay> { ada.startLive() }
+            assertFalse(ada.isLive())
+            ada.stopLive() // not started: nothing happens
+            runBlocking {
+                assertThrows<DuetException.NoRelay> { ada.syncNow() }
+                // A relay that is not there: Offline, and the write stays queued.
+                ada.setRelay("http://127.0.0.1:9")
+                ada.createJournal("Queued")
+                assertThrows<DuetException.Offline> { ada.syncNow() }
+                assertTrue(ada.outboxLen() > 0uL)
+            }
+        }
+        // A panic inside the library becomes DuetException.Internal, on both paths.
+        val e = assertThrows<DuetException.Internal> { debugPanic() }
+        assertTrue(e.message!!.contains("debug_panic"))
+        runBlocking { assertThrows<DuetException.Internal> { debugPanicAsync() } }
+    }
+
+    @Test
+    fun `two partners sync through a real relay and concurrent edits merge`() = runBlocking {
+        val ada = DuetClient.init(tempDir("ada"), "Ada", relay.url)
+        val ben = DuetClient.init(tempDir("ben"), "Ben")
+        assertEquals(relay.url.trimEnd('/'), ada.relayInfo()!!.url.trimEnd('/'))
+        val j = ada.createJournal("Us")
+        val invite = ada.createInvite(j)
+        assertTrue(invite.code.startsWith("DUET-"))
+        assertNotNull(ada.relayInfo()!!.deviceId)
+        assertThrows<DuetException.InviteRejected> { ben.join("DUET-NOT-A-CODE") }
+        assertEquals(j, ben.join(invite.uri)) // the URI carries the relay
+
+        val heard = Recorder()
+        val sub = ben.subscribe(heard)
+        assertTrue(sub.isActive())
+
+        // Both write offline (no sync between), then sync.
+        val a1 = ada.createEntry(j, NewEntry(kind = EntryKind.REFLECTION, title = "Hers", body = "We walked by the river."))
+        val b1 = ben.createEntry(j, NewEntry(kind = EntryKind.APPRECIATION, body = "Thank you for dinner."))
+        ada.syncNow()
+        val got = ben.syncNow()
+        assertTrue(got.pulled > 0u && got.pushed > 0u)
+        ada.syncNow()
+        assertEquals("Thank you for dinner.", ada.getEntry(b1).body)
+        assertEquals("We walked by the river.", ben.getEntry(a1).body)
+        assertTrue(heard.events.any { it.entryId == a1 && it.origin == Origin.REMOTE && it.kind == EntryEventKind.ADDED })
+        assertTrue(heard.states.any { it is SyncState.Synced })
+
+        // Concurrent edits of the same text, offline: both survive.
+        ada.setText(a1, TextField.BODY, "On Sunday we walked by the river.")
+        ben.setText(a1, TextField.BODY, "We walked by the river, and talked.")
+        ada.setCheckinCadence(j, 7u)
+        ada.syncNow(); ben.syncNow(); ada.syncNow()
+        val merged = "On Sunday we walked by the river, and talked."
+        assertEquals(merged, ada.getEntry(a1).body)
+        assertEquals(merged, ben.getEntry(a1).body)
+        assertEquals(2, ada.getJournal(j).members.size)
+
+        // A cancelled sync leaves the store consistent; the next one completes it.
+        ben.react(a1, "🌊")
+        for (afterMs in listOf(0L, 1L, 3L, 10L)) {
+            val job = launch(Dispatchers.Default) { ben.syncNow() }
+            delay(afterMs)
+            job.cancel()
+            job.join()
+            ben.createEntry(j, NewEntry(kind = EntryKind.REFLECTION, body = "after a cancel $afterMs"))
+        }
+        ben.syncNow(); ada.syncNow()
+        assertEquals("🌊", ada.getEntry(a1).reactions.single().emoji)
+        assertEquals(
+            ben.listEntries(EntryFilter(journalId = j)).items.map { it.id }.toSet(),
+            ada.listEntries(EntryFilter(journalId = j)).items.map { it.id }.toSet(),
+        )
+
+        // Live: Ada's entry appears at Ben's within seconds, without syncNow.
+        ben.startLive(); ada.startLive()
+        ben.startLive() // twice: nothing happens
+        assertTrue(ben.isLive())
+        withTimeout(10_000) { while (heard.states.none { it is SyncState.Live }) delay(20) }
+        val latch = heard.expect { it.origin == Origin.REMOTE && it.kind == EntryEventKind.ADDED }
+        val live = ada.createEntry(j, NewEntry(kind = EntryKind.REFLECTION, body = "Live!"))
+        assertTrue(latch.await(15, TimeUnit.SECONDS), "the live entry arrived")
+        assertEquals("Live!", ben.getEntry(live).body)
+        ada.stopLive(); ben.stopLive()
+        assertFalse(ben.isLive())
+
+        // Unsubscribed: no more events.
+        sub.cancel()
+        assertFalse(sub.isActive())
+        val before = heard.events.size
+        ben.createEntry(j, NewEntry(kind = EntryKind.REFLECTION, body = "quiet"))
+        assertEquals(before, heard.events.size)
+        sub.close()
+
+        // Ada's second device joins with a link code and gets everything.
+        val link = ada.linkDevice()
+        val phone = DuetClient.joinDevice(tempDir("ada-phone"), link.code, relay.url)
+        assertEquals(ada.identity().memberId, phone.identity().memberId)
+        assertEquals(merged, phone.getEntry(a1).body)
+        phone.close(); ada.close(); ben.close()
+    }
+}

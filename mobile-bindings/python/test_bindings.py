@@ -1,0 +1,257 @@
+"""Tests of the generated Python bindings (uniffi) against the release library and a real
+duet-relay. Run through ../scripts/test.sh, which generates ../../bindings-out/python first."""
+
+import asyncio
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, os.environ.get("DUET_BINDINGS_PY", str(ROOT / "bindings-out" / "python")))
+
+import duet_mobile as duet  # noqa: E402
+from duet_mobile import (  # noqa: E402
+    CheckIn,
+    DuetClient,
+    DuetError,
+    DuetListener,
+    EntryEventKind,
+    EntryFilter,
+    EntryKind,
+    NewEntry,
+    Origin,
+    SpaceKind,
+    SyncState,
+    TextField,
+)
+
+
+def tmp(name):
+    return tempfile.mkdtemp(prefix=f"duet-{name}-")
+
+
+@pytest.fixture(scope="module")
+def relay():
+    """A real duet-relay on 127.0.0.1, port 0, in a temporary data dir."""
+    binary = os.environ.get("DUET_RELAY_BIN")
+    if not binary:
+        for c in ("target/debug/duet-relay", "target/release/duet-relay"):
+            if os.access(ROOT / c, os.X_OK):
+                binary = str(ROOT / c)
+                break
+    assert binary, "duet-relay not built; run mobile-bindings/scripts/test.sh"
+    p = subprocess.Popen(
+        [binary, "--listen", "127.0.0.1:0", "--data-dir", tmp("relay")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    prefix = "duet-relay listening on "
+    url = None
+    for line in p.stdout:
+        if line.startswith(prefix):
+            url = line[len(prefix):].strip()
+            break
+    assert url, "duet-relay exited before listening"
+    yield url
+    p.terminate()
+    p.wait(timeout=10)
+
+
+class Recorder(DuetListener):
+    def __init__(self):
+        self.events = []
+        self.states = []
+        self.cond = threading.Condition()
+
+    def on_entry_event(self, event):
+        with self.cond:
+            self.events.append(event)
+            self.cond.notify_all()
+
+    def on_sync_state(self, state):
+        with self.cond:
+            self.states.append(state)
+            self.cond.notify_all()
+
+    def wait(self, pred, timeout=15):
+        with self.cond:
+            return self.cond.wait_for(pred, timeout)
+
+
+class Throwing(DuetListener):
+    def on_entry_event(self, event):
+        raise RuntimeError("listener bug")
+
+    def on_sync_state(self, state):
+        raise RuntimeError("listener bug")
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_one_device_journal():
+    d = tmp("ada")
+    ada = DuetClient.init(d, "Ada")
+    assert ada.data_dir() == d
+    me = ada.identity()
+    assert me.name == "Ada"
+    assert ada.relay_info() is None
+    j = ada.create_journal("Us")
+    ada.rename_journal(j, "Us two")
+    ada.set_checkin_cadence(j, 14)
+    assert ada.get_journal(j).title == "Us two"
+    assert ada.get_journal(j).checkin_cadence_days == 14
+    kinds = {x.kind for x in ada.list_journals()}
+    assert kinds == {SpaceKind.JOURNAL, SpaceKind.PERSONAL}
+
+    e = ada.create_entry(j, NewEntry(kind=EntryKind.REFLECTION, title="Sunday", body="We walked."))
+    # Python str indices are code points, exactly what splice expects.
+    title = "🌅 Sunday"
+    ada.set_text(e, TextField.TITLE, title)
+    ada.splice(e, TextField.TITLE, title.index(" "), 0, "!")
+    assert ada.get_entry(e).title == "🌅! Sunday"
+    ada.splice(e, TextField.BODY, len("We walked"), 0, " by the river")
+    assert ada.get_entry(e).body == "We walked by the river."
+    with pytest.raises(DuetError.InvalidInput):
+        ada.splice(e, TextField.BODY, 1000, 1, "")
+    ada.set_tags(e, ["river"])
+    ada.react(e, "❤️")
+    ada.unreact(e)
+    r = ada.reply(e, "Lovely")
+    ada.edit_reply(e, r, "Lovely day")
+    ada.delete_reply(e, r)
+    ada.restore_reply(e, r)
+    full = ada.get_entry(e)
+    assert full.tags == ["river"] and full.reactions == [] and full.replies[0].body == "Lovely day"
+
+    c = ada.check_in(j, CheckIn(mood=2, closeness=3, needs="sleep"))
+    ada.set_check_in_scores(c, closeness=4)
+    assert ada.get_entry(c).check_in.closeness == 4
+    assert ada.trends(j).members[0].weeks[0].check_ins == 1
+    assert ada.prompt_of_the_day(j).practice_label
+    assert ada.history(e)[0].changes >= 1
+    assert ada.conflicts(e) == []
+
+    page = ada.list_entries(EntryFilter(journal_id=j, limit=1))
+    assert len(page.items) == 1 and page.next_cursor
+    rest = ada.list_entries(EntryFilter(journal_id=j, cursor=page.next_cursor))
+    assert len(rest.items) == 1 and rest.next_cursor is None
+    hits = ada.search("river", journal_id=j)
+    assert hits[0].entry.id == e and "[" in hits[0].snippet
+
+    ada.delete_entry(e)
+    assert [x.id for x in ada.list_entries(EntryFilter(trash=True)).items] == [e]
+    ada.restore_entry(e)
+
+    draft = ada.create_entry(me.personal_space_id, NewEntry(kind=EntryKind.VULNERABILITY, body="scared"))
+    shared = ada.share_draft(draft, j)
+    with pytest.raises(DuetError.NotAllowed):
+        ada.share_draft(draft, j)
+    assert ada.get_entry(shared).body == "scared"
+
+    bundle = ada.export_bundle(j)
+    assert isinstance(bundle, bytes)
+    ben = DuetClient.init(tmp("ben"), "Ben")
+    rep = ben.import_bundle(bundle)
+    assert rep.new_journal and rep.entries_added == 3
+    assert "river" in ada.export_markdown(j) and "river" in ada.export_json(j)
+    assert ada.outbox_len() > 0 and ada.quarantined() == []
+    del ada
+    assert DuetClient.open(d).identity() == me
+
+
+def test_errors_are_typed():
+    with pytest.raises(DuetError.NotInitialized):
+        DuetClient.open(tmp("none"))
+    d = tmp("a")
+    ada = DuetClient.init(d, "Ada")
+    with pytest.raises(DuetError.AlreadyInitialized):
+        DuetClient.init(d, "Ada")
+    with pytest.raises(DuetError.InvalidInput):
+        ada.get_entry("nope")
+    with pytest.raises(DuetError.NotFound):
+        ada.get_journal("01890000-0000-7000-8000-000000000000")
+    with pytest.raises(DuetError.CorruptData):
+        ada.import_bundle(b"DUETBNDLxx")
+    with pytest.raises(DuetError.NoRelay):
+        run(ada.sync_now())
+    with pytest.raises(DuetError.InvalidInput):
+        ada.set_relay("not a url")
+    ada.set_relay("http://127.0.0.1:9")
+    with pytest.raises(DuetError.Offline):
+        run(ada.sync_now())
+    with pytest.raises(DuetError.Internal):
+        duet.debug_panic()
+    with pytest.raises(DuetError.Internal):
+        run(duet.debug_panic_async())
+    # A listener that raises never breaks a write.
+    sub = ada.subscribe(Throwing())
+    ada.create_journal("still fine")
+    sub.cancel()
+
+
+def test_two_partners_through_a_relay(relay):
+    ada = DuetClient.init(tmp("ada"), "Ada", relay)
+    ben = DuetClient.init(tmp("ben"), "Ben")
+    j = ada.create_journal("Us")
+    invite = run(ada.create_invite(j, ttl_secs=3600))
+    assert invite.journal_id == j and invite.expires_at > time.time()
+    ben.set_relay(relay)
+    assert run(ben.join(invite.code)) == j
+    with pytest.raises(DuetError.InviteRejected):
+        run(ben.join(invite.code))  # one use
+
+    heard = Recorder()
+    sub = ben.subscribe(heard)
+    assert sub.is_active()
+
+    # Offline writes on both sides, then sync.
+    a1 = ada.create_entry(j, NewEntry(kind=EntryKind.CHECK_IN, check_in=CheckIn(mood=3, closeness=3)))
+    b1 = ben.create_entry(j, NewEntry(kind=EntryKind.REFLECTION, body="Hello from Ben"))
+    run(ada.sync_now())
+    run(ben.sync_now())
+    run(ada.sync_now())
+    assert ada.get_entry(b1).body == "Hello from Ben"
+    assert any(ev.entry_id == a1 and ev.origin == Origin.REMOTE for ev in heard.events)
+    assert any(s.is_SYNCED() for s in heard.states)
+
+    # Both change the mood at once: it converges, and the conflict is reported.
+    ada.set_check_in_scores(a1, mood=5)
+    ben.set_check_in_scores(a1, mood=1)
+    for c in (ada, ben, ada):
+        run(c.sync_now())
+    assert ada.get_entry(a1).check_in.mood == ben.get_entry(a1).check_in.mood
+    conflicts = ada.conflicts(a1)
+    assert conflicts and conflicts[0].field == "mood"
+    assert sorted(v.value_json for v in conflicts[0].values) == ["1", "5"]
+    assert sum(v.winner for v in conflicts[0].values) == 1
+
+    # Live: Ada's entry reaches Ben by itself.
+    ben.start_live()
+    ada.start_live()
+    assert heard.wait(lambda: any(s.is_LIVE() for s in heard.states))
+    live = ada.create_entry(j, NewEntry(kind=EntryKind.APPRECIATION, body="Thank you"))
+    assert heard.wait(lambda: any(ev.entry_id == live and ev.kind == EntryEventKind.ADDED for ev in heard.events))
+    ada.stop_live()
+    ben.stop_live()
+    assert not ben.is_live()
+
+    sub.cancel()
+    n = len(heard.events)
+    ben.create_entry(j, NewEntry(kind=EntryKind.REFLECTION, body="quiet"))
+    assert len(heard.events) == n
+
+    # A second device of Ada's, by link code (the URI carries the relay).
+    link = run(ada.link_device())
+    phone = run(DuetClient.join_device(tmp("phone"), link.uri))
+    assert phone.identity().member_id == ada.identity().member_id
+    assert phone.get_entry(b1).body == "Hello from Ben"
+    assert phone.relay_info().device_id
