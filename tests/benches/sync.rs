@@ -349,7 +349,7 @@ async fn idle_devices(
     for pair in clients.chunks(2) {
         let space = ok(pair[0].new_space().await, "space");
         if let Some(other) = pair.get(1) {
-            ok(pair[0].invite_into(space, &other).await, "member");
+            ok(pair[0].invite_into(space, other).await, "member");
         }
     }
     let ended = Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -151,7 +151,7 @@ async fn acknowledged_pushes_survive_sigkill() {
     let shared = clients[0].new_space().await.unwrap();
     let mut own = Vec::new();
     for c in &clients[1..] {
-        clients[0].invite_into(shared, &c).await.unwrap();
+        clients[0].invite_into(shared, c).await.unwrap();
     }
     for c in &clients {
         own.push(c.new_space().await.unwrap());
