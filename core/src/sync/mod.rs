@@ -463,9 +463,13 @@ impl Duet {
         self.sync_now().await?;
         let c = self.relay_client()?;
         let me = self.identity();
+        // Only journals this device still belongs to at the relay (after sync_now, every
+        // journal of ours is there): one a partner removed us from can't be passed on.
+        let on_relay: std::collections::HashSet<Uuid> =
+            c.spaces().await?.iter().map(|s| s.space_id).collect();
         let mut journals = Vec::new();
         for j in self.journals()? {
-            if j.kind == SpaceKind::Journal {
+            if j.kind == SpaceKind::Journal && on_relay.contains(&j.id.0) {
                 let (s, _) = self
                     .make_invite(&c, &j.id, SpaceKind::Journal, None, Vec::new(), ttl_secs)
                     .await?;
@@ -508,6 +512,13 @@ impl Duet {
             .map(str::to_string)
             .or(in_code)
             .ok_or(Error::NoRelay)?;
+        // The code is one-use: refuse a home that already has an identity before spending it.
+        let store_path = home.as_ref().join(crate::engine::STORE_FILE);
+        if store_path.exists()
+            && store::identity(&store::open(&store_path, opts.durability)?)?.is_some()
+        {
+            return Err(Error::AlreadyInitialized);
+        }
         let anon = RelayClient::new(&relay, None)?;
         let reg = anon.register().await?;
         let c = RelayClient::new(&relay, Some(reg.token.clone()))?;
