@@ -17,9 +17,21 @@ pub struct Config {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "DUET_LISTEN", default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
-    /// Where the embedded SQLite database lives.
-    #[arg(long, env = "DUET_DATA_DIR", default_value = "./duet-data")]
+    /// Where the embedded SQLite database lives (unused with --database-url).
+    #[arg(
+        long,
+        env = "DUET_DATA_DIR",
+        default_value = "./duet-data",
+        global = true
+    )]
     pub data_dir: PathBuf,
+    /// Store in PostgreSQL instead of SQLite: `postgres://user:password@host:port/db`.
+    /// Several relay nodes may share one database (behind a load balancer).
+    #[arg(long, env = "DUET_DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+    /// PostgreSQL connections per relay node (one of them LISTENs for the other nodes).
+    #[arg(long, env = "DUET_DATABASE_MAX_CONNECTIONS", default_value_t = crate::storage::postgres::DEFAULT_MAX_CONNECTIONS)]
+    pub database_max_connections: u32,
     /// Largest request body, in bytes.
     #[arg(long, env = "DUET_MAX_BODY_BYTES", default_value_t = duet_proto::limits::MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
@@ -38,6 +50,16 @@ pub struct Config {
     /// How long the log behind a snapshot is kept before pruning, in hours.
     #[arg(long, env = "DUET_SNAPSHOT_RETENTION_HOURS", default_value_t = 720)]
     pub snapshot_retention_hours: u64,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Copy this relay's SQLite data (--data-dir) into an empty PostgreSQL database
+    /// (--database-url), in one transaction, then exit. Stop the relay first; afterwards
+    /// start the nodes with --database-url. Devices keep their tokens and cursors.
+    MigrateFromSqlite,
 }
 
 impl Config {

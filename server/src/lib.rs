@@ -25,13 +25,32 @@ use crate::storage::RelayStore;
 /// Run the relay until SIGINT/SIGTERM. Prints `duet-relay listening on http://ADDR` once
 /// bound, so a caller that asked for port 0 can find the port.
 pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let store: Arc<dyn RelayStore> =
-        Arc::new(storage::sqlite::SqliteStore::open(&config.data_dir)?);
+    if let Some(config::Command::MigrateFromSqlite) = config.command {
+        let url = config
+            .database_url
+            .as_deref()
+            .ok_or("migrate-from-sqlite needs --database-url postgres://… (the target)")?;
+        let copied = storage::migrate::sqlite_to_postgres(&config.data_dir, url).await?;
+        tracing::info!(?copied, "migrated");
+        println!("{}", serde_json::to_string(&copied)?);
+        return Ok(());
+    }
+    let store = open_store(&config).await?;
     let state = AppState::new(store.clone(), config.limits());
+    // With a shared database, what other nodes do reaches this node's live connections.
+    if let Some(mut events) = store.node_events().await? {
+        let state = state.clone();
+        tokio::spawn(async move {
+            while let Some(e) = events.recv().await {
+                let (_, dropped) = state.hub.apply(e);
+                state.metrics.live_dropped.inc_by(dropped);
+            }
+        });
+    }
     let app = api::router(state.clone());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, backend = store.backend(), data_dir = %config.data_dir.display(), "relay started");
+    tracing::info!(%addr, backend = store.backend(), "relay started");
     println!("duet-relay listening on http://{addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -50,6 +69,30 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
     pruner.abort();
     tracing::info!("relay stopped");
     Ok(())
+}
+
+/// SQLite in the data dir unless a database URL names PostgreSQL.
+async fn open_store(
+    config: &Config,
+) -> Result<Arc<dyn RelayStore>, Box<dyn std::error::Error + Send + Sync>> {
+    match config.database_url.as_deref() {
+        None => {
+            tracing::info!(data_dir = %config.data_dir.display(), "storing in SQLite");
+            Ok(Arc::new(storage::sqlite::SqliteStore::open(
+                &config.data_dir,
+            )?))
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            // The URL may hold a password: never logged.
+            tracing::info!("storing in PostgreSQL");
+            Ok(Arc::new(
+                storage::postgres::PgStore::connect(url, config.database_max_connections).await?,
+            ))
+        }
+        Some(_) => {
+            Err("--database-url must be a postgres:// URL (leave it unset for SQLite)".into())
+        }
+    }
 }
 
 async fn prune_forever(store: Arc<dyn RelayStore>, retention: Duration) {

@@ -19,6 +19,15 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::state::AppState;
+use crate::storage::NodeEvent;
+
+fn new_frame(space: Uuid, seq: u64, blob: Option<LogBlob>) -> Bytes {
+    Bytes::from(duet_proto::to_cbor(&ServerFrame::New {
+        space_id: space,
+        seq,
+        blob,
+    }))
+}
 
 /// Frames queued per connection before it counts as fallen behind.
 const QUEUE: usize = 256;
@@ -157,16 +166,60 @@ impl Hub {
         blobs: &[LogBlob],
         inline_max: usize,
     ) -> (u64, u64) {
-        let frames: Vec<Bytes> = blobs
+        let frames = blobs
             .iter()
             .map(|b| {
-                Bytes::from(duet_proto::to_cbor(&ServerFrame::New {
-                    space_id: space,
-                    seq: b.seq,
-                    blob: (b.data.len() <= inline_max).then(|| b.clone()),
-                }))
+                new_frame(
+                    space,
+                    b.seq,
+                    (b.data.len() <= inline_max).then(|| b.clone()),
+                )
             })
             .collect();
+        self.send(space, from, frames)
+    }
+
+    /// Act on what a request on another relay node did (multi-node deployments).
+    pub fn apply(&self, event: NodeEvent) -> (u64, u64) {
+        match event {
+            NodeEvent::Appended {
+                space,
+                from,
+                seqs,
+                inline,
+            } => {
+                // Blobs that came with the event go inline (they are the first ones, in
+                // order); for the rest, announcing the last number is enough: a client
+                // pulls up to it.
+                let mut frames: Vec<Bytes> = inline
+                    .iter()
+                    .map(|b| new_frame(space, b.seq, Some(b.clone())))
+                    .collect();
+                if let Some(&last) = seqs.last()
+                    && inline.last().map(|b| b.seq) != Some(last)
+                {
+                    frames.push(new_frame(space, last, None));
+                }
+                return self.send(space, from, frames);
+            }
+            NodeEvent::Joined { space, device } => self.subscribe(device, space),
+            NodeEvent::Left { space, device } => self.unsubscribe(device, space),
+            NodeEvent::Revoked { device } => self.drop_device(device),
+            NodeEvent::Gap => self.restart_all(),
+        }
+        (0, 0)
+    }
+
+    /// Close every connection but keep accepting: their clients reconnect and pull, so
+    /// nothing missed while the event feed was down stays missed.
+    fn restart_all(&self) {
+        let ids: Vec<u64> = self.lock().conns.keys().copied().collect();
+        for id in ids {
+            self.disconnect(id);
+        }
+    }
+
+    fn send(&self, space: Uuid, from: Uuid, frames: Vec<Bytes>) -> (u64, u64) {
         let mut behind = Vec::new();
         let mut sent = 0;
         {

@@ -4,8 +4,11 @@
 //! the helper binary and the tests share. [`relay`] is the harness of the relay tests
 //! (`tests/relay_*.rs`) and benchmarks (`benches/relay.rs`): a real `duet-relay` process
 //! and a protocol client for it. [`proxy`] is a byte-counting TCP proxy for the sync tests
-//! (`tests/sync_*.rs`) and benchmark (`benches/sync.rs`).
+//! (`tests/sync_*.rs`) and benchmark (`benches/sync.rs`). [`balancer`] and [`pg`] serve
+//! the scale-out tests: several relay nodes on one PostgreSQL database.
 
+pub mod balancer;
+pub mod pg;
 pub mod proxy;
 pub mod relay;
 

@@ -52,6 +52,8 @@ const RELAY_ENV: &[&str] = &[
     "DUET_PUSHES_PER_MINUTE",
     "DUET_SPACE_QUOTA_BYTES",
     "DUET_SNAPSHOT_RETENTION_HOURS",
+    "DUET_DATABASE_URL",
+    "DUET_DATABASE_MAX_CONNECTIONS",
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -687,6 +689,14 @@ impl Client {
         self.create_invite(space, &secret.create_body(b"wrapped", None))
             .await?;
         other.join(secret.invite_id, &secret.token).await.map(drop)
+    }
+
+    /// The same device (and token) talking to another base URL: another relay node.
+    pub fn with_base(&self, base: &str) -> Client {
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            ..self.clone()
+        }
     }
 
     /// `DELETE /v1/spaces/{space}/members/{device}`.

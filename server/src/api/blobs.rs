@@ -86,6 +86,7 @@ pub async fn push(
             blobs,
             AppendLimits {
                 quota_bytes: l.space_quota_bytes,
+                inline_bytes: l.live_inline_bytes,
             },
             now_ms(),
         )

@@ -85,8 +85,23 @@ async fn openapi() -> impl IntoResponse {
     axum::Json(ApiDoc::openapi())
 }
 
+/// For load balancers: 200 while the store answers, 503 when it doesn't (the node can't
+/// serve anything then).
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    axum::Json(serde_json::json!({ "status": "ok", "backend": state.store.backend() }))
+    let backend = state.store.backend();
+    match state.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "status": "ok", "backend": backend })),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: the store does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({ "status": "unavailable", "backend": backend })),
+            )
+        }
+    }
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {

@@ -2,6 +2,8 @@
 //! never content. Behind a trait so SQLite (the default) and PostgreSQL share one test
 //! suite (`suite.rs`) and the HTTP layer doesn't care which it talks to.
 
+pub mod migrate;
+pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod suite;
@@ -72,12 +74,52 @@ pub struct Appended {
 #[derive(Debug, Clone, Copy)]
 pub struct AppendLimits {
     pub quota_bytes: u64,
+    /// Blobs up to this size travel inside a live announcement (to other nodes too, where
+    /// the backend's event channel has room).
+    pub inline_bytes: usize,
+}
+
+/// Something a request on another relay node changed, that this node's live hub must act
+/// on. Only a store shared by several nodes (PostgreSQL) produces these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// New blobs in a space, pushed by `from`: `seqs` in order, with the blob where it was
+    /// small enough to travel with the event (the others are announced by number only).
+    Appended {
+        space: Uuid,
+        from: Uuid,
+        seqs: Vec<u64>,
+        inline: Vec<LogBlob>,
+    },
+    Joined {
+        space: Uuid,
+        device: Uuid,
+    },
+    Left {
+        space: Uuid,
+        device: Uuid,
+    },
+    Revoked {
+        device: Uuid,
+    },
+    /// The event feed broke and came back: events may have been missed, so every live
+    /// connection should start over (reconnect and pull).
+    Gap,
 }
 
 #[async_trait]
 pub trait RelayStore: Send + Sync + 'static {
     /// Name for logs and metrics ("sqlite", "postgres").
     fn backend(&self) -> &'static str;
+
+    /// Whether the store answers (for `/healthz`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Start hearing what other relay nodes sharing this store do. `None` for a store only
+    /// this process uses (SQLite). Call once.
+    async fn node_events(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<NodeEvent>>> {
+        Ok(None)
+    }
 
     async fn register_device(&self, id: Uuid, token_hash: [u8; 32], now: Millis)
     -> StoreResult<()>;

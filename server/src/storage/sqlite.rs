@@ -195,6 +195,11 @@ impl RelayStore for SqliteStore {
         "sqlite"
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
     async fn register_device(
         &self,
         id: Uuid,
@@ -685,5 +690,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         crate::storage::suite::run(&store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_keeps_a_gap_free_log_under_concurrent_pushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn RelayStore> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        crate::storage::suite::concurrent_appends(&[store], &mut []).await;
     }
 }

@@ -13,6 +13,7 @@ fn h(b: u8) -> [u8; 32] {
 
 const LIMITS: AppendLimits = AppendLimits {
     quota_bytes: 10_000,
+    inline_bytes: 1024,
 };
 
 pub(crate) async fn run(s: &dyn RelayStore) {
@@ -296,4 +297,127 @@ async fn snapshots_and_pruning(s: &dyn RelayStore) {
     let p = s.pull(space, 4, 10).await.unwrap();
     assert_eq!(p.snapshot, None);
     assert_eq!(p.blobs.len(), 1);
+}
+
+/// Several writers (through one or more stores on one database, as relay nodes) push to one
+/// space at once while a reader follows the log. Numbers are gap-free and in order, the
+/// reader never sees a number before every lower one, nothing is lost, and each node's
+/// event feed (where the backend has one: `events[i]` for `stores[i]`) announces the
+/// other nodes' appends and not its own.
+pub(crate) async fn concurrent_appends(
+    stores: &[std::sync::Arc<dyn RelayStore>],
+    events: &mut [&mut tokio::sync::mpsc::Receiver<NodeEvent>],
+) {
+    use std::collections::{BTreeMap, BTreeSet};
+    const WRITERS_PER_STORE: usize = 3;
+    const PUSHES: usize = 20;
+    const PER_PUSH: usize = 3;
+    let limits = AppendLimits {
+        quota_bytes: u64::MAX / 2,
+        inline_bytes: 1024,
+    };
+    let first = &stores[0];
+    let dev = Uuid::new_v4();
+    let mut token = [0u8; 32];
+    token[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    first.register_device(dev, token, 1).await.unwrap();
+    let space = Uuid::new_v4();
+    first.create_space(space, dev, 1).await.unwrap();
+    let total = (stores.len() * WRITERS_PER_STORE * PUSHES * PER_PUSH) as u64;
+
+    let mut writers = Vec::new();
+    for (node, store) in stores.iter().enumerate() {
+        for _ in 0..WRITERS_PER_STORE {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                for _ in 0..PUSHES {
+                    let blobs: Vec<(Vec<u8>, Vec<u8>)> = (0..PER_PUSH)
+                        .map(|_| (Uuid::new_v4().as_bytes().to_vec(), vec![7u8; 40]))
+                        .collect();
+                    let ids: Vec<Vec<u8>> = blobs.iter().map(|b| b.0.clone()).collect();
+                    let got = store.append(space, dev, blobs, limits, 2).await.unwrap();
+                    // One push's fresh blobs are numbered consecutively.
+                    assert!(
+                        got.seqs.windows(2).all(|w| w[1] == w[0] + 1),
+                        "{:?}",
+                        got.seqs
+                    );
+                    mine.extend(got.seqs.into_iter().zip(ids).map(|(s, id)| (s, (node, id))));
+                }
+                mine
+            }));
+        }
+    }
+    let follower = {
+        let store = first.clone();
+        tokio::spawn(async move {
+            let mut cursor = 0u64;
+            let mut seen = Vec::new();
+            while cursor < total {
+                let page = store.pull(space, cursor, 7).await.unwrap();
+                for b in page.blobs {
+                    assert_eq!(b.seq, cursor + 1, "the reader skipped a number");
+                    cursor = b.seq;
+                    seen.push(b.id);
+                }
+                tokio::task::yield_now().await;
+            }
+            seen
+        })
+    };
+    let mut pushed: BTreeMap<u64, (usize, Vec<u8>)> = BTreeMap::new();
+    for w in writers {
+        for (seq, v) in w.await.unwrap() {
+            assert!(pushed.insert(seq, v).is_none(), "seq {seq} given twice");
+        }
+    }
+    assert_eq!(
+        pushed.keys().copied().collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<_>>()
+    );
+    let seen = follower.await.unwrap();
+    assert_eq!(
+        seen,
+        pushed
+            .values()
+            .map(|(_, id)| id.clone())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(first.space_info(space).await.unwrap().unwrap().head, total);
+
+    for (node, rx) in events.iter_mut().enumerate() {
+        let want: BTreeSet<u64> = pushed
+            .iter()
+            .filter(|(_, (n, _))| *n != node)
+            .map(|(s, _)| *s)
+            .collect();
+        let mut heard = BTreeSet::new();
+        while heard.len() < want.len() {
+            let e = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+                .await
+                .expect("node events within 10 s")
+                .expect("the event feed is open");
+            if let NodeEvent::Appended {
+                space: s,
+                seqs,
+                inline,
+                ..
+            } = e
+            {
+                assert_eq!(s, space);
+                // Small blobs travel with the event, byte for byte.
+                for b in &inline {
+                    assert_eq!(Some(&b.id), pushed.get(&b.seq).map(|(_, id)| id));
+                    assert_eq!(b.data, vec![7u8; 40]);
+                }
+                assert_eq!(inline.len(), seqs.len(), "40-byte blobs all fit inline");
+                heard.extend(seqs);
+            }
+        }
+        assert_eq!(
+            heard, want,
+            "node {node} hears exactly the other nodes' appends"
+        );
+    }
 }

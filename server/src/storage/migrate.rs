@@ -1,0 +1,354 @@
+//! `duet-relay migrate-from-sqlite`: move a single relay's SQLite data into PostgreSQL, for
+//! an operator who outgrows one machine. Everything is copied as it is — device token
+//! hashes, memberships, open invites, the sealed-blob logs with their sequence numbers,
+//! snapshots — in one PostgreSQL transaction, so a failed run leaves the target empty, and
+//! devices carry on with their tokens and cursors against the new nodes.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, params};
+use serde::Serialize;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::postgres::PgStore;
+use super::{StoreError, StoreResult};
+
+/// What was copied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Copied {
+    pub devices: u64,
+    pub spaces: u64,
+    pub members: u64,
+    pub invites: u64,
+    pub blobs: u64,
+    pub snapshots: u64,
+}
+
+const BLOB_BATCH: i64 = 500;
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn uuid(b: &[u8]) -> StoreResult<Uuid> {
+    Uuid::from_slice(b).map_err(backend)
+}
+
+/// Copy `data_dir/relay.sqlite3` into the (empty) PostgreSQL database at `url`. The relay
+/// should be stopped meanwhile: the SQLite file is read as it is at the start.
+pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copied> {
+    let path = data_dir.join("relay.sqlite3");
+    if !path.exists() {
+        return Err(backend(format!("no relay database at {}", path.display())));
+    }
+    let src = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    // One read transaction: a consistent view even if something still writes.
+    src.execute_batch("BEGIN")?;
+    let pg = PgStore::connect(url, 2).await?;
+    let mut tx = pg.pool().begin().await?;
+    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM devices")
+        .fetch_one(&mut *tx)
+        .await?;
+    if existing > 0 {
+        return Err(StoreError::Conflict(
+            "the PostgreSQL database already holds relay data; migrate into an empty one".into(),
+        ));
+    }
+    let mut copied = Copied::default();
+
+    type DeviceRow = (Vec<u8>, Vec<u8>, i64, Option<i64>);
+    let devices: Vec<DeviceRow> = src
+        .prepare("SELECT id, token_hash, created_at, revoked_at FROM devices")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, hash, created, revoked) in devices {
+        sqlx::query(
+            "INSERT INTO devices (id, token_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(uuid(&id)?)
+        .bind(hash)
+        .bind(created)
+        .bind(revoked)
+        .execute(&mut *tx)
+        .await?;
+        copied.devices += 1;
+    }
+
+    type SpaceRow = (Vec<u8>, i64, i64, i64, i64);
+    let spaces: Vec<SpaceRow> = src
+        .prepare("SELECT id, head, bytes, pruned_seq, created_at FROM spaces")?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, head, bytes, pruned, created) in spaces {
+        sqlx::query(
+            "INSERT INTO spaces (id, head, bytes, pruned_seq, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(uuid(&id)?)
+        .bind(head)
+        .bind(bytes)
+        .bind(pruned)
+        .bind(created)
+        .execute(&mut *tx)
+        .await?;
+        copied.spaces += 1;
+    }
+
+    let members: Vec<(Vec<u8>, Vec<u8>, i64)> = src
+        .prepare("SELECT space, device, added_at FROM members")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (space, device, added) in members {
+        sqlx::query("INSERT INTO members (space, device, added_at) VALUES ($1, $2, $3)")
+            .bind(uuid(&space)?)
+            .bind(uuid(&device)?)
+            .bind(added)
+            .execute(&mut *tx)
+            .await?;
+        copied.members += 1;
+    }
+
+    type InviteRow = (
+        Vec<u8>,
+        Vec<u8>,
+        Vec<u8>,
+        Vec<u8>,
+        Vec<u8>,
+        i64,
+        i32,
+        Option<Vec<u8>>,
+        Option<i64>,
+    );
+    let invites: Vec<InviteRow> = src
+        .prepare(
+            "SELECT id, space, created_by, token_hash, wrapped_key, expires_at, attempts,
+                    used_by, used_at FROM invites",
+        )?
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, space, by, hash, wrapped, expires, attempts, used_by, used_at) in invites {
+        sqlx::query(
+            "INSERT INTO invites (id, space, created_by, token_hash, wrapped_key, expires_at,
+                                  attempts, used_by, used_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(uuid(&id)?)
+        .bind(uuid(&space)?)
+        .bind(uuid(&by)?)
+        .bind(hash)
+        .bind(wrapped)
+        .bind(expires)
+        .bind(attempts)
+        .bind(used_by.as_deref().map(uuid).transpose()?)
+        .bind(used_at)
+        .execute(&mut *tx)
+        .await?;
+        copied.invites += 1;
+    }
+
+    // The logs, in batches (they are most of the data), by rowid.
+    let mut after = 0i64;
+    loop {
+        type BlobRow = (i64, Vec<u8>, i64, Vec<u8>, Vec<u8>, Vec<u8>, i64);
+        let batch: Vec<BlobRow> = src
+            .prepare_cached(
+                "SELECT rowid, space, seq, blob_id, device, data, created_at FROM blobs
+                 WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+            )?
+            .query_map(params![after, BLOB_BATCH], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(last) = batch.last() else { break };
+        after = last.0;
+        let mut spaces = Vec::with_capacity(batch.len());
+        let mut seqs = Vec::with_capacity(batch.len());
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut devices = Vec::with_capacity(batch.len());
+        let mut data = Vec::with_capacity(batch.len());
+        let mut created = Vec::with_capacity(batch.len());
+        for (_, space, seq, id, device, bytes, at) in batch {
+            spaces.push(uuid(&space)?);
+            seqs.push(seq);
+            ids.push(id);
+            devices.push(uuid(&device)?);
+            data.push(bytes);
+            created.push(at);
+        }
+        copied.blobs += seqs.len() as u64;
+        sqlx::query(
+            "INSERT INTO blobs (space, seq, blob_id, device, data, created_at)
+             SELECT * FROM UNNEST($1::UUID[], $2::BIGINT[], $3::BYTEA[], $4::UUID[],
+                                  $5::BYTEA[], $6::BIGINT[])",
+        )
+        .bind(&spaces)
+        .bind(&seqs)
+        .bind(&ids)
+        .bind(&devices)
+        .bind(&data)
+        .bind(&created)
+        .execute(&mut *tx)
+        .await?;
+    }
+
+    let snapshots: Vec<(Vec<u8>, i64, Vec<u8>, i64)> = src
+        .prepare("SELECT space, seq, data, created_at FROM snapshots")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (space, seq, data, created) in snapshots {
+        sqlx::query("INSERT INTO snapshots (space, seq, data, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(uuid(&space)?)
+            .bind(seq)
+            .bind(data)
+            .bind(created)
+            .execute(&mut *tx)
+            .await?;
+        copied.snapshots += 1;
+    }
+
+    // Cross-check before committing: every space's head matches its log.
+    let bad: i64 = sqlx::query(
+        "SELECT count(*) FROM spaces s
+         WHERE s.head < coalesce((SELECT max(seq) FROM blobs b WHERE b.space = s.id), 0)",
+    )
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get(0)?;
+    if bad > 0 {
+        return Err(backend(format!(
+            "{bad} spaces have blobs beyond their head in the SQLite file; nothing was copied"
+        )));
+    }
+    tx.commit().await?;
+    src.execute_batch("COMMIT")?;
+    Ok(copied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::postgres::testing;
+    use crate::storage::sqlite::SqliteStore;
+    use crate::storage::{AppendLimits, JoinOutcome, NewInvite, RelayStore};
+    use duet_proto::Snapshot;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_sqlite_relay_moves_to_postgres_whole() {
+        let Some(server) = testing::server_url() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let lite = SqliteStore::open(dir.path()).unwrap();
+        let (a, b, gone) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        lite.register_device(a, [1; 32], 1).await.unwrap();
+        lite.register_device(b, [2; 32], 1).await.unwrap();
+        lite.register_device(gone, [3; 32], 1).await.unwrap();
+        lite.revoke_device(gone, 2).await.unwrap();
+        let space = Uuid::new_v4();
+        lite.create_space(space, a, 3).await.unwrap();
+        lite.add_member(space, b, 4).await.unwrap();
+        let limits = AppendLimits {
+            quota_bytes: 1 << 30,
+            inline_bytes: 0,
+        };
+        for i in 0..1_234u32 {
+            let blob = (i.to_be_bytes().to_vec(), vec![i as u8; 50]);
+            lite.append(space, a, vec![blob], limits, 5).await.unwrap();
+        }
+        lite.put_snapshot(
+            space,
+            Snapshot {
+                seq: 1_000,
+                data: vec![9; 100],
+            },
+            6,
+        )
+        .await
+        .unwrap();
+        lite.prune(7).await.unwrap();
+        let invite = Uuid::new_v4();
+        lite.create_invite(NewInvite {
+            id: invite,
+            space,
+            created_by: a,
+            token_hash: [7; 32],
+            wrapped_key: vec![1, 2, 3],
+            expires_at: i64::MAX,
+        })
+        .await
+        .unwrap();
+        drop(lite);
+
+        let url = testing::fresh_database(&server).await;
+        let copied = sqlite_to_postgres(dir.path(), &url).await.unwrap();
+        assert_eq!(
+            copied,
+            Copied {
+                devices: 3,
+                spaces: 1,
+                members: 2,
+                invites: 1,
+                blobs: 234,
+                snapshots: 1,
+            }
+        );
+
+        let lite = SqliteStore::open(dir.path()).unwrap();
+        let pg = PgStore::connect(&url, 4).await.unwrap();
+        for token in [[1; 32], [2; 32], [3; 32]] {
+            assert_eq!(
+                pg.device_by_token(token).await.unwrap(),
+                lite.device_by_token(token).await.unwrap()
+            );
+        }
+        assert_eq!(
+            pg.space_info(space).await.unwrap(),
+            lite.space_info(space).await.unwrap()
+        );
+        for after in [0, 999, 1_000, 1_100, 1_234] {
+            assert_eq!(
+                pg.pull(space, after, 500).await.unwrap(),
+                lite.pull(space, after, 500).await.unwrap()
+            );
+        }
+        // The copy is live: the invite works, pushes continue the numbering.
+        assert!(matches!(
+            pg.join_invite(invite, [7; 32], b, 8, 5).await.unwrap(),
+            JoinOutcome::Joined { .. }
+        ));
+        let more = pg
+            .append(space, b, vec![(vec![0xff], vec![1])], limits, 9)
+            .await
+            .unwrap();
+        assert_eq!(more.seqs, vec![1_235]);
+
+        // A second run refuses: the target is no longer empty.
+        assert!(matches!(
+            sqlite_to_postgres(dir.path(), &url).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+}

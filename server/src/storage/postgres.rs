@@ -1,0 +1,883 @@
+//! The PostgreSQL backend, for several relay nodes behind a load balancer: every node is
+//! stateless and shares this database. Writes that a live connection on another node must
+//! hear about (new blobs, memberships, revocations) send a `NOTIFY` in their own
+//! transaction, so the event goes out exactly when the change commits; each node `LISTEN`s
+//! and hands the events to its hub ([`PgStore::node_events`]).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use duet_proto::{LogBlob, Pulled, Snapshot, SpaceInfo};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Row, Transaction};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::*;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The `LISTEN`/`NOTIFY` channel the nodes share.
+const CHANNEL: &str = "duet_relay";
+/// PostgreSQL refuses a `NOTIFY` payload of 8,000 bytes or more; inline blobs stop well
+/// before (base64 grows them by a third).
+const PAYLOAD_BUDGET: usize = 7_000;
+
+/// Pool size per node (`--database-max-connections`).
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+
+pub struct PgStore {
+    pool: PgPool,
+    /// This node's id: its own events come back through `LISTEN` and are skipped (the hub
+    /// already heard them first-hand).
+    node: Uuid,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("node", &self.node).finish()
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        backend(e)
+    }
+}
+
+impl PgStore {
+    /// Connect to `url` (`postgres://user:password@host:port/db`) and bring the schema up to
+    /// date. Several nodes may start at once: sqlx takes an advisory lock while migrating.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<PgStore> {
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|e| backend(format!("bad database URL: {e}")))?
+            .application_name("duet-relay");
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        MIGRATOR.run(&pool).await.map_err(backend)?;
+        Ok(PgStore {
+            pool,
+            node: Uuid::new_v4(),
+        })
+    }
+
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn notify(&self, tx: &mut Transaction<'static, Postgres>, e: Wire) -> StoreResult<()> {
+        let payload = serde_json::to_string(&Envelope { n: self.node, e }).map_err(backend)?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn members_of(&self, spaces: &[Uuid]) -> StoreResult<Vec<SpaceInfo>> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.head, m.device FROM spaces s
+             LEFT JOIN members m ON m.space = s.id
+             WHERE s.id = ANY($1) ORDER BY s.id, m.device",
+        )
+        .bind(spaces)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<SpaceInfo> = Vec::new();
+        for r in rows {
+            let id: Uuid = r.try_get(0)?;
+            let head: i64 = r.try_get(1)?;
+            let device: Option<Uuid> = r.try_get(2)?;
+            if out.last().map(|s| s.space_id) != Some(id) {
+                out.push(SpaceInfo {
+                    space_id: id,
+                    members: Vec::new(),
+                    head: head as u64,
+                });
+            }
+            if let (Some(d), Some(s)) = (device, out.last_mut()) {
+                s.members.push(d);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A `NOTIFY` payload: the node that sent it and what happened.
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    n: Uuid,
+    e: Wire,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t")]
+enum Wire {
+    /// `s`pace, `f`rom, seqs `a..=b`, `i`nline blobs as (seq, base64 id, base64 data).
+    #[serde(rename = "a")]
+    Appended {
+        s: Uuid,
+        f: Uuid,
+        a: u64,
+        b: u64,
+        i: Vec<(u64, String, String)>,
+    },
+    #[serde(rename = "j")]
+    Joined { s: Uuid, d: Uuid },
+    #[serde(rename = "l")]
+    Left { s: Uuid, d: Uuid },
+    #[serde(rename = "r")]
+    Revoked { d: Uuid },
+}
+
+impl Wire {
+    /// An append's event: its blobs inline while they fit the payload budget. (Appends
+    /// number their fresh blobs consecutively, so a range names them all.)
+    fn appended(space: Uuid, from: Uuid, fresh: &[LogBlob], inline_max: usize) -> Option<Wire> {
+        let (first, last) = (fresh.first()?.seq, fresh.last()?.seq);
+        let mut budget = PAYLOAD_BUDGET;
+        let mut inline = Vec::new();
+        for b in fresh {
+            if b.data.len() > inline_max {
+                break;
+            }
+            let cost = (b.data.len() + b.id.len()) * 4 / 3 + 32;
+            if cost > budget {
+                break;
+            }
+            budget -= cost;
+            inline.push((b.seq, B64.encode(&b.id), B64.encode(&b.data)));
+        }
+        Some(Wire::Appended {
+            s: space,
+            f: from,
+            a: first,
+            b: last,
+            i: inline,
+        })
+    }
+
+    fn into_event(self) -> Option<NodeEvent> {
+        Some(match self {
+            Wire::Appended { s, f, a, b, i } => {
+                let inline = i
+                    .into_iter()
+                    .map(|(seq, id, data)| {
+                        Some(LogBlob {
+                            seq,
+                            id: B64.decode(id).ok()?,
+                            data: B64.decode(data).ok()?,
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                NodeEvent::Appended {
+                    space: s,
+                    from: f,
+                    seqs: (a..=b).collect(),
+                    inline,
+                }
+            }
+            Wire::Joined { s, d } => NodeEvent::Joined {
+                space: s,
+                device: d,
+            },
+            Wire::Left { s, d } => NodeEvent::Left {
+                space: s,
+                device: d,
+            },
+            Wire::Revoked { d } => NodeEvent::Revoked { device: d },
+        })
+    }
+}
+
+async fn new_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Feed `LISTEN` notifications from other nodes to `tx` until the receiver goes away.
+/// sqlx reconnects a lost listener (and listens again); what was sent meanwhile is lost,
+/// so a `Gap` tells the hub to make its connections start over.
+async fn listen_forever(
+    pool: PgPool,
+    mut listener: PgListener,
+    node: Uuid,
+    tx: mpsc::Sender<NodeEvent>,
+) {
+    loop {
+        let event = match listener.try_recv().await {
+            Ok(Some(n)) => match serde_json::from_str::<Envelope>(n.payload()) {
+                Ok(env) if env.n == node => continue,
+                Ok(env) => match env.e.into_event() {
+                    Some(e) => e,
+                    None => {
+                        tracing::warn!("ignoring a malformed relay event");
+                        continue;
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "ignoring a malformed relay event");
+                    continue;
+                }
+            },
+            Ok(None) => {
+                tracing::warn!("lost the PostgreSQL event listener; reconnecting");
+                NodeEvent::Gap
+            }
+            Err(e) => {
+                // Lost, and reconnecting failed too (the database is down?). Close the
+                // live connections now, and again once listening works: clients that got
+                // back in between must pull what was announced before we heard again.
+                tracing::warn!(error = %e, "PostgreSQL event listener failed; retrying");
+                if tx.send(NodeEvent::Gap).await.is_err() {
+                    return;
+                }
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if tx.is_closed() {
+                        return;
+                    }
+                    if let Ok(l) = new_listener(&pool).await {
+                        listener = l;
+                        tracing::info!("PostgreSQL event listener back");
+                        break;
+                    }
+                }
+                NodeEvent::Gap
+            }
+        };
+        if tx.send(event).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[async_trait]
+impl RelayStore for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn node_events(&self) -> StoreResult<Option<mpsc::Receiver<NodeEvent>>> {
+        let listener = new_listener(&self.pool).await?;
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(listen_forever(self.pool.clone(), listener, self.node, tx));
+        Ok(Some(rx))
+    }
+
+    async fn register_device(
+        &self,
+        id: Uuid,
+        token_hash: [u8; 32],
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO devices (id, token_hash, created_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(token_hash.as_slice())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn device_by_token(&self, token_hash: [u8; 32]) -> StoreResult<Option<Device>> {
+        let row =
+            sqlx::query("SELECT id, revoked_at IS NOT NULL FROM devices WHERE token_hash = $1")
+                .bind(token_hash.as_slice())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            Ok(Device {
+                id: r.try_get(0)?,
+                revoked: r.try_get(1)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn device(&self, id: Uuid) -> StoreResult<Option<Device>> {
+        let revoked: Option<bool> =
+            sqlx::query_scalar("SELECT revoked_at IS NOT NULL FROM devices WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(revoked.map(|revoked| Device { id, revoked }))
+    }
+
+    async fn revoke_device(&self, id: Uuid, now: Millis) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n =
+            sqlx::query("UPDATE devices SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        sqlx::query("DELETE FROM members WHERE device = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if n > 0 {
+            self.notify(&mut tx, Wire::Revoked { d: id }).await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn create_space(&self, space: Uuid, creator: Uuid, now: Millis) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "INSERT INTO spaces (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(space)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::Conflict("a space with this id exists".into()));
+        }
+        sqlx::query("INSERT INTO members (space, device, added_at) VALUES ($1, $2, $3)")
+            .bind(space)
+            .bind(creator)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        self.notify(
+            &mut tx,
+            Wire::Joined {
+                s: space,
+                d: creator,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn is_member(&self, space: Uuid, device: Uuid) -> StoreResult<bool> {
+        Ok(
+            sqlx::query("SELECT 1 FROM members WHERE space = $1 AND device = $2")
+                .bind(space)
+                .bind(device)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
+    async fn space_info(&self, space: Uuid) -> StoreResult<Option<SpaceInfo>> {
+        Ok(self.members_of(&[space]).await?.pop())
+    }
+
+    async fn spaces_of(&self, device: Uuid) -> StoreResult<Vec<SpaceInfo>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar("SELECT space FROM members WHERE device = $1")
+            .bind(device)
+            .fetch_all(&self.pool)
+            .await?;
+        self.members_of(&ids).await
+    }
+
+    async fn add_member(&self, space: Uuid, device: Uuid, now: Millis) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        // FOR SHARE: a concurrent revocation waits for this membership, then drops it.
+        let live =
+            sqlx::query("SELECT 1 FROM devices WHERE id = $1 AND revoked_at IS NULL FOR SHARE")
+                .bind(device)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if live.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let n = sqlx::query(
+            "INSERT INTO members (space, device, added_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(space)
+        .bind(device)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            self.notify(
+                &mut tx,
+                Wire::Joined {
+                    s: space,
+                    d: device,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_member(&self, space: Uuid, device: Uuid) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("DELETE FROM members WHERE space = $1 AND device = $2")
+            .bind(space)
+            .bind(device)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n > 0 {
+            self.notify(
+                &mut tx,
+                Wire::Left {
+                    s: space,
+                    d: device,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn share_a_space(&self, a: Uuid, b: Uuid) -> StoreResult<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM members x JOIN members y ON x.space = y.space
+             WHERE x.device = $1 AND y.device = $2 LIMIT 1",
+        )
+        .bind(a)
+        .bind(b)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
+    }
+
+    async fn create_invite(&self, inv: NewInvite) -> StoreResult<()> {
+        let n = sqlx::query(
+            "INSERT INTO invites (id, space, created_by, token_hash, wrapped_key, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(inv.id)
+        .bind(inv.space)
+        .bind(inv.created_by)
+        .bind(inv.token_hash.as_slice())
+        .bind(inv.wrapped_key)
+        .bind(inv.expires_at)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::Conflict("an invite with this id exists".into()));
+        }
+        Ok(())
+    }
+
+    async fn join_invite(
+        &self,
+        id: Uuid,
+        token_hash: [u8; 32],
+        device: Uuid,
+        now: Millis,
+        max_attempts: u32,
+    ) -> StoreResult<JoinOutcome> {
+        let mut tx = self.pool.begin().await?;
+        // FOR UPDATE: concurrent attempts on one invite (through any node) take turns, so
+        // the attempt count and the single use hold.
+        let Some(row) = sqlx::query(
+            "SELECT space, token_hash, wrapped_key, expires_at, attempts, used_by IS NOT NULL
+             FROM invites WHERE id = $1 FOR UPDATE",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(JoinOutcome::NotFound);
+        };
+        let space: Uuid = row.try_get(0)?;
+        let stored: Vec<u8> = row.try_get(1)?;
+        let wrapped_key: Vec<u8> = row.try_get(2)?;
+        let expires_at: i64 = row.try_get(3)?;
+        let attempts = u32::try_from(row.try_get::<i32, _>(4)?).unwrap_or(u32::MAX);
+        let used: bool = row.try_get(5)?;
+        if used {
+            return Ok(JoinOutcome::Used);
+        }
+        if attempts >= max_attempts {
+            return Ok(JoinOutcome::Burned);
+        }
+        if now >= expires_at {
+            return Ok(JoinOutcome::Expired);
+        }
+        if !crate::auth::constant_time_eq(&stored, &token_hash) {
+            sqlx::query("UPDATE invites SET attempts = attempts + 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            let left = max_attempts.saturating_sub(attempts + 1);
+            return Ok(if left == 0 {
+                JoinOutcome::Burned
+            } else {
+                JoinOutcome::WrongToken {
+                    attempts_left: left,
+                }
+            });
+        }
+        sqlx::query("UPDATE invites SET used_by = $2, used_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(device)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO members (space, device, added_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(space)
+        .bind(device)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        self.notify(
+            &mut tx,
+            Wire::Joined {
+                s: space,
+                d: device,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(JoinOutcome::Joined { space, wrapped_key })
+    }
+
+    async fn append(
+        &self,
+        space: Uuid,
+        device: Uuid,
+        blobs: Vec<(Vec<u8>, Vec<u8>)>,
+        limits: AppendLimits,
+        now: Millis,
+    ) -> StoreResult<Appended> {
+        let mut tx = self.pool.begin().await?;
+        // The space's row lock is held from numbering to commit: pushes to one space take
+        // turns (whichever node they came through), so numbers are gap-free and a reader
+        // never sees seq n+1 before n has committed.
+        let row = sqlx::query("SELECT head, bytes FROM spaces WHERE id = $1 FOR UPDATE")
+            .bind(space)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut head: i64 = row.try_get(0)?;
+        let mut bytes: i64 = row.try_get(1)?;
+
+        // Retries: every pushed id already in the log, in one query.
+        let ids: Vec<&[u8]> = blobs.iter().map(|(id, _)| id.as_slice()).collect();
+        let stored: HashMap<Vec<u8>, (i64, Vec<u8>)> = sqlx::query(
+            "SELECT blob_id, seq, data FROM blobs WHERE space = $1 AND blob_id = ANY($2)",
+        )
+        .bind(space)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
+        .collect::<StoreResult<_>>()?;
+
+        let mut seqs = Vec::with_capacity(blobs.len());
+        let mut fresh: Vec<LogBlob> = Vec::new();
+        for (id, data) in blobs {
+            let earlier = stored
+                .get(&id)
+                .map(|(seq, d)| (*seq as u64, d))
+                .or_else(|| fresh.iter().find(|b| b.id == id).map(|b| (b.seq, &b.data)));
+            if let Some((seq, d)) = earlier {
+                if *d != data {
+                    return Err(StoreError::Conflict(
+                        "a blob with this id holds other bytes".into(),
+                    ));
+                }
+                seqs.push(seq);
+                continue;
+            }
+            bytes += data.len() as i64;
+            if bytes as u64 > limits.quota_bytes {
+                return Err(StoreError::QuotaExceeded);
+            }
+            head += 1;
+            seqs.push(head as u64);
+            fresh.push(LogBlob {
+                seq: head as u64,
+                id,
+                data,
+            });
+        }
+        if !fresh.is_empty() {
+            // One statement for the whole batch.
+            let f_seqs: Vec<i64> = fresh.iter().map(|b| b.seq as i64).collect();
+            let f_ids: Vec<&[u8]> = fresh.iter().map(|b| b.id.as_slice()).collect();
+            let f_data: Vec<&[u8]> = fresh.iter().map(|b| b.data.as_slice()).collect();
+            sqlx::query(
+                "INSERT INTO blobs (space, seq, blob_id, device, data, created_at)
+                 SELECT $1, s, i, $5, d, $6 FROM UNNEST($2::BIGINT[], $3::BYTEA[], $4::BYTEA[])
+                     AS t(s, i, d)",
+            )
+            .bind(space)
+            .bind(&f_seqs)
+            .bind(&f_ids)
+            .bind(&f_data)
+            .bind(device)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE spaces SET head = $2, bytes = $3 WHERE id = $1")
+                .bind(space)
+                .bind(head)
+                .bind(bytes)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(e) = Wire::appended(space, device, &fresh, limits.inline_bytes) {
+                self.notify(&mut tx, e).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Appended {
+            seqs,
+            head: head as u64,
+            fresh,
+        })
+    }
+
+    async fn pull(&self, space: Uuid, after: u64, limit: u32) -> StoreResult<Pulled> {
+        // One snapshot of the database for the head, the log and the snapshot row.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query("SELECT head, pruned_seq FROM spaces WHERE id = $1")
+            .bind(space)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let head = row.try_get::<i64, _>(0)? as u64;
+        let pruned = row.try_get::<i64, _>(1)? as u64;
+        if after > head {
+            return Err(StoreError::CursorAhead { after, head });
+        }
+        let mut from = after;
+        let mut snapshot = None;
+        if after < pruned {
+            let s = snapshot_in(&mut tx, space)
+                .await?
+                .ok_or_else(|| backend("log pruned without a snapshot"))?;
+            from = s.seq;
+            snapshot = Some(s);
+        }
+        let blobs = sqlx::query(
+            "SELECT seq, blob_id, data FROM blobs WHERE space = $1 AND seq > $2
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(space)
+        .bind(from as i64)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(LogBlob {
+                seq: r.try_get::<i64, _>(0)? as u64,
+                id: r.try_get(1)?,
+                data: r.try_get(2)?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        tx.commit().await?;
+        let last = blobs.last().map(|b| b.seq).unwrap_or(from);
+        Ok(Pulled {
+            more: last < head,
+            blobs,
+            head,
+            snapshot,
+        })
+    }
+
+    async fn put_snapshot(&self, space: Uuid, s: Snapshot, now: Millis) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let head: i64 = sqlx::query_scalar("SELECT head FROM spaces WHERE id = $1 FOR SHARE")
+            .bind(space)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if s.seq > head as u64 {
+            return Err(StoreError::CursorAhead {
+                after: s.seq,
+                head: head as u64,
+            });
+        }
+        sqlx::query(
+            "INSERT INTO snapshots (space, seq, data, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (space) DO UPDATE SET seq = excluded.seq, data = excluded.data,
+                 created_at = excluded.created_at
+             WHERE excluded.seq > snapshots.seq",
+        )
+        .bind(space)
+        .bind(s.seq as i64)
+        .bind(s.data)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn snapshot(&self, space: Uuid) -> StoreResult<Option<Snapshot>> {
+        let mut tx = self.pool.begin().await?;
+        let s = snapshot_in(&mut tx, space).await?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    async fn prune(&self, older_than: Millis) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let due = sqlx::query(
+            "SELECT s.space, s.seq FROM snapshots s JOIN spaces p ON p.id = s.space
+             WHERE s.created_at < $1 AND s.seq > p.pruned_seq",
+        )
+        .bind(older_than)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut n = 0u64;
+        for r in due {
+            let space: Uuid = r.try_get(0)?;
+            let seq: i64 = r.try_get(1)?;
+            // The space row first, as an append does: no deadlock with a concurrent push.
+            sqlx::query("SELECT 1 FROM spaces WHERE id = $1 FOR UPDATE")
+                .bind(space)
+                .execute(&mut *tx)
+                .await?;
+            n += sqlx::query("DELETE FROM blobs WHERE space = $1 AND seq <= $2")
+                .bind(space)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(
+                "UPDATE spaces SET pruned_seq = $2,
+                    bytes = (SELECT coalesce(sum(octet_length(data)), 0) FROM blobs WHERE space = $1)
+                 WHERE id = $1",
+            )
+            .bind(space)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+async fn snapshot_in(
+    tx: &mut Transaction<'static, Postgres>,
+    space: Uuid,
+) -> StoreResult<Option<Snapshot>> {
+    let row = sqlx::query("SELECT seq, data FROM snapshots WHERE space = $1")
+        .bind(space)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| {
+        Ok(Snapshot {
+            seq: r.try_get::<i64, _>(0)? as u64,
+            data: r.try_get(1)?,
+        })
+    })
+    .transpose()
+}
+
+/// Test support: a fresh database on the server named by `DUET_TEST_DATABASE_URL` (which
+/// `scripts/test` sets after starting a throwaway PostgreSQL), dropped by the caller.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// The server's URL, or a clear failure: a test that can't reach PostgreSQL must not
+    /// pass silently. `DUET_SKIP_POSTGRES=1` skips on purpose (and says so).
+    pub(crate) fn server_url() -> Option<String> {
+        if let Ok(url) = std::env::var("DUET_TEST_DATABASE_URL") {
+            return Some(url);
+        }
+        if std::env::var("DUET_SKIP_POSTGRES").as_deref() == Ok("1") {
+            eprintln!("DUET_SKIP_POSTGRES=1: skipping a PostgreSQL test");
+            return None;
+        }
+        panic!(
+            "PostgreSQL tests need DUET_TEST_DATABASE_URL (scripts/test starts a server and \
+             sets it); set DUET_SKIP_POSTGRES=1 to skip them"
+        );
+    }
+
+    /// Create a database with a random name; returns its URL.
+    pub(crate) async fn fresh_database(server: &str) -> String {
+        let name = format!("duet_test_{}", Uuid::new_v4().simple());
+        let admin = PgPool::connect(server)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create a test database");
+        admin.close().await;
+        // The same server and user, the new database (the URL's path names the database).
+        let (base, _) = server.rsplit_once('/').expect("a database URL with a path");
+        format!("{base}/{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_passes_the_storage_suite() {
+        let Some(server) = testing::server_url() else {
+            return;
+        };
+        let url = testing::fresh_database(&server).await;
+        let store = PgStore::connect(&url, 8).await.unwrap();
+        crate::storage::suite::run(&store).await;
+    }
+
+    /// Two nodes on one database, pushing to one space at once: numbers stay gap-free and
+    /// in order, a reader following the log never skips one, and each node hears the
+    /// other's events (not its own).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_nodes_share_one_gap_free_log() {
+        let Some(server) = testing::server_url() else {
+            return;
+        };
+        let url = testing::fresh_database(&server).await;
+        let a: std::sync::Arc<dyn RelayStore> =
+            std::sync::Arc::new(PgStore::connect(&url, 8).await.unwrap());
+        let b: std::sync::Arc<dyn RelayStore> =
+            std::sync::Arc::new(PgStore::connect(&url, 8).await.unwrap());
+        let mut a_events = a.node_events().await.unwrap().unwrap();
+        let mut b_events = b.node_events().await.unwrap().unwrap();
+        crate::storage::suite::concurrent_appends(
+            &[a.clone(), b.clone()],
+            &mut [&mut a_events, &mut b_events],
+        )
+        .await;
+    }
+}
