@@ -71,19 +71,37 @@ impl FromRequestParts<std::sync::Arc<AppState>> for Caller {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "missing bearer token"))?;
-        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+        let token = bearer_token(header).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::Unauthorized,
                 "expected `Authorization: Bearer <token>`",
             )
         })?;
-        authenticate(state, token.trim()).await
+        authenticate(state, token).await
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme name is
+/// case-insensitive (RFC 9110 §11.1), so `bearer` and `BEARER` are accepted too.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc "), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+    }
 
     #[test]
     fn tokens_are_random_and_hash_stably() {

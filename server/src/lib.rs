@@ -57,6 +57,16 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
 
     let retention = Duration::from_secs(config.snapshot_retention_hours * 3600);
     let pruner = tokio::spawn(prune_forever(store, retention));
+    // The push limiter keeps a cell per device that pushed; forget the idle ones.
+    let limiter_state = state.clone();
+    let forgetter = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            limiter_state.push_limiter.retain_recent();
+            limiter_state.push_limiter.shrink_to_fit();
+        }
+    });
     let shutdown_state = state.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -67,6 +77,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
         })
         .await?;
     pruner.abort();
+    forgetter.abort();
     tracing::info!("relay stopped");
     Ok(())
 }
