@@ -71,7 +71,7 @@ impl Hub {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn connect(&self, device: Uuid, spaces: &[Uuid]) -> Option<(u64, mpsc::Receiver<Bytes>)> {
+    fn connect(&self, device: Uuid) -> Option<(u64, mpsc::Receiver<Bytes>)> {
         let mut h = self.lock();
         if h.closed {
             return None;
@@ -81,9 +81,6 @@ impl Hub {
         let (tx, rx) = mpsc::channel(QUEUE);
         h.conns.insert(id, Conn { device, tx });
         h.by_device.entry(device).or_default().insert(id);
-        for s in spaces {
-            h.by_space.entry(*s).or_default().insert(id);
-        }
         Some((id, rx))
     }
 
@@ -101,6 +98,17 @@ impl Hub {
             set.remove(&id);
             !set.is_empty()
         });
+    }
+
+    /// A new connection's spaces.
+    fn add_spaces(&self, id: u64, spaces: impl IntoIterator<Item = Uuid>) {
+        let mut h = self.lock();
+        if !h.conns.contains_key(&id) {
+            return;
+        }
+        for s in spaces {
+            h.by_space.entry(s).or_default().insert(id);
+        }
     }
 
     /// A device joined a space: its open connections start hearing about it.
@@ -283,17 +291,20 @@ async fn serve(state: Arc<AppState>, mut socket: WebSocket) {
             return;
         }
     };
-    let spaces: Vec<Uuid> = match state.store.spaces_of(device).await {
-        Ok(s) => s.into_iter().map(|s| s.space_id).collect(),
-        Err(e) => {
-            tracing::error!(error = %e, "live: listing spaces failed");
-            return;
-        }
-    };
-    let Some((id, mut rx)) = state.hub.connect(device, &spaces) else {
+    // In the hub first, then read the spaces: a membership that commits in between
+    // reaches this connection through `subscribe` (it finds the device), one before is in
+    // the list — none falls in a gap.
+    let Some((id, mut rx)) = state.hub.connect(device) else {
         return;
     };
     state.metrics.live_connections.inc();
+    match state.store.spaces_of(device).await {
+        Ok(s) => state.hub.add_spaces(id, s.into_iter().map(|s| s.space_id)),
+        Err(e) => {
+            tracing::error!(error = %e, "live: listing spaces failed");
+            state.hub.disconnect(id);
+        }
+    }
     tracing::debug!(%device, "live connection open");
     let (mut tx, mut incoming) = socket.split();
     let ready = tx
