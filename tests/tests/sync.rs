@@ -206,13 +206,20 @@ async fn a_removed_member_reads_nothing_new() {
         .unwrap();
     new_entry(&a.duet, &j, "after", "only ada can read this");
     a.duet.sync_now().await.unwrap();
-    // The relay refuses B now...
-    let e = b.duet.sync_now().await;
-    assert!(
-        e.is_ok() || e.as_ref().unwrap_err().code() == ErrorCode::RelayRefused,
-        "{e:?}"
+    // The relay refuses B now. What B writes in the journal meanwhile stays on B's phone,
+    // parked: it doesn't block B's other syncing (B's own new journal still syncs).
+    let kept = new_entry(&b.duet, &j, "unsent", "written after the removal");
+    let own = b.duet.create_journal("Ben's").unwrap();
+    new_entry(&b.duet, &own, "mine", "still syncs");
+    b.duet.sync_now().await.unwrap();
+    b.duet.sync_now().await.unwrap();
+    assert_eq!(b.duet.outbox_len().unwrap(), 0, "nothing left to push");
+    assert_eq!(
+        b.duet.get_entry(&kept).unwrap().body,
+        "written after the removal"
     );
-    assert_eq!(titles(&b.duet, &j), vec!["before"]);
+    assert_eq!(titles(&b.duet, &j), vec!["before", "unsent"]);
+    assert_eq!(titles(&a.duet, &j), vec!["after", "before"]);
     assert!(
         a.duet
             .journal(&j)
@@ -234,7 +241,7 @@ async fn a_removed_member_reads_nothing_new() {
     }
     let report = b.duet.sync_now().await.unwrap();
     assert!(report.quarantined >= 2, "{report:?}");
-    assert_eq!(titles(&b.duet, &j), vec!["before"]);
+    assert_eq!(titles(&b.duet, &j), vec!["before", "unsent"]);
     assert!(
         b.duet
             .quarantined()

@@ -313,5 +313,11 @@ pub(crate) fn enqueue(
 
 /// Number of sealed blobs waiting for the relay.
 pub(crate) fn outbox_len(conn: &Connection) -> Result<u64> {
-    Ok(conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))? as u64)
+    // What waits to be pushed: not what is parked for a journal we were removed from.
+    Ok(conn.query_row(
+        "SELECT count(*) FROM outbox WHERE space_id NOT IN
+             (SELECT space_id FROM sync_spaces WHERE removed_at IS NOT NULL)",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
 }

@@ -75,20 +75,33 @@ pub(crate) fn sync_space(conn: &Connection, space: &SpaceId) -> Result<(u64, boo
         .unwrap_or((0, false)))
 }
 
+/// The relay holds the space and this device is a member (again, if it had been removed).
 pub(crate) fn set_on_relay(conn: &Connection, space: &SpaceId) -> Result<()> {
     conn.execute(
         "INSERT INTO sync_spaces (space_id, on_relay) VALUES (?1, 1)
-         ON CONFLICT(space_id) DO UPDATE SET on_relay = 1",
+         ON CONFLICT(space_id) DO UPDATE SET on_relay = 1, removed_at = NULL",
         [space.to_string()],
     )?;
     Ok(())
 }
 
-/// Advance a cursor (never backwards: two syncs may race).
+/// The relay no longer lets this device into the space: a partner removed it. Its queued
+/// blobs stay queued but are skipped by [`outbox_head`].
+pub(crate) fn set_removed(conn: &Connection, space: &SpaceId, now: i64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO sync_spaces (space_id, on_relay, removed_at) VALUES (?1, 1, ?2)
+         ON CONFLICT(space_id) DO UPDATE SET removed_at = ?2",
+        params![space.to_string(), now],
+    )?;
+    Ok(())
+}
+
+/// Advance a cursor (never backwards: two syncs may race). Pulling means membership.
 pub(crate) fn advance_cursor(conn: &Connection, space: &SpaceId, cursor: u64) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO sync_spaces (space_id, cursor, on_relay) VALUES (?1, ?2, 1)
-         ON CONFLICT(space_id) DO UPDATE SET cursor = max(cursor, excluded.cursor), on_relay = 1",
+         ON CONFLICT(space_id) DO UPDATE SET cursor = max(cursor, excluded.cursor), on_relay = 1,
+             removed_at = NULL",
     )?
     .execute(params![space.to_string(), cursor as i64])?;
     Ok(())
@@ -104,7 +117,7 @@ pub(crate) struct Queued {
 }
 
 /// The oldest queued blobs of the space at the head of the queue (pushes go one space at
-/// a time, in order).
+/// a time, in order), leaving out spaces this device was removed from.
 pub(crate) fn outbox_head(
     conn: &Connection,
     limit: usize,
@@ -112,7 +125,9 @@ pub(crate) fn outbox_head(
 ) -> Result<Vec<Queued>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, blob_id, space_id, sealed FROM outbox
-         WHERE space_id = (SELECT space_id FROM outbox ORDER BY seq LIMIT 1)
+         WHERE space_id = (SELECT space_id FROM outbox WHERE space_id NOT IN
+                               (SELECT space_id FROM sync_spaces WHERE removed_at IS NOT NULL)
+                           ORDER BY seq LIMIT 1)
          ORDER BY seq LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit as i64], |r| {

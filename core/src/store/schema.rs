@@ -4,11 +4,15 @@
 use rusqlite_migration::{M, Migrations};
 
 pub(crate) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1)])
+    Migrations::new(vec![M::up(V1), M::up(V2)])
 }
 
 /// Number of migrations this build knows; a store with a higher `user_version` is refused.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
+
+/// A journal a partner removed this device from: its queued blobs stay (nothing of ours is
+/// thrown away) but are no longer pushed, so they can't block the rest of the outbox.
+const V2: &str = "ALTER TABLE sync_spaces ADD COLUMN removed_at INTEGER;";
 
 const V1: &str = r#"
 -- Who this device is. One row.

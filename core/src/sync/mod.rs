@@ -152,7 +152,21 @@ impl Duet {
                     data: q.sealed.clone(),
                 })
                 .collect();
-            c.push(space.0, blobs).await?;
+            match c.push(space.0, blobs).await {
+                Ok(_) => {}
+                // 404 for a space the relay knew: unless the space is simply gone from our
+                // list, a partner removed us. Park its blobs and go on with the others.
+                Err(Error::RelayRefused { code, .. })
+                    if code == "not_found"
+                        && !c.spaces().await?.iter().any(|s| s.space_id == space.0) =>
+                {
+                    tracing::info!(%space, "removed from this journal; its queued changes stay on this device");
+                    let now = self.now();
+                    rstore::set_removed(&self.lock().conn, &space, now)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
             let seqs: Vec<i64> = batch.iter().map(|q| q.seq).collect();
             rstore::outbox_remove(&self.lock().conn, &seqs)?;
             report.pushed += seqs.len() as u32;
