@@ -182,6 +182,12 @@ async fn a_linked_device_receives_everything() {
     b2.sync_now().await.unwrap();
     a.duet.sync_now().await.unwrap();
     assert!(titles(&a.duet, &j).contains(&"from b2".to_string()));
+    // Once everything is in place, a sync on any device has nothing of its own to push
+    // (it only names itself where it isn't named yet).
+    for d in [&b2, &*a.duet, &*b.duet, &b2] {
+        d.sync_now().await.unwrap();
+        assert_eq!(d.sync_now().await.unwrap().pushed, 0);
+    }
 }
 
 /// A removed member can't read what is written after the removal.

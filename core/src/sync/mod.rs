@@ -131,9 +131,40 @@ impl Duet {
         let mut report = SyncReport::default();
         self.push_outbox(&c, &mut report).await?;
         self.pull_all(&c, &mut report).await?;
+        self.announce_self()?;
         // Applying may have queued local changes (joining a member list, adding my devices).
         self.push_outbox(&c, &mut report).await?;
         Ok(report)
+    }
+
+    /// Name this device (its relay id) in my personal space and in every journal I hold,
+    /// where it isn't yet — how a device set up by `join_device` announces itself, at its
+    /// first sync or, if that one failed (no signal), at the next. Changes nothing when all
+    /// is there.
+    fn announce_self(&self) -> Result<()> {
+        let Some(dev) = rstore::relay(&self.lock().conn)?.and_then(|r| r.device_id) else {
+            return Ok(());
+        };
+        self.write(|tx| {
+            let personal = tx.me.personal_space;
+            for s in store::spaces(&tx.sql)? {
+                // A space whose meta document hasn't arrived yet is skipped until it has.
+                let Ok(meta) = tx.meta_ref(&s.id) else {
+                    continue;
+                };
+                let named = doc::meta::relay_devices(tx.doc(meta.rowid)?)
+                    .iter()
+                    .any(|(d, _)| *d == dev);
+                if named || (s.kind != SpaceKind::Journal && s.id != personal) {
+                    continue;
+                }
+                if s.kind == SpaceKind::Journal {
+                    crate::engine::journals::join_space(tx, &s.id)?;
+                }
+                record_relay_device(tx, &s.id)?;
+            }
+            Ok(())
+        })
     }
 
     /// Push the outbox, one space at a time, oldest first.
@@ -561,22 +592,9 @@ impl Duet {
             let joined = c.join(js.invite, js.token()?).await?;
             duet.accept_space(&js.unwrap(&joined.wrapped_key)?)?;
         }
-        duet.sync_now().await?;
-        // Announce this device in my personal space and in each journal.
-        duet.write(|tx| {
-            let personal = tx.me.personal_space;
-            let meta = tx.meta_ref(&personal)?;
-            let member = tx.me.member;
-            let device = reg.device_id;
-            tx.change(meta, |m| doc::meta::add_relay_device(m, &device, &member))?;
-            for s in store::spaces(&tx.sql)? {
-                if s.kind == SpaceKind::Journal {
-                    crate::engine::journals::join_space(tx, &s.id)?;
-                    record_relay_device(tx, &s.id)?;
-                }
-            }
-            Ok(())
-        })?;
+        // The sync names this device in my personal space and in each journal (see
+        // `announce_self`); if it fails (no signal), the home is whole and the next sync
+        // finishes the job.
         duet.sync_now().await?;
         Ok(duet)
     }
