@@ -42,6 +42,8 @@ const READ_BUFFER: usize = 4 * 1024;
 struct Conn {
     device: Uuid,
     tx: mpsc::Sender<Bytes>,
+    /// The spaces it hears (a handful), so leaving touches only those.
+    spaces: Vec<Uuid>,
 }
 
 #[derive(Default)]
@@ -51,6 +53,39 @@ struct HubInner {
     by_space: HashMap<Uuid, HashSet<u64>>,
     by_device: HashMap<Uuid, HashSet<u64>>,
     closed: bool,
+}
+
+impl HubInner {
+    fn device_conns(&self, device: Uuid) -> Vec<u64> {
+        self.by_device
+            .get(&device)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect()
+    }
+
+    fn join(&mut self, space: Uuid, id: u64) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if !c.spaces.contains(&space) {
+            c.spaces.push(space);
+        }
+        self.by_space.entry(space).or_default().insert(id);
+    }
+
+    fn leave(&mut self, space: Uuid, id: u64) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.spaces.retain(|s| *s != space);
+        }
+        if let Some(set) = self.by_space.get_mut(&space) {
+            set.remove(&id);
+            if set.is_empty() {
+                self.by_space.remove(&space);
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -79,65 +114,55 @@ impl Hub {
         h.next += 1;
         let id = h.next;
         let (tx, rx) = mpsc::channel(QUEUE);
-        h.conns.insert(id, Conn { device, tx });
+        h.conns.insert(
+            id,
+            Conn {
+                device,
+                tx,
+                spaces: Vec::new(),
+            },
+        );
         h.by_device.entry(device).or_default().insert(id);
         Some((id, rx))
     }
 
     fn disconnect(&self, id: u64) {
         let mut h = self.lock();
-        if let Some(c) = h.conns.remove(&id)
-            && let Some(set) = h.by_device.get_mut(&c.device)
-        {
+        let Some(c) = h.conns.remove(&id) else {
+            return;
+        };
+        if let Some(set) = h.by_device.get_mut(&c.device) {
             set.remove(&id);
             if set.is_empty() {
                 h.by_device.remove(&c.device);
             }
         }
-        h.by_space.retain(|_, set| {
-            set.remove(&id);
-            !set.is_empty()
-        });
+        for s in &c.spaces {
+            h.leave(*s, id);
+        }
     }
 
     /// A new connection's spaces.
     fn add_spaces(&self, id: u64, spaces: impl IntoIterator<Item = Uuid>) {
         let mut h = self.lock();
-        if !h.conns.contains_key(&id) {
-            return;
-        }
         for s in spaces {
-            h.by_space.entry(s).or_default().insert(id);
+            h.join(s, id);
         }
     }
 
     /// A device joined a space: its open connections start hearing about it.
     pub fn subscribe(&self, device: Uuid, space: Uuid) {
         let mut h = self.lock();
-        let ids: Vec<u64> = h
-            .by_device
-            .get(&device)
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
-        h.by_space.entry(space).or_default().extend(ids);
+        for id in h.device_conns(device) {
+            h.join(space, id);
+        }
     }
 
     /// A device left a space: its connections stop hearing about it.
     pub fn unsubscribe(&self, device: Uuid, space: Uuid) {
         let mut h = self.lock();
-        let ids: Vec<u64> = h
-            .by_device
-            .get(&device)
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
-        if let Some(set) = h.by_space.get_mut(&space) {
-            for id in ids {
-                set.remove(&id);
-            }
+        for id in h.device_conns(device) {
+            h.leave(space, id);
         }
     }
 
@@ -221,10 +246,11 @@ impl Hub {
     /// Close every connection but keep accepting: their clients reconnect and pull, so
     /// nothing missed while the event feed was down stays missed.
     fn restart_all(&self) {
-        let ids: Vec<u64> = self.lock().conns.keys().copied().collect();
-        for id in ids {
-            self.disconnect(id);
-        }
+        let mut h = self.lock();
+        // Dropping each sender ends its connection's pump, which tells the client.
+        h.conns.clear();
+        h.by_space.clear();
+        h.by_device.clear();
     }
 
     fn send(&self, space: Uuid, from: Uuid, frames: Vec<Bytes>) -> (u64, u64) {
@@ -379,4 +405,55 @@ async fn authenticate(
         .await
         .map(|c| c.device)
         .map_err(|e| (e.code, e.message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blob(seq: u64) -> LogBlob {
+        LogBlob {
+            seq,
+            id: vec![seq as u8],
+            data: vec![1, 2, 3],
+        }
+    }
+
+    #[test]
+    fn the_hub_follows_memberships_and_forgets_closed_connections() {
+        let hub = Hub::default();
+        let (a, b, s, t) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
+        let (a1, mut a1_rx) = hub.connect(a).unwrap();
+        let (_b1, mut b1_rx) = hub.connect(b).unwrap();
+        hub.add_spaces(a1, [s]);
+        hub.subscribe(b, s);
+        hub.subscribe(b, t);
+        // The pusher's own connection hears nothing; the other member hears it.
+        assert_eq!(hub.publish(s, a, &[blob(1)], 1024), (1, 0));
+        assert!(b1_rx.try_recv().is_ok());
+        assert!(a1_rx.try_recv().is_err());
+        assert_eq!(hub.publish(t, b, &[blob(1)], 1024), (0, 0));
+        // Leaving a space silences it there only.
+        hub.unsubscribe(b, s);
+        assert_eq!(hub.publish(s, a, &[blob(2)], 1024), (0, 0));
+        assert_eq!(hub.publish(t, a, &[blob(2)], 1024), (1, 0));
+        // A closed connection leaves no trace in the maps.
+        hub.disconnect(a1);
+        {
+            let h = hub.lock();
+            assert!(!h.by_device.contains_key(&a));
+            assert!(!h.by_space.contains_key(&s));
+        }
+        // A gap sends everyone away but keeps accepting.
+        hub.apply(NodeEvent::Gap);
+        assert_eq!(hub.connection_count(), 0);
+        assert!(hub.connect(a).is_some());
+        hub.close_all();
+        assert!(hub.connect(a).is_none());
+    }
 }
