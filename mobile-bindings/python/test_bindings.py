@@ -28,6 +28,7 @@ from duet_mobile import (  # noqa: E402
     Origin,
     SpaceKind,
     SyncState,
+    TextEdit,
     TextField,
 )
 
@@ -122,6 +123,18 @@ def test_one_device_journal():
     assert ada.get_entry(e).body == "We walked by the river."
     with pytest.raises(DuetError.InvalidInput):
         ada.splice(e, TextField.BODY, 1000, 1, "")
+    # A buffered burst of typing as one durable write; all or nothing.
+    ada.splice_many(e, TextField.BODY, [
+        TextEdit(position=len("We walked by the river"), delete_count=0, insert=", slowly"),
+        TextEdit(position=0, delete_count=2, insert="Ada and Ben"),
+    ])
+    assert ada.get_entry(e).body == "Ada and Ben walked by the river, slowly."
+    with pytest.raises(DuetError.InvalidInput):
+        ada.splice_many(e, TextField.BODY, [
+            TextEdit(position=0, delete_count=0, insert="x"),
+            TextEdit(position=10_000, delete_count=0, insert="y"),
+        ])
+    assert ada.get_entry(e).body == "Ada and Ben walked by the river, slowly."
     ada.set_tags(e, ["river"])
     ada.react(e, "❤️")
     ada.unreact(e)
@@ -255,3 +268,26 @@ def test_two_partners_through_a_relay(relay):
     assert phone.identity().member_id == ada.identity().member_id
     assert phone.get_entry(b1).body == "Hello from Ben"
     assert phone.relay_info().device_id
+
+    # Ada's devices, her phone first on the phone; a snapshot for faster joins.
+    run(ada.sync_now())
+    devices = phone.devices()
+    assert devices[0] == phone.relay_info().device_id
+    assert ada.relay_info().device_id in devices
+    assert run(ada.upload_snapshot(j)) >= 1
+    with pytest.raises(DuetError.InvalidInput):
+        run(ada.revoke_device("not-a-device"))
+    # The phone is lost: revoked, its token stops working.
+    run(ada.revoke_device(devices[0]))
+    with pytest.raises(DuetError.RelayRefused):
+        run(phone.sync_now())
+
+    # Ada removes Ben: what she writes next never reaches him.
+    with pytest.raises(DuetError.NotAllowed):
+        run(ada.remove_member(j, ada.identity().member_id))
+    run(ada.remove_member(j, ben.identity().member_id))
+    after = ada.create_entry(j, NewEntry(kind=EntryKind.REFLECTION, body="after Ben left"))
+    run(ada.sync_now())
+    run(ben.sync_now())  # Ben's own syncing goes on
+    with pytest.raises(DuetError.NotFound):
+        ben.get_entry(after)

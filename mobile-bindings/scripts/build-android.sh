@@ -7,6 +7,9 @@
 # NOT RUN in this project's CI (no NDK here): see mobile-bindings/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."   # the workspace root
+# The bundled SQLite without the features duet-core never uses (see the file).
+# shellcheck source=sqlite-flags.sh
+source mobile-bindings/scripts/sqlite-flags.sh
 
 command -v cargo-ndk >/dev/null || {
     echo "build-android.sh needs cargo-ndk: cargo install cargo-ndk" >&2

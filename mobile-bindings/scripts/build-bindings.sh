@@ -9,6 +9,9 @@
 # Extra cargo flags may be passed through CARGO_FLAGS (e.g. "--features tls").
 set -euo pipefail
 cd "$(dirname "$0")/../.."   # the workspace root
+# The bundled SQLite without the features duet-core never uses (see the file).
+# shellcheck source=sqlite-flags.sh
+source mobile-bindings/scripts/sqlite-flags.sh
 
 OUT=bindings-out
 CARGO_FLAGS=${CARGO_FLAGS:-}

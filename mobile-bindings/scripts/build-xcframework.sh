@@ -7,6 +7,9 @@
 # see mobile-bindings/README.md for what is verified where.
 set -euo pipefail
 cd "$(dirname "$0")/../.."   # the workspace root
+# The bundled SQLite without the features duet-core never uses (see the file).
+# shellcheck source=sqlite-flags.sh
+source mobile-bindings/scripts/sqlite-flags.sh
 
 if [[ "$(uname -s)" != Darwin ]] || ! command -v xcodebuild >/dev/null; then
     echo "build-xcframework.sh needs macOS with Xcode (xcodebuild)" >&2

@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use duet_core::{self as core, Duet, EntryId, Options, ReplyId, SpaceId};
+use duet_core::{self as core, Duet, EntryId, MemberId, Options, ReplyId, SpaceId};
 
 use crate::error::{DuetError, core, guard};
 use crate::listener::{Bridge, DuetListener, Subscription};
@@ -225,6 +225,30 @@ impl DuetClient {
         })
     }
 
+    /// Several splices to one field as one durable write (e.g. a burst of typing the app
+    /// buffered): applied in order, each position as the text stands after the previous
+    /// one. Same units as `splice` (code points). All or nothing: a bad range fails the
+    /// whole call and changes nothing.
+    pub fn splice_many(
+        &self,
+        entry_id: String,
+        field: TextField,
+        edits: Vec<TextEdit>,
+    ) -> Result<(), DuetError> {
+        let id = entry_id_arg(&entry_id)?;
+        let splices: Vec<(usize, usize, &str)> = edits
+            .iter()
+            .map(|e| {
+                (
+                    e.position as usize,
+                    e.delete_count as usize,
+                    e.insert.as_str(),
+                )
+            })
+            .collect();
+        core(|| self.duet.splice_many(&id, field.into(), &splices))
+    }
+
     /// Replace an entry's tags (additions and removals merge with a partner's).
     pub fn set_tags(&self, entry_id: String, tags: Vec<String>) -> Result<(), DuetError> {
         let id = entry_id_arg(&entry_id)?;
@@ -434,6 +458,55 @@ impl DuetClient {
         run(async move { duet.link_device(ttl_secs).await.map_err(DuetError::from) })
             .await
             .map(Invite::from)
+    }
+
+    /// Remove a partner from a journal: their devices leave it at the relay and the
+    /// journal's key is rotated, so they can read nothing written afterwards (what they
+    /// wrote before stays, with their name). You can't remove yourself (`NotAllowed`).
+    pub async fn remove_member(
+        &self,
+        journal_id: String,
+        member_id: String,
+    ) -> Result<(), DuetError> {
+        let duet = self.duet.clone();
+        let journal = space_id(&journal_id)?;
+        let member: MemberId = parse_id(&member_id)?;
+        run(async move {
+            duet.remove_member(&journal, &member)
+                .await
+                .map_err(DuetError::from)
+        })
+        .await
+    }
+
+    /// The relay ids of my devices, this one first (empty before the first sync). Pass
+    /// one to `revokeDevice` to cut off a lost phone.
+    pub fn devices(&self) -> Result<Vec<String>, DuetError> {
+        core(|| self.duet.my_relay_devices())
+            .map(|ids| ids.into_iter().map(|d| d.to_string()).collect())
+    }
+
+    /// Revoke a device at the relay (its relay id, from `devices()`): my lost phone, or a
+    /// device I share a journal with. Its token stops working at once.
+    pub async fn revoke_device(&self, device_id: String) -> Result<(), DuetError> {
+        let duet = self.duet.clone();
+        let device = uuid::Uuid::parse_str(&device_id)
+            .map_err(|e| DuetError::InvalidInput(format!("not a device id: {e}")))?;
+        run(async move { duet.revoke_device(device).await.map_err(DuetError::from) }).await
+    }
+
+    /// Upload a sealed snapshot of a journal, so a device that joins later downloads one
+    /// compact state instead of the whole history (the relay prunes the log behind it
+    /// after its retention window). Returns the log position the snapshot covers.
+    pub async fn upload_snapshot(&self, journal_id: String) -> Result<u64, DuetError> {
+        let duet = self.duet.clone();
+        let journal = space_id(&journal_id)?;
+        run(async move {
+            duet.upload_snapshot(&journal)
+                .await
+                .map_err(DuetError::from)
+        })
+        .await
     }
 
     /// Start background sync: one WebSocket to the relay; partners' entries arrive within

@@ -851,3 +851,15 @@ pub struct Quarantined {
     /// Why it was refused.
     pub error: String,
 }
+
+/// One splice for `spliceMany`: at `position` delete `deleteCount` characters, then insert
+/// `insert` (code points, as in `splice`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TextEdit {
+    /// Where, in Unicode scalar values (code points).
+    pub position: u32,
+    /// How many characters to delete there.
+    pub delete_count: u32,
+    /// What to insert there.
+    pub insert: String,
+}

@@ -18,40 +18,12 @@ use duet_e2e::pg;
 use duet_e2e::relay::{Client, LiveEvent, RelayProcess, random_blob};
 use duet_proto::live::ServerFrame;
 
-struct Device {
-    _dir: tempfile::TempDir,
-    duet: Arc<Duet>,
-}
-
-fn device(name: &str, relay_url: &str) -> Device {
-    let dir = tempfile::tempdir().unwrap();
-    let duet = Duet::init(
-        dir.path(),
-        name,
-        Options {
-            durability: Durability::Normal,
-            ..Options::default()
-        },
-    )
-    .unwrap();
-    duet.set_relay(relay_url).unwrap();
-    Device {
-        _dir: dir,
-        duet: Arc::new(duet),
-    }
-}
+mod sync_support;
+use sync_support::{device, entry};
 
 fn new_entry(d: &Duet, j: &SpaceId, title: &str, body: &str) -> EntryId {
-    d.create_entry(
-        j,
-        NewEntry {
-            kind: Some(EntryKind::Reflection),
-            title: title.into(),
-            body: body.into(),
-            ..NewEntry::default()
-        },
-    )
-    .unwrap()
+    d.create_entry(j, entry(EntryKind::Reflection, title, body))
+        .unwrap()
 }
 
 /// Every entry of a journal: id → (title, body).

@@ -16,6 +16,9 @@ pub(crate) struct RelayClient {
     http: reqwest::Client,
     base: url::Url,
     token: Option<String>,
+    /// https and wss (feature `tls`): the configuration both clients use.
+    #[cfg(feature = "tls")]
+    tls: std::sync::Arc<rustls::ClientConfig>,
 }
 
 /// Check and normalise a relay URL (`http`/`https`, no query or fragment).
@@ -39,15 +42,31 @@ pub(crate) fn parse_url(url: &str) -> Result<url::Url> {
 
 impl RelayClient {
     pub(crate) fn new(base: &str, token: Option<String>) -> Result<RelayClient> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| Error::Internal(format!("http client: {e}")))?;
+        #[cfg(feature = "tls")]
+        return RelayClient::with_tls(base, token, super::tls::client_config()?);
+        #[cfg(not(feature = "tls"))]
         Ok(RelayClient {
-            http,
+            http: http_client(reqwest::Client::builder())?,
             base: parse_url(base)?,
             token,
+        })
+    }
+
+    /// A client whose https and wss connections use `tls` (the tests give one that trusts
+    /// their own certificate authority).
+    #[cfg(feature = "tls")]
+    pub(crate) fn with_tls(
+        base: &str,
+        token: Option<String>,
+        tls: rustls::ClientConfig,
+    ) -> Result<RelayClient> {
+        let http =
+            reqwest::Client::builder().tls_backend_preconfigured(super::tls::for_http(tls.clone()));
+        Ok(RelayClient {
+            http: http_client(http)?,
+            base: parse_url(base)?,
+            token,
+            tls: std::sync::Arc::new(tls),
         })
     }
 
@@ -66,6 +85,25 @@ impl RelayClient {
         u.set_scheme(scheme)
             .map_err(|_| Error::Internal("live url scheme".into()))?;
         Ok(u)
+    }
+
+    /// Open the live channel's WebSocket (the handshake only; authentication is the
+    /// caller's first frame).
+    pub(crate) async fn connect_live(&self) -> Result<LiveSocket> {
+        let url = self.live_url()?;
+        #[cfg(feature = "tls")]
+        let connecting = tokio_tungstenite::connect_async_tls_with_config(
+            url.as_str(),
+            None,
+            false,
+            Some(tokio_tungstenite::Connector::Rustls(self.tls.clone())),
+        );
+        #[cfg(not(feature = "tls"))]
+        let connecting = tokio_tungstenite::connect_async(url.as_str());
+        let (ws, _) = connecting
+            .await
+            .map_err(|e| Error::Offline(format!("live channel: {e}")))?;
+        Ok(ws)
     }
 
     fn url(&self, path: &str) -> Result<url::Url> {
@@ -247,7 +285,174 @@ pub(crate) fn relay_error(code: RelayCode, message: String) -> Error {
     }
 }
 
+/// The live channel's socket.
+pub(crate) type LiveSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The HTTP client with Duet's timeouts.
+fn http_client(builder: reqwest::ClientBuilder) -> Result<reqwest::Client> {
+    builder
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| Error::Internal(format!("http client: {e}")))
+}
+
 /// reqwest errors print the URL; ours never carry one (it may hold an invite path).
 fn without_url(e: reqwest::Error) -> String {
     e.without_url().to_string()
+}
+
+/// https and wss with the `tls` feature, on loopback: a relay stand-in with a certificate
+/// from the test authority in `tests/data/tls`, the client built the way the engine builds
+/// it but trusting that authority, and the platform verifier refusing the same relay.
+#[cfg(test)]
+#[cfg(feature = "tls")]
+mod tls_tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::Arc;
+
+    use futures_util::StreamExt;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_tungstenite::tungstenite::{self, Message};
+
+    use super::*;
+    use crate::sync::tls;
+
+    const CA: &[u8] = include_bytes!("../../tests/data/tls/ca.pem");
+    const RELAY_CERT: &[u8] = include_bytes!("../../tests/data/tls/relay.pem");
+    const RELAY_KEY: &[u8] = include_bytes!("../../tests/data/tls/relay.key");
+
+    /// The client configuration of `tls::client_config`, but trusting the test authority
+    /// instead of the platform.
+    fn trusting_test_ca() -> rustls::ClientConfig {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(CA).unwrap())
+            .unwrap();
+        rustls::ClientConfig::builder_with_provider(tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+    }
+
+    /// A TLS server on 127.0.0.1 that runs `serve` on each of the next `conns` connections
+    /// (one thread, blocking I/O; a handshake the client aborts is skipped). Returns the
+    /// base URL.
+    fn relay(
+        conns: usize,
+        serve: impl Fn(rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream>)
+        + Send
+        + 'static,
+    ) -> String {
+        let config = rustls::ServerConfig::builder_with_provider(tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from_pem_slice(RELAY_CERT).unwrap()],
+                PrivateKeyDer::from_pem_slice(RELAY_KEY).unwrap(),
+            )
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for tcp in listener.incoming().take(conns) {
+                let tcp = tcp.unwrap();
+                tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                while tls.conn.is_handshaking() {
+                    if tls.conn.complete_io(&mut tls.sock).is_err() {
+                        break;
+                    }
+                }
+                if !tls.conn.is_handshaking() {
+                    serve(tls);
+                }
+            }
+        });
+        format!("https://127.0.0.1:{port}/")
+    }
+
+    /// Answers one HTTP request with 204, after checking it came with the bearer token.
+    fn no_content(mut s: rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream>) {
+        let mut head = String::new();
+        let mut r = BufReader::new(&mut s);
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            head.push_str(&line.to_ascii_lowercase());
+        }
+        let status = if head.starts_with("get /v1/ping ")
+            && head.contains("authorization: bearer secret-token\r\n")
+        {
+            "204 No Content"
+        } else {
+            "400 Bad Request"
+        };
+        let _ = write!(s, "HTTP/1.1 {status}\r\nconnection: close\r\n\r\n");
+        let _ = s.flush();
+        s.conn.send_close_notify();
+        let _ = s.flush();
+    }
+
+    #[test]
+    fn the_production_configuration_builds() {
+        let c = RelayClient::new("https://relay.example/", None).unwrap();
+        assert_eq!(
+            c.live_url().unwrap().as_str(),
+            "wss://relay.example/v1/live"
+        );
+        let p = tls::provider();
+        assert!(!p.cipher_suites.is_empty() && !p.kx_groups.is_empty());
+    }
+
+    #[tokio::test]
+    async fn https_to_a_relay() {
+        let base = relay(1, no_content);
+        let c =
+            RelayClient::with_tls(&base, Some("secret-token".into()), trusting_test_ca()).unwrap();
+        let r = c.call::<(), ()>(Method::GET, "v1/ping", None).await;
+        assert!(matches!(r, Ok(None)), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn wss_to_a_relay() {
+        let base = relay(1, |s| {
+            let mut ws = tungstenite::accept(s).unwrap();
+            ws.send(Message::Binary(b"ready".to_vec().into())).unwrap();
+            let _ = ws.close(None);
+            let _ = ws.flush();
+        });
+        let c = RelayClient::with_tls(&base, Some("t".into()), trusting_test_ca()).unwrap();
+        let mut ws = c.connect_live().await.unwrap();
+        match ws.next().await {
+            Some(Ok(Message::Binary(b))) => assert_eq!(&b[..], b"ready"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// The same relay through the production configuration: its authority is not one the
+    /// platform trusts, so both channels fail as `offline` and nothing is sent.
+    #[tokio::test]
+    async fn the_platform_verifier_refuses_an_unknown_authority() {
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        let base = relay(2, move |_| {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        let c = RelayClient::new(&base, Some("t".into())).unwrap();
+        let r = c.call::<(), ()>(Method::GET, "v1/ping", None).await;
+        assert!(matches!(r, Err(Error::Offline(_))), "{r:?}");
+        let r = c.connect_live().await;
+        assert!(matches!(r, Err(Error::Offline(_))), "{:?}", r.err());
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
 }

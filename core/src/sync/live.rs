@@ -138,11 +138,7 @@ async fn session(duet: &Arc<Duet>) -> Result<()> {
     duet.sync_now().await?;
     let c = duet.relay_client()?;
     let token = c.token().ok_or(Error::NoRelay)?.to_string();
-    let url = c.live_url()?;
-    let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
-        .await
-        .map_err(|e| Error::Offline(format!("live channel: {e}")))?;
-    let (mut tx, mut rx) = ws.split();
+    let (mut tx, mut rx) = c.connect_live().await?.split();
     let auth = duet_proto::to_cbor(&ClientFrame::Auth { token });
     tx.send(Message::Binary(auth.into()))
         .await

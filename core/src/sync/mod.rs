@@ -7,6 +7,8 @@
 mod client;
 pub mod invite;
 pub mod live;
+#[cfg(feature = "tls")]
+mod tls;
 
 use serde::Serialize;
 use uuid::Uuid;

@@ -250,14 +250,13 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::postgres::testing;
     use crate::storage::sqlite::SqliteStore;
     use crate::storage::{AppendLimits, JoinOutcome, NewInvite, RelayStore};
     use duet_proto::Snapshot;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_sqlite_relay_moves_to_postgres_whole() {
-        let Some(server) = testing::server_url() else {
+        let Some(server) = duet_e2e::pg::server_url() else {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
@@ -302,7 +301,7 @@ mod tests {
         .unwrap();
         drop(lite);
 
-        let url = testing::fresh_database(&server).await;
+        let url = duet_e2e::pg::fresh_database(&server).await;
         let copied = sqlite_to_postgres(dir.path(), &url).await.unwrap();
         assert_eq!(
             copied,

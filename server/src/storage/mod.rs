@@ -60,6 +60,51 @@ pub enum JoinOutcome {
     WrongToken { attempts_left: u32 },
 }
 
+/// What a join attempt does to an invite, by the rules every backend shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum JoinVerdict {
+    /// Refused without touching the invite (used, burned, expired).
+    Refuse(JoinOutcome),
+    /// A wrong token: count the attempt, then answer this (`WrongToken`, or `Burned` on
+    /// the last allowed attempt).
+    CountAttempt(JoinOutcome),
+    /// The right token on a live invite: use it and add the member.
+    Join,
+}
+
+/// Judge a join attempt on an invite in this state. The token hashes are compared in
+/// constant time.
+pub(crate) fn judge_join(
+    used: bool,
+    attempts: u32,
+    expires_at: Millis,
+    stored_hash: &[u8],
+    token_hash: &[u8],
+    now: Millis,
+    max_attempts: u32,
+) -> JoinVerdict {
+    if used {
+        return JoinVerdict::Refuse(JoinOutcome::Used);
+    }
+    if attempts >= max_attempts {
+        return JoinVerdict::Refuse(JoinOutcome::Burned);
+    }
+    if now >= expires_at {
+        return JoinVerdict::Refuse(JoinOutcome::Expired);
+    }
+    if !crate::auth::constant_time_eq(stored_hash, token_hash) {
+        let left = max_attempts.saturating_sub(attempts + 1);
+        return JoinVerdict::CountAttempt(if left == 0 {
+            JoinOutcome::Burned
+        } else {
+            JoinOutcome::WrongToken {
+                attempts_left: left,
+            }
+        });
+    }
+    JoinVerdict::Join
+}
+
 /// The result of an append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appended {

@@ -87,6 +87,37 @@ impl PgStore {
         Ok(())
     }
 
+    /// Make `device` a member of `space` (if it isn't) and tell the other nodes, in `tx`.
+    async fn join_space(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        space: Uuid,
+        device: Uuid,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let n = sqlx::query(
+            "INSERT INTO members (space, device, added_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(space)
+        .bind(device)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            self.notify(
+                tx,
+                Wire::Joined {
+                    s: space,
+                    d: device,
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     async fn members_of(&self, spaces: &[Uuid]) -> StoreResult<Vec<SpaceInfo>> {
         let rows = sqlx::query(
             "SELECT s.id, s.head, m.device FROM spaces s
@@ -408,26 +439,7 @@ impl RelayStore for PgStore {
         if live.is_none() {
             return Err(StoreError::NotFound);
         }
-        let n = sqlx::query(
-            "INSERT INTO members (space, device, added_at) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(space)
-        .bind(device)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n > 0 {
-            self.notify(
-                &mut tx,
-                Wire::Joined {
-                    s: space,
-                    d: device,
-                },
-            )
-            .await?;
-        }
+        self.join_space(&mut tx, space, device, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -513,29 +525,25 @@ impl RelayStore for PgStore {
         let expires_at: i64 = row.try_get(3)?;
         let attempts = u32::try_from(row.try_get::<i32, _>(4)?).unwrap_or(u32::MAX);
         let used: bool = row.try_get(5)?;
-        if used {
-            return Ok(JoinOutcome::Used);
-        }
-        if attempts >= max_attempts {
-            return Ok(JoinOutcome::Burned);
-        }
-        if now >= expires_at {
-            return Ok(JoinOutcome::Expired);
-        }
-        if !crate::auth::constant_time_eq(&stored, &token_hash) {
-            sqlx::query("UPDATE invites SET attempts = attempts + 1 WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            let left = max_attempts.saturating_sub(attempts + 1);
-            return Ok(if left == 0 {
-                JoinOutcome::Burned
-            } else {
-                JoinOutcome::WrongToken {
-                    attempts_left: left,
-                }
-            });
+        match judge_join(
+            used,
+            attempts,
+            expires_at,
+            &stored,
+            &token_hash,
+            now,
+            max_attempts,
+        ) {
+            JoinVerdict::Refuse(outcome) => return Ok(outcome),
+            JoinVerdict::CountAttempt(outcome) => {
+                sqlx::query("UPDATE invites SET attempts = attempts + 1 WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(outcome);
+            }
+            JoinVerdict::Join => {}
         }
         sqlx::query("UPDATE invites SET used_by = $2, used_at = $3 WHERE id = $1")
             .bind(id)
@@ -543,23 +551,7 @@ impl RelayStore for PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO members (space, device, added_at) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(space)
-        .bind(device)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        self.notify(
-            &mut tx,
-            Wire::Joined {
-                s: space,
-                d: device,
-            },
-        )
-        .await?;
+        self.join_space(&mut tx, space, device, now).await?;
         tx.commit().await?;
         Ok(JoinOutcome::Joined { space, wrapped_key })
     }
@@ -806,55 +798,16 @@ async fn snapshot_in(
     .transpose()
 }
 
-/// Test support: a fresh database on the server named by `DUET_TEST_DATABASE_URL` (which
-/// `scripts/test` sets after starting a throwaway PostgreSQL), dropped by the caller.
-#[cfg(test)]
-pub(crate) mod testing {
-    use super::*;
-
-    /// The server's URL, or a clear failure: a test that can't reach PostgreSQL must not
-    /// pass silently. `DUET_SKIP_POSTGRES=1` skips on purpose (and says so).
-    pub(crate) fn server_url() -> Option<String> {
-        if let Ok(url) = std::env::var("DUET_TEST_DATABASE_URL") {
-            return Some(url);
-        }
-        if std::env::var("DUET_SKIP_POSTGRES").as_deref() == Ok("1") {
-            eprintln!("DUET_SKIP_POSTGRES=1: skipping a PostgreSQL test");
-            return None;
-        }
-        panic!(
-            "PostgreSQL tests need DUET_TEST_DATABASE_URL (scripts/test starts a server and \
-             sets it); set DUET_SKIP_POSTGRES=1 to skip them"
-        );
-    }
-
-    /// Create a database with a random name; returns its URL.
-    pub(crate) async fn fresh_database(server: &str) -> String {
-        let name = format!("duet_test_{}", Uuid::new_v4().simple());
-        let admin = PgPool::connect(server)
-            .await
-            .expect("connect to PostgreSQL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .expect("create a test database");
-        admin.close().await;
-        // The same server and user, the new database (the URL's path names the database).
-        let (base, _) = server.rsplit_once('/').expect("a database URL with a path");
-        format!("{base}/{name}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_passes_the_storage_suite() {
-        let Some(server) = testing::server_url() else {
+        let Some(server) = duet_e2e::pg::server_url() else {
             return;
         };
-        let url = testing::fresh_database(&server).await;
+        let url = duet_e2e::pg::fresh_database(&server).await;
         let store = PgStore::connect(&url, 8).await.unwrap();
         crate::storage::suite::run(&store).await;
     }
@@ -864,10 +817,10 @@ mod tests {
     /// other's events (not its own).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_nodes_share_one_gap_free_log() {
-        let Some(server) = testing::server_url() else {
+        let Some(server) = duet_e2e::pg::server_url() else {
             return;
         };
-        let url = testing::fresh_database(&server).await;
+        let url = duet_e2e::pg::fresh_database(&server).await;
         let a: std::sync::Arc<dyn RelayStore> =
             std::sync::Arc::new(PgStore::connect(&url, 8).await.unwrap());
         let b: std::sync::Arc<dyn RelayStore> =

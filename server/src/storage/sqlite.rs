@@ -440,29 +440,25 @@ impl RelayStore for SqliteStore {
             let Some((space, stored, wrapped_key, expires_at, attempts, used_by)) = row else {
                 return Ok(JoinOutcome::NotFound);
             };
-            if used_by.is_some() {
-                return Ok(JoinOutcome::Used);
-            }
-            if attempts >= max_attempts {
-                return Ok(JoinOutcome::Burned);
-            }
-            if now >= expires_at {
-                return Ok(JoinOutcome::Expired);
-            }
-            if !crate::auth::constant_time_eq(&stored, &token_hash) {
-                tx.execute(
-                    "UPDATE invites SET attempts = attempts + 1 WHERE id = ?1",
-                    [id.as_bytes().as_slice()],
-                )?;
-                tx.commit()?;
-                let left = max_attempts.saturating_sub(attempts + 1);
-                return Ok(if left == 0 {
-                    JoinOutcome::Burned
-                } else {
-                    JoinOutcome::WrongToken {
-                        attempts_left: left,
-                    }
-                });
+            match judge_join(
+                used_by.is_some(),
+                attempts,
+                expires_at,
+                &stored,
+                &token_hash,
+                now,
+                max_attempts,
+            ) {
+                JoinVerdict::Refuse(outcome) => return Ok(outcome),
+                JoinVerdict::CountAttempt(outcome) => {
+                    tx.execute(
+                        "UPDATE invites SET attempts = attempts + 1 WHERE id = ?1",
+                        [id.as_bytes().as_slice()],
+                    )?;
+                    tx.commit()?;
+                    return Ok(outcome);
+                }
+                JoinVerdict::Join => {}
             }
             tx.execute(
                 "UPDATE invites SET used_by = ?2, used_at = ?3 WHERE id = ?1",

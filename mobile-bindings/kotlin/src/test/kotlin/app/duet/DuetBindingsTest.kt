@@ -85,6 +85,13 @@ class DuetBindingsTest {
         ada.splice(id, TextField.TITLE, 1u, 0u, "!")
         assertEquals("\uD83C\uDF05! Sunday", ada.getEntry(id).title)
         assertThrows<DuetException.InvalidInput> { ada.splice(id, TextField.TITLE, 99u, 0u, "x") }
+        // A buffered burst of typing, one durable write.
+        ada.spliceMany(id, TextField.BODY, listOf(
+            TextEdit(position = 22u, deleteCount = 0u, insert = ", slowly"),
+            TextEdit(position = 0u, deleteCount = 2u, insert = "Ada and Ben"),
+        ))
+        assertEquals("Ada and Ben walked by the river, slowly.", ada.getEntry(id).body)
+        ada.setText(id, TextField.BODY, "We walked by the river.")
         ada.setTags(id, listOf("walk", "river"))
         ada.react(id, "❤️")
         assertEquals(1, ada.getEntry(id).reactions.size)
@@ -254,6 +261,19 @@ class DuetBindingsTest {
         val phone = DuetClient.joinDevice(tempDir("ada-phone"), link.code, relay.url)
         assertEquals(ada.identity().memberId, phone.identity().memberId)
         assertEquals(merged, phone.getEntry(a1).body)
+
+        // Devices, a snapshot, a lost phone revoked, and a partner removed.
+        ada.syncNow()
+        val devices = phone.devices()
+        assertEquals(phone.relayInfo()!!.deviceId, devices.first())
+        assertTrue(ada.uploadSnapshot(j) >= 1uL)
+        ada.revokeDevice(devices.first())
+        assertThrows<DuetException.RelayRefused> { runBlocking { phone.syncNow() } }
+        assertThrows<DuetException.NotAllowed> { runBlocking { ada.removeMember(j, ada.identity().memberId) } }
+        ada.removeMember(j, ben.identity().memberId)
+        val after = ada.createEntry(j, NewEntry(kind = EntryKind.REFLECTION, body = "after Ben left"))
+        ada.syncNow(); ben.syncNow()
+        assertThrows<DuetException.NotFound> { ben.getEntry(after) }
         phone.close(); ada.close(); ben.close()
     }
 }

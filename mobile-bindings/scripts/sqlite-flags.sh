@@ -1,0 +1,17 @@
+# Sourced by the scripts that build libduet_mobile (build-bindings.sh, so the tests run the
+# library that ships; build-android.sh; build-xcframework.sh): the bundled SQLite without
+# the features rusqlite turns on that duet-core never uses. duet-core needs the core and
+# FTS5 (search); it uses no FTS3/4, R*Tree, dbstat, soundex(), JSON functions, extension
+# loading or sqlite_stat4 (it never runs ANALYZE). About 200 KB less in the library
+# (BENCHMARKS.md, "Mobile library size"). libsqlite3-sys reads LIBSQLITE3_FLAGS when it
+# compiles the bundled SQLite: -U drops one of its -D defaults. The workspace's own builds
+# and tests (and the relay) keep the default SQLite. Flags already in LIBSQLITE3_FLAGS come
+# last and win; sourcing twice (a script that calls another) adds nothing.
+if [[ -z "${DUET_MOBILE_SQLITE_FLAGS:-}" ]]; then
+    DUET_MOBILE_SQLITE_FLAGS="-USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS"
+    DUET_MOBILE_SQLITE_FLAGS+=" -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_SOUNDEX"
+    DUET_MOBILE_SQLITE_FLAGS+=" -USQLITE_ENABLE_STAT4 -USQLITE_ENABLE_LOAD_EXTENSION"
+    DUET_MOBILE_SQLITE_FLAGS+=" -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_JSON"
+    export DUET_MOBILE_SQLITE_FLAGS
+    export LIBSQLITE3_FLAGS="$DUET_MOBILE_SQLITE_FLAGS${LIBSQLITE3_FLAGS:+ $LIBSQLITE3_FLAGS}"
+fi
