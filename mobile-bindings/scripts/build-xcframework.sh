@@ -22,7 +22,8 @@ MAC=(aarch64-apple-darwin x86_64-apple-darwin)
 rustup target add "$IOS" "${SIM[@]}" "${MAC[@]}"
 
 # The shipped library: small (opt-level s, fat LTO, one codegen unit), with https/wss.
-BUILD=(cargo build --locked --release -p duet-mobile --lib --features tls
+# `cargo rustc --crate-type`: without the rlib (see Cargo.toml), LTO drops what nothing calls.
+BUILD=(cargo rustc --locked --release -p duet-mobile --lib --features tls --crate-type cdylib,staticlib
     --config 'profile.release.opt-level="s"'
     --config 'profile.release.lto="fat"'
     --config 'profile.release.codegen-units=1')
