@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::events::{EntryListener, Listeners, Subscription};
 use crate::ids::{DeviceId, MemberId, SpaceId};
 use crate::model::{EntryEvent, Identity};
+use crate::store::checkpoint::{self, Checkpointer};
 use crate::store::{self, Durability};
 use crate::sync::live::{SyncListener, SyncState};
 
@@ -70,6 +71,9 @@ pub struct Duet {
     outbox_notify: Arc<tokio::sync::Notify>,
     clock: Arc<dyn Clock>,
     home: PathBuf,
+    /// Checkpoints the WAL from its own thread, off the writing path (after `inner`: dropped
+    /// last, so its connection, the store's last, folds the WAL into the database).
+    checkpointer: Checkpointer,
 }
 
 impl std::fmt::Debug for Duet {
@@ -150,6 +154,7 @@ impl Duet {
         opts: Options,
     ) -> Result<Duet> {
         let data_version = store::data_version(&conn)?;
+        let checkpointer = Checkpointer::new(&home.join(STORE_FILE), opts.durability);
         Ok(Duet {
             inner: Mutex::new(Inner {
                 conn,
@@ -164,6 +169,7 @@ impl Duet {
             outbox_notify: Arc::new(tokio::sync::Notify::new()),
             clock: opts.clock,
             home: home.to_path_buf(),
+            checkpointer,
         })
     }
 
@@ -267,7 +273,7 @@ impl Duet {
     /// Run a write transaction, then tell listeners (outside the lock).
     pub(crate) fn write<R>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) -> Result<R> {
         let now = self.now();
-        let (r, events) = {
+        let (r, events, wal_frames) = {
             let mut g = self.lock();
             let inner = &mut *g;
             let mut tx = Tx::begin(
@@ -285,12 +291,15 @@ impl Duet {
                     return Err(e);
                 }
             };
+            checkpoint::reset_wal_frames();
             let (events, meta_changed) = tx.commit()?;
+            let wal_frames = checkpoint::take_wal_frames();
             if meta_changed {
                 inner.devices = None;
             }
-            (r, events)
+            (r, events, wal_frames)
         };
+        self.checkpointer.after_commit(wal_frames);
         self.emit(&events);
         self.outbox_notify.notify_one();
         Ok(r)
@@ -305,5 +314,47 @@ impl Duet {
         for e in events {
             self.listeners.emit(|l| l.on_event(e));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::model::{NewEntry, TextField};
+
+    /// Writes that fill the WAL wake the checkpoint thread, and closing the home (its
+    /// connection is then the store's last) folds the WAL into the database.
+    #[test]
+    fn full_wal_is_checkpointed_beside_the_writes_and_folded_in_on_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = Options {
+            durability: Durability::Normal,
+            ..Options::default()
+        };
+        let duet = Duet::init(dir.path(), "Ada", opts.clone()).unwrap();
+        let j = duet.create_journal("Us").unwrap();
+        let id = duet.create_entry(&j, NewEntry::default()).unwrap();
+        let wal = dir.path().join(format!("{STORE_FILE}-wal"));
+        let mut body = String::new();
+        let mut len = 0;
+        // About 3 WAL pages a write: past the 1,000 pages that call for a checkpoint.
+        for i in 0..400 {
+            let line = format!("{i}: we walked along the river and talked about the summer\n");
+            duet.splice_text(&id, TextField::Body, len, 0, &line)
+                .unwrap();
+            len += line.chars().count();
+            body.push_str(&line);
+        }
+        duet.checkpointer.wait_idle();
+        assert!(duet.checkpointer.runs() >= 1);
+        assert!(wal.exists());
+        drop(duet);
+        let left = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(left, 0, "the WAL outlived the last connection");
+        let reopened = Duet::open(dir.path(), opts).unwrap();
+        reopened.integrity_check().unwrap();
+        assert_eq!(reopened.get_entry(&id).unwrap().body, body);
     }
 }

@@ -71,11 +71,16 @@ pub(crate) fn touch(
     excerpt: Option<&str>,
 ) -> Result<()> {
     conn.prepare_cached(
-        "UPDATE entries SET updated_at = max(updated_at, ?2), fts_dirty = 1,
+        "UPDATE entries SET updated_at = max(updated_at, ?2),
                 title = coalesce(?3, title), excerpt = coalesce(?4, excerpt)
          WHERE rowid = ?1",
     )?
     .execute(params![rowid, updated_at, title, excerpt])?;
+    // Separately and only when it changes: an UPDATE that sets `fts_dirty` rewrites the
+    // row's entry in the `entries_fts_dirty` index even when the value stays 1, one more
+    // page in the WAL on every keystroke.
+    conn.prepare_cached("UPDATE entries SET fts_dirty = 1 WHERE rowid = ?1 AND fts_dirty = 0")?
+        .execute([rowid])?;
     Ok(())
 }
 

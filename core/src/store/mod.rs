@@ -1,6 +1,7 @@
 //! The device store: one SQLite database (WAL) holding identity, spaces, keys, documents
 //! (snapshot + incremental chunks), the outbox and the derived entries index.
 
+pub(crate) mod checkpoint;
 pub(crate) mod index;
 pub(crate) mod relay;
 pub(crate) mod schema;
@@ -32,14 +33,7 @@ pub(crate) fn open(path: &Path, durability: Durability) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(
-        None,
-        "synchronous",
-        match durability {
-            Durability::Full => "FULL",
-            Durability::Normal => "NORMAL",
-        },
-    )?;
+    conn.pragma_update(None, "synchronous", synchronous(durability))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > schema::SCHEMA_VERSION {
@@ -51,13 +45,26 @@ pub(crate) fn open(path: &Path, durability: Durability) -> Result<Connection> {
     schema::migrations()
         .to_latest(&mut conn)
         .map_err(|e| Error::Migration(e.to_string()))?;
+    // No auto-checkpoint inside this connection's commits: see `checkpoint`.
+    checkpoint::install(&conn);
     Ok(conn)
+}
+
+/// The `synchronous` setting of a durability.
+pub(crate) fn synchronous(durability: Durability) -> &'static str {
+    match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    }
 }
 
 /// `PRAGMA data_version`: changes when another connection commits, so a cached document
 /// can be dropped before we write on top of a stale copy.
 pub(crate) fn data_version(conn: &Connection) -> Result<i64> {
-    Ok(conn.pragma_query_value(None, "data_version", |r| r.get(0))?)
+    // Asked before every write: a cached statement, not a pragma parsed each time.
+    Ok(conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?)
 }
 
 pub(crate) fn identity(conn: &Connection) -> Result<Option<Identity>> {
@@ -248,21 +255,39 @@ pub(crate) fn insert_doc(
 /// A document as stored: its snapshot (if compacted yet) and its chunks, in order.
 pub(crate) type DocBytes = (Option<Vec<u8>>, Vec<Vec<u8>>);
 
+/// The `seq` range of a document's chunks: `[doc << 32, (doc + 1) << 32)` (schema V3).
+fn chunk_range(rowid: i64) -> Result<(i64, i64)> {
+    if !(0..1 << 31).contains(&rowid) {
+        return Err(Error::Internal(format!(
+            "document rowid {rowid} out of range"
+        )));
+    }
+    Ok((rowid << 32, (rowid + 1) << 32))
+}
+
 /// A document's stored snapshot and its chunks, in order.
 pub(crate) fn doc_bytes(conn: &Connection, rowid: i64) -> Result<DocBytes> {
     let snapshot: Option<Vec<u8>> = conn
         .prepare_cached("SELECT snapshot FROM docs WHERE rowid = ?1")?
         .query_row([rowid], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached("SELECT data FROM chunks WHERE doc = ?1 ORDER BY seq")?;
+    let (lo, hi) = chunk_range(rowid)?;
+    let mut stmt =
+        conn.prepare_cached("SELECT data FROM chunks WHERE seq >= ?1 AND seq < ?2 ORDER BY seq")?;
     let chunks = stmt
-        .query_map([rowid], |r| r.get::<_, Vec<u8>>(0))?
+        .query_map([lo, hi], |r| r.get::<_, Vec<u8>>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok((snapshot, chunks))
 }
 
+/// Store a chunk after the document's others: it lands on the page that holds them.
 pub(crate) fn append_chunk(conn: &Connection, rowid: i64, data: &[u8]) -> Result<()> {
-    conn.prepare_cached("INSERT INTO chunks (doc, data) VALUES (?1, ?2)")?
-        .execute(params![rowid, data])?;
+    let (lo, hi) = chunk_range(rowid)?;
+    conn.prepare_cached(
+        "INSERT INTO chunks (seq, doc, data)
+         VALUES (coalesce((SELECT seq FROM chunks WHERE seq >= ?1 AND seq < ?2
+                           ORDER BY seq DESC LIMIT 1), ?1) + 1, ?3, ?4)",
+    )?
+    .execute(params![lo, hi, rowid, data])?;
     Ok(())
 }
 
@@ -270,8 +295,9 @@ pub(crate) fn append_chunk(conn: &Connection, rowid: i64, data: &[u8]) -> Result
 pub(crate) fn compact(conn: &Connection, rowid: i64, snapshot: &[u8]) -> Result<()> {
     conn.prepare_cached("UPDATE docs SET snapshot = ?2 WHERE rowid = ?1")?
         .execute(params![rowid, snapshot])?;
-    conn.prepare_cached("DELETE FROM chunks WHERE doc = ?1")?
-        .execute([rowid])?;
+    let (lo, hi) = chunk_range(rowid)?;
+    conn.prepare_cached("DELETE FROM chunks WHERE seq >= ?1 AND seq < ?2")?
+        .execute([lo, hi])?;
     Ok(())
 }
 
