@@ -901,6 +901,19 @@ impl LiveConn {
         self.ws.send(msg).await.map_err(transport)
     }
 
+    /// The next frame, which must be a `new` announcement arriving within `within`:
+    /// (space, seq, the blob when it came inline). Anything else is a test failure.
+    pub async fn next_new(&mut self, within: Duration) -> (Uuid, u64, Option<LogBlob>) {
+        match self.recv(within).await {
+            LiveEvent::Frame(ServerFrame::New {
+                space_id,
+                seq,
+                blob,
+            }) => (space_id, seq, blob),
+            other => panic!("expected a new frame, got {other:?}"),
+        }
+    }
+
     /// The next server frame within `within` (pings and pongs are skipped).
     pub async fn recv(&mut self, within: Duration) -> LiveEvent {
         let deadline = tokio::time::Instant::now() + within;

@@ -599,10 +599,8 @@ async fn malformed_authorization_headers_are_unauthorized() {
 
 /// Wait for the next `new` frame and return its (space, seq).
 async fn next_new(conn: &mut LiveConn) -> (Uuid, u64) {
-    match conn.recv(WAIT).await {
-        LiveEvent::Frame(ServerFrame::New { space_id, seq, .. }) => (space_id, seq),
-        other => panic!("expected a new frame, got {other:?}"),
-    }
+    let (space, seq, _) = conn.next_new(WAIT).await;
+    (space, seq)
 }
 
 async fn live_refusal(base: &str, token: &str) -> ErrorCode {

@@ -110,16 +110,10 @@ async fn two_nodes_on(
     Some((n1, n2, to_1, to_2, url))
 }
 
-/// The next `new` frame's (space, seq, inline?), or what came instead.
+/// The next `new` frame's (space, seq, inline?).
 async fn next_new(live: &mut duet_e2e::relay::LiveConn) -> (uuid::Uuid, u64, bool) {
-    match live.recv(Duration::from_secs(10)).await {
-        LiveEvent::Frame(ServerFrame::New {
-            space_id,
-            seq,
-            blob,
-        }) => (space_id, seq, blob.is_some()),
-        other => panic!("expected a new frame, got {other:?}"),
-    }
+    let (space, seq, blob) = live.next_new(Duration::from_secs(10)).await;
+    (space, seq, blob.is_some())
 }
 
 /// Protocol level, across nodes: joining (through node 1) makes a device's live connection

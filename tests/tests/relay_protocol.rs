@@ -578,14 +578,7 @@ async fn snapshot_keeps_the_newest() {
 
 /// The next frame must be a `new` frame; returns it.
 async fn next_new(conn: &mut LiveConn) -> (Uuid, u64, Option<LogBlob>) {
-    match conn.recv(WAIT).await {
-        LiveEvent::Frame(ServerFrame::New {
-            space_id,
-            seq,
-            blob,
-        }) => (space_id, seq, blob),
-        other => panic!("expected a new frame, got {other:?}"),
-    }
+    conn.next_new(WAIT).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
