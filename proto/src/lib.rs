@@ -8,6 +8,7 @@
 pub mod error;
 pub mod limits;
 pub mod live;
+pub mod sealed;
 pub mod types;
 
 pub use error::{ErrorBody, ErrorCode};
@@ -26,12 +27,43 @@ pub fn to_cbor<T: serde::Serialize>(v: &T) -> Vec<u8> {
     out
 }
 
-/// Decode CBOR bytes.
+/// Decode CBOR bytes: exactly one item, nothing after it (a body with trailing bytes is
+/// malformed, not a valid body and some garbage).
 pub fn from_cbor<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    ciborium::from_reader(bytes).map_err(|e| DecodeError(e.to_string()))
+    let mut rest = bytes;
+    let value = ciborium::from_reader(&mut rest).map_err(|e| DecodeError(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(DecodeError(format!(
+            "{} trailing bytes after the CBOR item",
+            rest.len()
+        )));
+    }
+    Ok(value)
 }
 
 /// A body that isn't the CBOR we expect.
 #[derive(Debug, thiserror::Error)]
 #[error("malformed CBOR body: {0}")]
 pub struct DecodeError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_cbor_takes_exactly_one_item() {
+        let bytes = to_cbor(&Snapshot {
+            seq: 3,
+            data: vec![1, 2, 3],
+        });
+        let back: Snapshot = from_cbor(&bytes).unwrap();
+        assert_eq!(back.seq, 3);
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(from_cbor::<Snapshot>(&trailing).is_err());
+        let mut twice = bytes.clone();
+        twice.extend_from_slice(&bytes);
+        assert!(from_cbor::<Snapshot>(&twice).is_err());
+        assert!(from_cbor::<Snapshot>(&bytes[..bytes.len() - 1]).is_err());
+    }
+}

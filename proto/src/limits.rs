@@ -25,3 +25,10 @@ pub const INVITE_DEFAULT_TTL_SECS: u64 = 24 * 3600;
 pub const INVITE_MAX_TTL_SECS: u64 = 7 * 24 * 3600;
 /// Largest wrapped key an invite may carry.
 pub const MAX_WRAPPED_KEY_BYTES: usize = 4096;
+/// Spaces one device may create.
+pub const MAX_SPACES_PER_DEVICE: u32 = 100;
+/// Pending (unused, unexpired, not burned) invites one device may hold at once.
+pub const MAX_PENDING_INVITES_PER_DEVICE: u32 = 100;
+/// Device registrations per client address per hour (a burst of this many, then one per
+/// `3600 / n` seconds).
+pub const REGISTRATIONS_PER_HOUR: u32 = 60;

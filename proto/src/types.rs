@@ -12,11 +12,54 @@ pub struct Registered {
     pub token: String,
 }
 
+/// `GET /v1/devices/me`: who a token belongs to, so a client pointed at another URL can
+/// tell whether it is the same relay (its token still works) or a new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WhoAmI {
+    pub device_id: Uuid,
+    /// The person this device acts for: every device linked through one personal space
+    /// shares it. Removing a member from a journal removes all of that person's devices.
+    pub person: Uuid,
+}
+
+/// What a space is for: the relay's membership rules differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum SpaceKind {
+    /// A shared journal: at most two people, each with any number of devices.
+    #[default]
+    Journal,
+    /// One person's private space (drafts, key ring): only that person's devices.
+    Personal,
+}
+
+impl SpaceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpaceKind::Journal => "journal",
+            SpaceKind::Personal => "personal",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "journal" => Some(SpaceKind::Journal),
+            "personal" => Some(SpaceKind::Personal),
+            _ => None,
+        }
+    }
+}
+
 /// `POST /v1/spaces`: the client picks the id (it names the space in sealed blobs' AAD).
+/// The answer is the same whether the id was free or is someone else's space, so a
+/// stranger learns nothing from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateSpace {
     pub space_id: Uuid,
+    #[serde(default)]
+    pub kind: SpaceKind,
 }
 
 /// A space as a member sees it.
@@ -27,6 +70,24 @@ pub struct SpaceInfo {
     pub members: Vec<Uuid>,
     /// Sequence number of the newest blob (0 when empty).
     pub head: u64,
+    /// The person each device of `members` acts for, in the same order.
+    #[serde(default)]
+    pub persons: Vec<Uuid>,
+    #[serde(default)]
+    pub kind: SpaceKind,
+    /// The key epoch last announced for the space (0: never): a blob sealed under an older
+    /// one is refused. A rotation announces the next epoch before sealing under it.
+    #[serde(default)]
+    pub key_epoch: u32,
+}
+
+/// `PUT /v1/spaces/{space}/epoch`: the space's key rotated to `epoch` (one step at a time;
+/// the current epoch again changes nothing). From then on the relay refuses new blobs
+/// sealed under an older epoch (`stale_epoch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyEpoch {
+    pub epoch: u32,
 }
 
 /// `GET /v1/spaces`: the spaces this device is a member of.
@@ -34,6 +95,36 @@ pub struct SpaceInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SpaceList {
     pub spaces: Vec<SpaceInfo>,
+}
+
+/// Whom an invite admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum InviteKind {
+    /// The partner: a person new to this shared journal (refused once it has two people).
+    #[default]
+    Partner,
+    /// Another device of the inviting person. Into a personal space it makes a fresh device
+    /// one of that person's (a device link); into a journal it admits only a device that
+    /// already acts for the inviting person.
+    Device,
+}
+
+impl InviteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InviteKind::Partner => "partner",
+            InviteKind::Device => "device",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "partner" => Some(InviteKind::Partner),
+            "device" => Some(InviteKind::Device),
+            _ => None,
+        }
+    }
 }
 
 /// `POST /v1/spaces/{space}/invites`. The inviter derives a join token and a wrapping key
@@ -48,6 +139,8 @@ pub struct CreateInvite {
     pub wrapped_key: Vec<u8>,
     /// Lifetime in seconds (default 24 h, at most 7 days).
     pub ttl_secs: Option<u64>,
+    #[serde(default)]
+    pub kind: InviteKind,
 }
 
 /// The invite as stored.

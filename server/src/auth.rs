@@ -41,6 +41,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub struct Caller {
     pub device: Uuid,
+    /// The person the device acts for.
+    pub person: Uuid,
 }
 
 /// Resolve a token to a live device.
@@ -56,7 +58,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
             "this device was revoked",
         ));
     }
-    Ok(Caller { device: dev.id })
+    Ok(Caller {
+        device: dev.id,
+        person: dev.person,
+    })
 }
 
 impl FromRequestParts<std::sync::Arc<AppState>> for Caller {
@@ -83,7 +88,7 @@ impl FromRequestParts<std::sync::Arc<AppState>> for Caller {
 
 /// The token of an `Authorization: Bearer <token>` value. The scheme name is
 /// case-insensitive (RFC 9110 §11.1), so `bearer` and `BEARER` are accepted too.
-fn bearer_token(header: &str) -> Option<&str> {
+pub fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim_start().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

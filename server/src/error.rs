@@ -40,6 +40,22 @@ impl From<StoreError> for ApiError {
                 ErrorCode::CursorAhead,
                 format!("cursor {after} is beyond the head {head}"),
             ),
+            e @ StoreError::StaleEpoch { .. } => {
+                ApiError::new(ErrorCode::StaleEpoch, e.to_string())
+            }
+            e @ StoreError::EpochJump { .. } => {
+                ApiError::new(ErrorCode::InvalidRequest, e.to_string())
+            }
+            StoreError::TooManySpaces { max } => ApiError::new(
+                ErrorCode::TooManySpaces,
+                format!("a device may create at most {max} spaces"),
+            ),
+            StoreError::TooManyInvites { max } => ApiError::new(
+                ErrorCode::TooManyInvites,
+                format!(
+                    "a device may hold at most {max} pending invites; wait for one to be used or to expire"
+                ),
+            ),
             StoreError::Backend(m) => {
                 // Storage details stay in the log, not in the response.
                 tracing::error!(error = %m, "storage failure");

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod live;
 pub mod metrics;
+pub mod net;
 pub mod state;
 pub mod storage;
 
@@ -36,7 +37,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
         return Ok(());
     }
     let store = open_store(&config).await?;
-    let state = AppState::new(store.clone(), config.limits());
+    let state = AppState::with_access(store.clone(), config.limits(), config.access());
     // With a shared database, what other nodes do reaches this node's live connections.
     if let Some(mut events) = store.node_events().await? {
         let state = state.clone();
@@ -56,8 +57,11 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
     let _ = std::io::stdout().flush();
 
     let retention = Duration::from_secs(config.snapshot_retention_hours * 3600);
-    let pruner = tokio::spawn(prune_forever(store, retention));
-    // The push limiter keeps a cell per device that pushed; forget the idle ones.
+    let pruner = tokio::spawn(prune_forever(store.clone(), retention));
+    let invite_retention = Duration::from_secs(config.invite_retention_hours * 3600);
+    let purger = tokio::spawn(purge_invites_forever(store, invite_retention));
+    // The rate limiters keep a cell per device that pushed and per address that
+    // registered; forget the idle ones.
     let limiter_state = state.clone();
     let forgetter = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(300));
@@ -65,18 +69,22 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
             tick.tick().await;
             limiter_state.push_limiter.retain_recent();
             limiter_state.push_limiter.shrink_to_fit();
+            if let Some(l) = &limiter_state.registration_limiter {
+                l.retain_recent();
+                l.shrink_to_fit();
+            }
         }
     });
     let shutdown_state = state.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            // Live connections end now; in-flight requests finish.
-            shutdown_state.hub.close_all();
-        })
-        .await?;
+    net::serve(listener, app, state.clone(), config.net(), async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        // Live connections end now; in-flight requests finish.
+        shutdown_state.hub.close_all();
+    })
+    .await?;
     pruner.abort();
+    purger.abort();
     forgetter.abort();
     tracing::info!("relay stopped");
     Ok(())
@@ -115,6 +123,20 @@ async fn prune_forever(store: Arc<dyn RelayStore>, retention: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(blobs = n, "pruned log behind snapshots"),
             Err(e) => tracing::warn!(error = %e, "pruning failed"),
+        }
+    }
+}
+
+/// Delete invites that expired more than `retention` ago, every ten minutes.
+async fn purge_invites_forever(store: Arc<dyn RelayStore>, retention: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let expired_before = now_ms() - retention.as_millis() as i64;
+        match store.purge_invites(expired_before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(invites = n, "purged expired invites"),
+            Err(e) => tracing::warn!(error = %e, "purging invites failed"),
         }
     }
 }

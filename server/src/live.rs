@@ -4,13 +4,14 @@
 //! rather than buffered without bound.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::{IntoResponse, Response};
 use duet_proto::live::{ClientFrame, ServerFrame};
 use duet_proto::{ErrorCode, LogBlob};
@@ -39,11 +40,60 @@ const PING_EVERY: Duration = Duration::from_secs(25);
 /// cost 1.3 GB of resident memory.
 const READ_BUFFER: usize = 4 * 1024;
 
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// Why the hub let a connection go: the close frame says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Why {
+    /// Not said (the connection ended on its own side).
+    Unknown = 0,
+    /// Its device was revoked.
+    Revoked = 1,
+    /// Its queue was full: it fell behind.
+    Behind = 2,
+    /// The event feed had a gap: everyone starts over.
+    Restart = 3,
+    /// The relay is shutting down.
+    Shutdown = 4,
+}
+
+impl Why {
+    fn of(v: u8) -> Why {
+        match v {
+            1 => Why::Revoked,
+            2 => Why::Behind,
+            3 => Why::Restart,
+            4 => Why::Shutdown,
+            _ => Why::Unknown,
+        }
+    }
+
+    /// The close frame's code and reason (a stable error code string).
+    fn close(self) -> (u16, ErrorCode) {
+        match self {
+            Why::Revoked => (close_code::POLICY, ErrorCode::DeviceRevoked),
+            Why::Behind => (close_code::AGAIN, ErrorCode::Unavailable),
+            Why::Restart => (close_code::RESTART, ErrorCode::Unavailable),
+            Why::Shutdown | Why::Unknown => (close_code::AWAY, ErrorCode::Unavailable),
+        }
+    }
+}
+
 struct Conn {
     device: Uuid,
     tx: mpsc::Sender<Bytes>,
     /// The spaces it hears (a handful), so leaving touches only those.
     spaces: Vec<Uuid>,
+    /// Set before the hub drops `tx`.
+    why: Arc<AtomicU8>,
+}
+
+impl Conn {
+    fn let_go(&self, why: Why) {
+        self.why.store(why as u8, Ordering::Release);
+    }
 }
 
 #[derive(Default)]
@@ -106,7 +156,7 @@ impl Hub {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn connect(&self, device: Uuid) -> Option<(u64, mpsc::Receiver<Bytes>)> {
+    fn connect(&self, device: Uuid) -> Option<(u64, mpsc::Receiver<Bytes>, Arc<AtomicU8>)> {
         let mut h = self.lock();
         if h.closed {
             return None;
@@ -114,23 +164,31 @@ impl Hub {
         h.next += 1;
         let id = h.next;
         let (tx, rx) = mpsc::channel(QUEUE);
+        let why = Arc::new(AtomicU8::new(Why::Unknown as u8));
         h.conns.insert(
             id,
             Conn {
                 device,
                 tx,
                 spaces: Vec::new(),
+                why: why.clone(),
             },
         );
         h.by_device.entry(device).or_default().insert(id);
-        Some((id, rx))
+        Some((id, rx, why))
     }
 
     fn disconnect(&self, id: u64) {
+        self.let_go(id, Why::Unknown);
+    }
+
+    /// Drop a connection, telling it why (its pump sees its queue end).
+    fn let_go(&self, id: u64, why: Why) {
         let mut h = self.lock();
         let Some(c) = h.conns.remove(&id) else {
             return;
         };
+        c.let_go(why);
         if let Some(set) = h.by_device.get_mut(&c.device) {
             set.remove(&id);
             if set.is_empty() {
@@ -177,7 +235,7 @@ impl Hub {
             .copied()
             .collect();
         for id in ids {
-            self.disconnect(id);
+            self.let_go(id, Why::Revoked);
         }
     }
 
@@ -185,6 +243,9 @@ impl Hub {
     pub fn close_all(&self) {
         let mut h = self.lock();
         h.closed = true;
+        for c in h.conns.values() {
+            c.let_go(Why::Shutdown);
+        }
         h.conns.clear();
         h.by_space.clear();
         h.by_device.clear();
@@ -248,6 +309,9 @@ impl Hub {
     fn restart_all(&self) {
         let mut h = self.lock();
         // Dropping each sender ends its connection's pump, which tells the client.
+        for c in h.conns.values() {
+            c.let_go(Why::Restart);
+        }
         h.conns.clear();
         h.by_space.clear();
         h.by_device.clear();
@@ -277,7 +341,7 @@ impl Hub {
         }
         let dropped = behind.len() as u64;
         for id in behind {
-            self.disconnect(id);
+            self.let_go(id, Why::Behind);
         }
         (sent, dropped)
     }
@@ -306,46 +370,99 @@ fn frame(f: &ServerFrame) -> Message {
     Message::Binary(Bytes::from(duet_proto::to_cbor(f)))
 }
 
-async fn serve(state: Arc<AppState>, mut socket: WebSocket) {
-    let device = match authenticate(&state, &mut socket).await {
+/// A close frame: an RFC 6455 code, and a stable error code as the reason.
+fn close_frame(code: u16, reason: ErrorCode) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason.as_str()),
+    }))
+}
+
+/// Send a close frame and give the client a moment to answer it, so the frame isn't lost
+/// to a reset.
+async fn close_with(
+    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    incoming: &mut futures_util::stream::SplitStream<WebSocket>,
+    code: u16,
+    reason: ErrorCode,
+) {
+    if tx.send(close_frame(code, reason)).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Some(Ok(m)) = incoming.next().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+async fn serve(state: Arc<AppState>, socket: WebSocket) {
+    let (mut tx, mut incoming) = socket.split();
+    let device = match authenticate(&state, &mut incoming).await {
         Ok(d) => d,
         Err((code, message)) => {
-            let _ = socket
-                .send(frame(&ServerFrame::Error { code, message }))
-                .await;
-            let _ = socket.close().await;
+            let _ = tx.send(frame(&ServerFrame::Error { code, message })).await;
+            close_with(&mut tx, &mut incoming, close_code::POLICY, code).await;
             return;
         }
     };
     // In the hub first, then read the spaces: a membership that commits in between
     // reaches this connection through `subscribe` (it finds the device), one before is in
     // the list — none falls in a gap.
-    let Some((id, mut rx)) = state.hub.connect(device) else {
+    let Some((id, mut rx, why)) = state.hub.connect(device) else {
+        // Shutting down.
+        close_with(
+            &mut tx,
+            &mut incoming,
+            close_code::AWAY,
+            ErrorCode::Unavailable,
+        )
+        .await;
         return;
     };
     state.metrics.live_connections.inc();
+    let mut failed = false;
     match state.store.spaces_of(device).await {
         Ok(s) => state.hub.add_spaces(id, s.into_iter().map(|s| s.space_id)),
         Err(e) => {
             tracing::error!(error = %e, "live: listing spaces failed");
             state.hub.disconnect(id);
+            failed = true;
         }
     }
     tracing::debug!(%device, "live connection open");
-    let (mut tx, mut incoming) = socket.split();
-    let ready = tx
-        .send(frame(&ServerFrame::Ready { device_id: device }))
-        .await
-        .is_ok();
+    let ready = !failed
+        && tx
+            .send(frame(&ServerFrame::Ready { device_id: device }))
+            .await
+            .is_ok();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
-    if ready {
-        pump(&state, &mut rx, &mut tx, &mut incoming, &mut ping).await;
+    let end = if failed {
+        End::Relay(close_code::ERROR, ErrorCode::Internal)
+    } else if ready {
+        pump(&state, &mut rx, &mut tx, &mut incoming, &mut ping, &why).await
+    } else {
+        End::Gone
+    };
+    if let End::Relay(code, reason) = end {
+        close_with(&mut tx, &mut incoming, code, reason).await;
     }
     let _ = tx.close().await;
     state.hub.disconnect(id);
     state.metrics.live_connections.dec();
     tracing::debug!(%device, "live connection closed");
+}
+
+/// How a live connection ended.
+enum End {
+    /// The relay ends it: send this close code and reason.
+    Relay(u16, ErrorCode),
+    /// The client closed it or it broke: nothing more to say.
+    Gone,
 }
 
 /// Forward hub frames to the socket until either side ends.
@@ -355,12 +472,13 @@ async fn pump(
     tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     incoming: &mut futures_util::stream::SplitStream<WebSocket>,
     ping: &mut tokio::time::Interval,
-) {
+    why: &AtomicU8,
+) -> End {
     loop {
         tokio::select! {
             out = rx.recv() => match out {
                 Some(bytes) => {
-                    if tx.send(Message::Binary(bytes)).await.is_err() { break; }
+                    if tx.send(Message::Binary(bytes)).await.is_err() { return End::Gone; }
                     state.metrics.live_frames.inc();
                 }
                 // The hub dropped us: revoked, fell behind, or shutting down.
@@ -369,15 +487,19 @@ async fn pump(
                         code: ErrorCode::Unavailable,
                         message: "connection closed by the relay; reconnect and pull".into(),
                     })).await;
-                    break;
+                    let (code, reason) = Why::of(why.load(Ordering::Acquire)).close();
+                    return End::Relay(code, reason);
                 }
             },
             msg = incoming.next() => match msg {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                // tungstenite answers the client's close frame itself.
+                Some(Ok(Message::Close(_))) | None => return End::Gone,
+                // A frame past the size limit, or not WebSocket at all.
+                Some(Err(_)) => return End::Relay(close_code::PROTOCOL, ErrorCode::MalformedBody),
                 Some(Ok(_)) => {} // pongs and anything else: the peer is alive
             },
             _ = ping.tick() => {
-                if tx.send(Message::Ping(Bytes::new())).await.is_err() { break; }
+                if tx.send(Message::Ping(Bytes::new())).await.is_err() { return End::Gone; }
             }
         }
     }
@@ -385,9 +507,9 @@ async fn pump(
 
 async fn authenticate(
     state: &AppState,
-    socket: &mut WebSocket,
+    incoming: &mut futures_util::stream::SplitStream<WebSocket>,
 ) -> Result<Uuid, (ErrorCode, String)> {
-    let first = tokio::time::timeout(AUTH_TIMEOUT, socket.recv())
+    let first = tokio::time::timeout(AUTH_TIMEOUT, incoming.next())
         .await
         .map_err(|_| (ErrorCode::Unauthorized, "no auth frame in time".to_string()))?;
     let bytes = match first {
@@ -428,8 +550,8 @@ mod tests {
             Uuid::new_v4(),
             Uuid::new_v4(),
         );
-        let (a1, mut a1_rx) = hub.connect(a).unwrap();
-        let (_b1, mut b1_rx) = hub.connect(b).unwrap();
+        let (a1, mut a1_rx, _) = hub.connect(a).unwrap();
+        let (_b1, mut b1_rx, b1_why) = hub.connect(b).unwrap();
         hub.add_spaces(a1, [s]);
         hub.subscribe(b, s);
         hub.subscribe(b, t);
@@ -449,11 +571,16 @@ mod tests {
             assert!(!h.by_device.contains_key(&a));
             assert!(!h.by_space.contains_key(&s));
         }
-        // A gap sends everyone away but keeps accepting.
+        // A gap sends everyone away (saying why) but keeps accepting.
         hub.apply(NodeEvent::Gap);
+        assert_eq!(Why::of(b1_why.load(Ordering::Acquire)), Why::Restart);
+        let (_, _, b2_why) = hub.connect(b).unwrap();
+        hub.drop_device(b);
+        assert_eq!(Why::of(b2_why.load(Ordering::Acquire)), Why::Revoked);
         assert_eq!(hub.connection_count(), 0);
-        assert!(hub.connect(a).is_some());
+        let (_, _, a2_why) = hub.connect(a).unwrap();
         hub.close_all();
+        assert_eq!(Why::of(a2_why.load(Ordering::Acquire)), Why::Shutdown);
         assert!(hub.connect(a).is_none());
     }
 }

@@ -20,6 +20,11 @@ pub struct RouteOnly {
     pub route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub requests: Family<RouteLabels, Counter>,
@@ -29,6 +34,9 @@ pub struct Metrics {
     pub live_connections: Gauge,
     pub live_frames: Counter,
     pub live_dropped: Counter,
+    pub connections_open: Gauge,
+    pub connections_refused: Family<ReasonLabel, Counter>,
+    pub large_bodies_refused: Counter,
 }
 
 impl Metrics {
@@ -43,6 +51,24 @@ impl Metrics {
         let live_connections = Gauge::default();
         let live_frames = Counter::default();
         let live_dropped = Counter::default();
+        let connections_open = Gauge::default();
+        let connections_refused = Family::<ReasonLabel, Counter>::default();
+        let large_bodies_refused = Counter::default();
+        registry.register(
+            "connections_open",
+            "Open client connections (live channels included)",
+            connections_open.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "Connections refused for a cap: in all (total) or per client address (per_ip)",
+            connections_refused.clone(),
+        );
+        registry.register(
+            "large_bodies_refused",
+            "Large request bodies refused because the body memory stayed full",
+            large_bodies_refused.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -87,6 +113,9 @@ impl Metrics {
             live_connections,
             live_frames,
             live_dropped,
+            connections_open,
+            connections_refused,
+            large_bodies_refused,
         }
     }
 

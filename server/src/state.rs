@@ -1,9 +1,12 @@
 //! What every handler shares.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::live::Hub;
@@ -20,6 +23,14 @@ pub struct Limits {
     pub space_quota_bytes: u64,
     pub invite_max_attempts: u32,
     pub live_inline_bytes: usize,
+    pub max_spaces_per_device: u32,
+    pub max_pending_invites_per_device: u32,
+    /// Per client address; 0: no limit.
+    pub registrations_per_hour: u32,
+    /// A request body must arrive whole within this.
+    pub body_read_timeout: Duration,
+    /// Bytes of large bodies held at once (see [`crate::cbor`]).
+    pub body_memory_bytes: usize,
 }
 
 impl Default for Limits {
@@ -33,7 +44,33 @@ impl Default for Limits {
             space_quota_bytes: SPACE_QUOTA_BYTES,
             invite_max_attempts: INVITE_MAX_ATTEMPTS,
             live_inline_bytes: LIVE_INLINE_BYTES,
+            max_spaces_per_device: MAX_SPACES_PER_DEVICE,
+            max_pending_invites_per_device: MAX_PENDING_INVITES_PER_DEVICE,
+            registrations_per_hour: REGISTRATIONS_PER_HOUR,
+            body_read_timeout: Duration::from_secs(60),
+            body_memory_bytes: crate::net::DEFAULT_BODY_MEMORY_BYTES,
         }
+    }
+}
+
+/// Who may register a device, and which peers' `X-Forwarded-For` is believed.
+#[derive(Clone, Default)]
+pub struct Access {
+    /// When set, registering needs it as a bearer token.
+    pub registration_token: Option<String>,
+    pub trusted_proxies: Vec<crate::net::IpNet>,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a secret: never in a log.
+        f.debug_struct("Access")
+            .field(
+                "registration_token",
+                &self.registration_token.as_ref().map(|_| "…"),
+            )
+            .field("trusted_proxies", &self.trusted_proxies)
+            .finish()
     }
 }
 
@@ -42,6 +79,11 @@ pub struct AppState {
     pub hub: Hub,
     pub limits: Limits,
     pub push_limiter: DefaultKeyedRateLimiter<Uuid>,
+    /// Registrations per client address (`None`: unlimited).
+    pub registration_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    pub access: Access,
+    /// Bytes of large request bodies that may be held at once.
+    pub body_memory: Arc<Semaphore>,
     pub metrics: Metrics,
 }
 
@@ -56,13 +98,30 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn RelayStore>, limits: Limits) -> Arc<AppState> {
+        Self::with_access(store, limits, Access::default())
+    }
+
+    pub fn with_access(
+        store: Arc<dyn RelayStore>,
+        limits: Limits,
+        access: Access,
+    ) -> Arc<AppState> {
         let per_minute =
             NonZeroU32::new(limits.pushes_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        let registration_limiter = NonZeroU32::new(limits.registrations_per_hour)
+            .map(|n| RateLimiter::keyed(Quota::per_hour(n)));
+        let body_memory = limits
+            .body_memory_bytes
+            .max(limits.max_body_bytes)
+            .min(Semaphore::MAX_PERMITS);
         Arc::new(AppState {
             store,
             hub: Hub::default(),
             limits,
             push_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            registration_limiter,
+            access,
+            body_memory: Arc::new(Semaphore::new(body_memory)),
             metrics: Metrics::new(),
         })
     }

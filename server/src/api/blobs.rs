@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::spaces::require_member;
 use crate::auth::Caller;
-use crate::cbor::{Cbor, CborResponse};
+use crate::cbor::{CborBody, CborResponse};
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
 use crate::state::{AppState, now_ms};
@@ -25,17 +25,30 @@ use crate::storage::AppendLimits;
     request_body(content = Push, content_type = "application/cbor"),
     responses((status = 200, body = Pushed, content_type = "application/cbor"),
               (status = 404, body = duet_proto::ErrorBody),
+              (status = 408, description = "The body did not arrive in time", body = duet_proto::ErrorBody),
               (status = 413, description = "Body, blob, count or quota over its limit", body = duet_proto::ErrorBody),
-              (status = 429, body = duet_proto::ErrorBody)),
+              (status = 429, body = duet_proto::ErrorBody),
+              (status = 503, description = "Busy with other large bodies; retry after `Retry-After`", body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn push(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(space): Path<Uuid>,
-    Cbor(req): Cbor<Push>,
+    body: CborBody<Push>,
 ) -> Result<CborResponse<Pushed>, ApiError> {
+    // The rate limit and membership first: a refused push costs the relay no body.
+    if let Err(not_until) = state.push_limiter.check_key(&caller.device) {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
+        let mut e = ApiError::new(ErrorCode::RateLimited, "too many pushes; slow down");
+        e.retry_after_secs = Some(wait.as_secs().max(1));
+        return Err(e);
+    }
     require_member(&state, space, &caller).await?;
     let l = state.limits;
+    // Held until the push is stored: the body's bytes stay counted while they are in memory.
+    let (req, _room) = body.read(&state, l.max_body_bytes).await?;
     if req.blobs.is_empty() {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
@@ -67,14 +80,6 @@ pub async fn push(
                 format!("blobs are at most {} bytes", l.max_blob_bytes),
             ));
         }
-    }
-    if let Err(not_until) = state.push_limiter.check_key(&caller.device) {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(
-            &governor::clock::DefaultClock::default(),
-        ));
-        let mut e = ApiError::new(ErrorCode::RateLimited, "too many pushes; slow down");
-        e.retry_after_secs = Some(wait.as_secs().max(1));
-        return Err(e);
     }
     let bytes: u64 = req.blobs.iter().map(|b| b.data.len() as u64).sum();
     let blobs = req.blobs.into_iter().map(|b| (b.id, b.data)).collect();
@@ -117,6 +122,9 @@ pub struct PullParams {
     pub after: Option<u64>,
     /// Page size, 1 to 1000 (default 500).
     pub limit: Option<u32>,
+    /// Stop the page once its blobs add up to this many bytes (at least one blob is always
+    /// sent), so a client on a link that drops after a few kilobytes still gets whole pages.
+    pub max_bytes: Option<u64>,
 }
 
 /// Pull blobs after a cursor, paged. When the cursor is older than the pruned log, the
@@ -141,30 +149,64 @@ pub async fn pull(
             format!("limit is 1 to {MAX_PULL_PAGE}"),
         ));
     }
-    let pulled = state.store.pull(space, q.after.unwrap_or(0), limit).await?;
+    let mut pulled = state.store.pull(space, q.after.unwrap_or(0), limit).await?;
+    if let Some(max) = q.max_bytes {
+        trim_to_bytes(&mut pulled, max);
+    }
     Ok(CborResponse(StatusCode::OK, pulled))
+}
+
+/// Keep the first blobs of a page up to `max` bytes (the first one whatever its size), and
+/// say whether more follow.
+fn trim_to_bytes(page: &mut Pulled, max: u64) {
+    let mut total = 0u64;
+    let keep = page
+        .blobs
+        .iter()
+        .position(|b| {
+            total += b.data.len() as u64;
+            total > max
+        })
+        .map_or(page.blobs.len(), |i| i.max(1));
+    page.blobs.truncate(keep);
+    let last = page
+        .blobs
+        .last()
+        .map(|b| b.seq)
+        .or(page.snapshot.as_ref().map(|s| s.seq));
+    if let Some(last) = last {
+        page.more = last < page.head;
+    }
 }
 
 /// Upload a sealed compacted state covering every blob up to `seq`.
 #[utoipa::path(put, path = "/v1/spaces/{space}/snapshot", tag = "blobs",
     params(("space" = Uuid, Path)),
     request_body(content = Snapshot, content_type = "application/cbor"),
-    responses((status = 204), (status = 400, body = duet_proto::ErrorBody), (status = 404, body = duet_proto::ErrorBody)),
+    responses((status = 204), (status = 400, body = duet_proto::ErrorBody), (status = 404, body = duet_proto::ErrorBody),
+              (status = 408, description = "The body did not arrive in time", body = duet_proto::ErrorBody),
+              (status = 413, description = "Body or quota over its limit (the snapshot counts toward the space's quota)", body = duet_proto::ErrorBody),
+              (status = 503, description = "Busy with other large bodies; retry after `Retry-After`", body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_snapshot(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(space): Path<Uuid>,
-    Cbor(req): Cbor<Snapshot>,
+    body: CborBody<Snapshot>,
 ) -> Result<StatusCode, ApiError> {
     require_member(&state, space, &caller).await?;
+    let (req, _room) = body.read(&state, state.limits.max_body_bytes).await?;
     if req.data.is_empty() {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
             "a snapshot is not empty",
         ));
     }
-    state.store.put_snapshot(space, req, now_ms()).await?;
+    // The snapshot counts toward the space's quota (in place of the one it replaces).
+    state
+        .store
+        .put_snapshot_within(space, req, now_ms(), state.limits.space_quota_bytes)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -185,4 +227,40 @@ pub async fn get_snapshot(
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(CborResponse(StatusCode::OK, s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use duet_proto::LogBlob;
+
+    fn page(sizes: &[usize]) -> Pulled {
+        Pulled {
+            blobs: sizes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| LogBlob {
+                    seq: i as u64 + 1,
+                    id: vec![0; 16],
+                    data: vec![0; *n],
+                })
+                .collect(),
+            head: sizes.len() as u64,
+            more: false,
+            snapshot: None,
+        }
+    }
+
+    #[test]
+    fn a_page_stops_at_its_byte_budget_but_never_sends_nothing() {
+        let mut p = page(&[10, 10, 10, 10]);
+        trim_to_bytes(&mut p, 25);
+        assert_eq!((p.blobs.len(), p.more), (2, true));
+        let mut p = page(&[100, 10]);
+        trim_to_bytes(&mut p, 25);
+        assert_eq!((p.blobs.len(), p.more), (1, true), "one blob past the budget");
+        let mut p = page(&[10, 10]);
+        trim_to_bytes(&mut p, 1000);
+        assert_eq!((p.blobs.len(), p.more), (2, false));
+    }
 }

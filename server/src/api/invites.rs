@@ -6,7 +6,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use duet_proto::limits::{INVITE_DEFAULT_TTL_SECS, INVITE_MAX_TTL_SECS, MAX_WRAPPED_KEY_BYTES};
-use duet_proto::{CreateInvite, ErrorCode, InviteCreated, JoinInvite, Joined};
+use duet_proto::{
+    CreateInvite, ErrorCode, InviteCreated, InviteKind, JoinInvite, Joined, SpaceKind,
+};
 use uuid::Uuid;
 
 use super::spaces::require_member;
@@ -15,14 +17,16 @@ use crate::cbor::{Cbor, CborResponse};
 use crate::error::ApiError;
 use crate::extract::Path;
 use crate::state::{AppState, now_ms};
-use crate::storage::{JoinOutcome, NewInvite};
+use crate::storage::{InviteCap, JoinOutcome, NewInvite};
 
 /// Create an invite to a space.
 #[utoipa::path(post, path = "/v1/spaces/{space}/invites", tag = "invites",
     params(("space" = Uuid, Path)),
     request_body(content = CreateInvite, content_type = "application/cbor"),
     responses((status = 201, body = InviteCreated, content_type = "application/cbor"),
-              (status = 400, body = duet_proto::ErrorBody), (status = 404, body = duet_proto::ErrorBody)),
+              (status = 400, body = duet_proto::ErrorBody),
+              (status = 403, description = "Not allowed here, or this device holds as many pending invites as it may (`too_many_invites`)", body = duet_proto::ErrorBody),
+              (status = 404, body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
@@ -31,6 +35,17 @@ pub async fn create(
     Cbor(req): Cbor<CreateInvite>,
 ) -> Result<CborResponse<InviteCreated>, ApiError> {
     require_member(&state, space, &caller).await?;
+    let info = state
+        .store
+        .space_info(space)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if info.kind == SpaceKind::Personal && req.kind == InviteKind::Partner {
+        return Err(ApiError::new(
+            ErrorCode::NotAllowed,
+            "a personal space admits only its own person's devices: make a device invite",
+        ));
+    }
     let token_hash: [u8; 32] = req
         .token_hash
         .as_slice()
@@ -49,17 +64,26 @@ pub async fn create(
             format!("ttl_secs is 1 to {INVITE_MAX_TTL_SECS}"),
         ));
     }
-    let expires_at = now_ms() + (ttl as i64) * 1000;
+    let now = now_ms();
+    let expires_at = now + (ttl as i64) * 1000;
     state
         .store
-        .create_invite(NewInvite {
-            id: req.invite_id,
-            space,
-            created_by: caller.device,
-            token_hash,
-            wrapped_key: req.wrapped_key,
-            expires_at,
-        })
+        .create_invite_capped(
+            NewInvite {
+                id: req.invite_id,
+                space,
+                created_by: caller.device,
+                token_hash,
+                wrapped_key: req.wrapped_key,
+                expires_at,
+                kind: req.kind,
+            },
+            InviteCap {
+                now,
+                max_pending: state.limits.max_pending_invites_per_device,
+                max_attempts: state.limits.invite_max_attempts,
+            },
+        )
         .await?;
     Ok(CborResponse(
         StatusCode::CREATED,
@@ -76,7 +100,7 @@ pub async fn create(
     params(("invite" = Uuid, Path)),
     request_body(content = JoinInvite, content_type = "application/cbor"),
     responses((status = 200, body = Joined, content_type = "application/cbor"),
-              (status = 403, description = "Wrong token", body = duet_proto::ErrorBody),
+              (status = 403, description = "Wrong token, or not allowed in (a journal with its two people, a device that belongs to someone else)", body = duet_proto::ErrorBody),
               (status = 404, body = duet_proto::ErrorBody),
               (status = 410, description = "Expired, used or burned", body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
@@ -121,6 +145,7 @@ pub async fn join(
             ErrorCode::InviteBurned,
             "too many wrong attempts; ask for a new invite",
         )),
+        JoinOutcome::NotAllowed(why) => Err(ApiError::new(ErrorCode::NotAllowed, why)),
         JoinOutcome::WrongToken { attempts_left } => Err(ApiError::new(
             ErrorCode::InviteWrongToken,
             format!("the invite code is wrong ({attempts_left} attempts left)"),

@@ -14,7 +14,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use duet_proto::ErrorCode;
 use utoipa::OpenApi;
 
@@ -26,8 +26,9 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Duet relay", description = "Stores and forwards sealed blobs between a couple's devices. Bodies are CBOR; errors are JSON `{code, message}`."),
     paths(
-        devices::register, devices::revoke,
+        devices::register, devices::me, devices::revoke,
         spaces::create, spaces::list, spaces::get, spaces::add_member, spaces::remove_member,
+        spaces::announce_epoch,
         invites::create, invites::join,
         blobs::push, blobs::pull, blobs::put_snapshot, blobs::get_snapshot,
     ),
@@ -46,12 +47,25 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        // A relay started with --registration-token wants it on POST /v1/devices.
+        components.add_security_scheme(
+            "registration",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The operator's registration token, on relays that require one",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
     let v1 = Router::new()
         .route("/devices", post(devices::register))
+        .route("/devices/me", get(devices::me))
         .route("/devices/{device}", delete(devices::revoke))
         .route("/spaces", post(spaces::create).get(spaces::list))
         .route("/spaces/{space}", get(spaces::get))
@@ -60,6 +74,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/spaces/{space}/members/{device}",
             delete(spaces::remove_member),
         )
+        .route("/spaces/{space}/epoch", put(spaces::announce_epoch))
         .route("/spaces/{space}/invites", post(invites::create))
         .route("/invites/{invite}/join", post(invites::join))
         .route("/spaces/{space}/blobs", post(blobs::push).get(blobs::pull))

@@ -42,6 +42,8 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
     if !path.exists() {
         return Err(backend(format!("no relay database at {}", path.display())));
     }
+    // Bring the file up to this build's schema first (a relay stopped before an upgrade).
+    drop(super::sqlite::SqliteStore::open(data_dir)?);
     let src = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     // One read transaction: a consistent view even if something still writes.
     src.execute_batch("BEGIN")?;
@@ -57,16 +59,20 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
     }
     let mut copied = Copied::default();
 
-    type DeviceRow = (Vec<u8>, Vec<u8>, i64, Option<i64>);
+    type DeviceRow = (Vec<u8>, Vec<u8>, Vec<u8>, i64, Option<i64>);
     let devices: Vec<DeviceRow> = src
-        .prepare("SELECT id, token_hash, created_at, revoked_at FROM devices")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .prepare("SELECT id, person, token_hash, created_at, revoked_at FROM devices")?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
-    for (id, hash, created, revoked) in devices {
+    for (id, person, hash, created, revoked) in devices {
         sqlx::query(
-            "INSERT INTO devices (id, token_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO devices (id, person, token_hash, created_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(uuid(&id)?)
+        .bind(uuid(&person)?)
         .bind(hash)
         .bind(created)
         .bind(revoked)
@@ -75,23 +81,39 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
         copied.devices += 1;
     }
 
-    type SpaceRow = (Vec<u8>, i64, i64, i64, i64);
+    type SpaceRow = (Vec<u8>, i64, i64, i64, i64, String, i64, Option<Vec<u8>>);
     let spaces: Vec<SpaceRow> = src
-        .prepare("SELECT id, head, bytes, pruned_seq, created_at FROM spaces")?
+        .prepare(
+            "SELECT id, head, bytes, pruned_seq, created_at, kind, key_epoch, created_by
+             FROM spaces",
+        )?
         .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    for (id, head, bytes, pruned, created) in spaces {
+    for (id, head, bytes, pruned, created, kind, epoch, by) in spaces {
         sqlx::query(
-            "INSERT INTO spaces (id, head, bytes, pruned_seq, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO spaces (id, head, bytes, pruned_seq, created_at, kind, key_epoch,
+                                 created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(uuid(&id)?)
         .bind(head)
         .bind(bytes)
         .bind(pruned)
         .bind(created)
+        .bind(kind)
+        .bind(epoch)
+        .bind(by.as_deref().map(uuid).transpose()?)
         .execute(&mut *tx)
         .await?;
         copied.spaces += 1;
@@ -121,11 +143,12 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
         i32,
         Option<Vec<u8>>,
         Option<i64>,
+        String,
     );
     let invites: Vec<InviteRow> = src
         .prepare(
             "SELECT id, space, created_by, token_hash, wrapped_key, expires_at, attempts,
-                    used_by, used_at FROM invites",
+                    used_by, used_at, kind FROM invites",
         )?
         .query_map([], |r| {
             Ok((
@@ -138,14 +161,15 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
                 r.get(6)?,
                 r.get(7)?,
                 r.get(8)?,
+                r.get(9)?,
             ))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    for (id, space, by, hash, wrapped, expires, attempts, used_by, used_at) in invites {
+    for (id, space, by, hash, wrapped, expires, attempts, used_by, used_at, kind) in invites {
         sqlx::query(
             "INSERT INTO invites (id, space, created_by, token_hash, wrapped_key, expires_at,
-                                  attempts, used_by, used_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                  attempts, used_by, used_at, kind)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(uuid(&id)?)
         .bind(uuid(&space)?)
@@ -156,6 +180,7 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
         .bind(attempts)
         .bind(used_by.as_deref().map(uuid).transpose()?)
         .bind(used_at)
+        .bind(kind)
         .execute(&mut *tx)
         .await?;
         copied.invites += 1;
@@ -262,12 +287,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lite = SqliteStore::open(dir.path()).unwrap();
         let (a, b, gone) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        lite.register_device(a, [1; 32], 1).await.unwrap();
-        lite.register_device(b, [2; 32], 1).await.unwrap();
-        lite.register_device(gone, [3; 32], 1).await.unwrap();
+        lite.register_device(a, a, [1; 32], 1).await.unwrap();
+        lite.register_device(b, b, [2; 32], 1).await.unwrap();
+        lite.register_device(gone, gone, [3; 32], 1).await.unwrap();
         lite.revoke_device(gone, 2).await.unwrap();
         let space = Uuid::new_v4();
-        lite.create_space(space, a, 3).await.unwrap();
+        lite.create_space(space, duet_proto::SpaceKind::Journal, a, 3)
+            .await
+            .unwrap();
         lite.add_member(space, b, 4).await.unwrap();
         let limits = AppendLimits {
             quota_bytes: 1 << 30,
@@ -296,6 +323,7 @@ mod tests {
             token_hash: [7; 32],
             wrapped_key: vec![1, 2, 3],
             expires_at: i64::MAX,
+            kind: duet_proto::InviteKind::Partner,
         })
         .await
         .unwrap();
@@ -343,6 +371,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(more.seqs, vec![1_235]);
+        // Who created the space came along: it still counts toward the creator's cap.
+        assert!(matches!(
+            pg.create_space_capped(Uuid::new_v4(), duet_proto::SpaceKind::Journal, a, 10, 1)
+                .await,
+            Err(StoreError::TooManySpaces { max: 1 })
+        ));
 
         // A second run refuses: the target is no longer empty.
         assert!(matches!(

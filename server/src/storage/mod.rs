@@ -9,7 +9,7 @@ pub mod sqlite;
 pub(crate) mod suite;
 
 use async_trait::async_trait;
-use duet_proto::{LogBlob, Snapshot, SpaceInfo};
+use duet_proto::{InviteKind, LogBlob, Snapshot, SpaceInfo, SpaceKind};
 use uuid::Uuid;
 
 /// Unix milliseconds.
@@ -25,16 +25,32 @@ pub enum StoreError {
     QuotaExceeded,
     #[error("cursor {after} is beyond the head {head}")]
     CursorAhead { after: u64, head: u64 },
+    #[error(
+        "a blob is sealed under key epoch {epoch}, but this space has moved to epoch {current}"
+    )]
+    StaleEpoch { epoch: u32, current: u32 },
+    #[error(
+        "key epoch {epoch} skips ahead: a rotation moves this space from epoch {current} one step"
+    )]
+    EpochJump { epoch: u32, current: u32 },
+    /// The device has created as many spaces as it may.
+    #[error("this device has created its {max} spaces")]
+    TooManySpaces { max: u32 },
+    /// The device holds as many pending invites as it may.
+    #[error("this device has {max} pending invites")]
+    TooManyInvites { max: u32 },
     #[error("storage backend: {0}")]
     Backend(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A registered device.
+/// A registered device, and the person it acts for (every device linked through one
+/// personal space shares a person; removal from a journal takes all of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Device {
     pub id: Uuid,
+    pub person: Uuid,
     pub revoked: bool,
 }
 
@@ -47,17 +63,26 @@ pub struct NewInvite {
     pub token_hash: [u8; 32],
     pub wrapped_key: Vec<u8>,
     pub expires_at: Millis,
+    pub kind: InviteKind,
 }
 
 /// What happened to a join attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinOutcome {
-    Joined { space: Uuid, wrapped_key: Vec<u8> },
+    Joined {
+        space: Uuid,
+        wrapped_key: Vec<u8>,
+    },
     NotFound,
     Expired,
     Used,
     Burned,
-    WrongToken { attempts_left: u32 },
+    WrongToken {
+        attempts_left: u32,
+    },
+    /// The right token, but the relationship doesn't allow it (a journal that already has
+    /// its two people, a device that already acts for someone else). The invite stays.
+    NotAllowed(&'static str),
 }
 
 /// What a join attempt does to an invite, by the rules every backend shares.
@@ -105,6 +130,76 @@ pub(crate) fn judge_join(
     JoinVerdict::Join
 }
 
+/// Who may come in through an invite, by the rules every backend shares (read inside the
+/// join's transaction). `Ok(Some(p))`: admitted, and the joining device now acts for
+/// person `p` (a device link); `Ok(None)`: admitted as it is.
+pub(crate) fn judge_admission(
+    space: SpaceKind,
+    invite: InviteKind,
+    inviter: Uuid,
+    joiner: &Device,
+    joiner_has_spaces: bool,
+    persons_in_space: &[Uuid],
+) -> Result<Option<Uuid>, &'static str> {
+    match (space, invite) {
+        (SpaceKind::Personal, InviteKind::Partner) => {
+            Err("a personal space admits only its own person's devices")
+        }
+        (SpaceKind::Personal, InviteKind::Device) if joiner.person == inviter => Ok(None),
+        // Becoming someone's device is for a device with nothing of its own yet.
+        (SpaceKind::Personal, InviteKind::Device) if !joiner_has_spaces => Ok(Some(inviter)),
+        (SpaceKind::Personal, InviteKind::Device) => {
+            Err("this device already belongs to someone; link a new device")
+        }
+        (SpaceKind::Journal, InviteKind::Device) if joiner.person == inviter => Ok(None),
+        (SpaceKind::Journal, InviteKind::Device) => {
+            Err("this code admits only the inviter's own devices; ask for a partner invite")
+        }
+        (SpaceKind::Journal, InviteKind::Partner) => {
+            if !persons_in_space.contains(&inviter) {
+                return Err("the person who made this invite is no longer in the journal");
+            }
+            if persons_in_space.contains(&joiner.person) {
+                return Ok(None);
+            }
+            let mut distinct: Vec<&Uuid> = persons_in_space.iter().collect();
+            distinct.sort();
+            distinct.dedup();
+            if distinct.len() >= 2 {
+                return Err("this journal already has its two people");
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// A fresh blob may be appended to a space whose announced key epoch is `current` unless
+/// its clear header names an older epoch: `StaleEpoch` then — a device that missed a
+/// rotation must fetch the new key and seal again, so nothing new opens with a removed
+/// member's keys. Bytes without a sealed-blob header carry no epoch and aren't checked
+/// (devices only ever push sealed blobs; garbage is the clients' to quarantine).
+pub(crate) fn check_epoch(current: u32, sealed: &[u8]) -> StoreResult<()> {
+    match duet_proto::sealed::epoch_of(sealed) {
+        Some(e) if e < current => Err(StoreError::StaleEpoch { epoch: e, current }),
+        _ => Ok(()),
+    }
+}
+
+/// Announcing key epoch `epoch` for a space now at `current`: the epoch after it. Epochs
+/// only move forward, one rotation at a time (a space never announced counts as epoch 1,
+/// where every space starts), so no member can push the space out of everyone's reach in
+/// one step; an older epoch is `StaleEpoch`, the current one changes nothing.
+pub(crate) fn judge_epoch(current: u32, epoch: u32) -> StoreResult<u32> {
+    let base = current.max(1);
+    if epoch < current {
+        Err(StoreError::StaleEpoch { epoch, current })
+    } else if epoch > base.saturating_add(1) {
+        Err(StoreError::EpochJump { epoch, current })
+    } else {
+        Ok(epoch.max(current))
+    }
+}
+
 /// The result of an append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appended {
@@ -113,6 +208,16 @@ pub struct Appended {
     pub head: u64,
     /// Blobs that were new (not retries), for the live channel.
     pub fresh: Vec<LogBlob>,
+}
+
+/// The cap on a device's pending invites ([`RelayStore::create_invite_capped`]).
+#[derive(Debug, Clone, Copy)]
+pub struct InviteCap {
+    /// Invites that expire at or before this are no longer pending.
+    pub now: Millis,
+    pub max_pending: u32,
+    /// Invites with this many wrong attempts are burned, no longer pending.
+    pub max_attempts: u32,
 }
 
 /// Limits the store enforces inside its transaction.
@@ -166,27 +271,82 @@ pub trait RelayStore: Send + Sync + 'static {
         Ok(None)
     }
 
-    async fn register_device(&self, id: Uuid, token_hash: [u8; 32], now: Millis)
-    -> StoreResult<()>;
+    /// A new device acting for `person` (a fresh person unless linked later).
+    async fn register_device(
+        &self,
+        id: Uuid,
+        person: Uuid,
+        token_hash: [u8; 32],
+        now: Millis,
+    ) -> StoreResult<()>;
     async fn device_by_token(&self, token_hash: [u8; 32]) -> StoreResult<Option<Device>>;
     async fn device(&self, id: Uuid) -> StoreResult<Option<Device>>;
-    /// Mark a device revoked and drop its memberships. `false` when it didn't exist.
+    /// Mark a device revoked, drop its memberships and the invites it made that are still
+    /// pending. `false` when it didn't exist.
     async fn revoke_device(&self, id: Uuid, now: Millis) -> StoreResult<bool>;
 
-    /// A new space with its creator as the first member; `Conflict` if the id is taken.
-    async fn create_space(&self, space: Uuid, creator: Uuid, now: Millis) -> StoreResult<()>;
+    /// A new space with its creator as the first member. `false` (and nothing changes)
+    /// when the id is taken. No cap on how many a device creates (see
+    /// [`create_space_capped`](Self::create_space_capped)).
+    async fn create_space(
+        &self,
+        space: Uuid,
+        kind: SpaceKind,
+        creator: Uuid,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        self.create_space_capped(space, kind, creator, now, u32::MAX)
+            .await
+    }
+    /// [`create_space`](Self::create_space) for a creator that may have created at most
+    /// `max_created` spaces: one more is `TooManySpaces` — whether the id is free or taken,
+    /// so the answer tells nothing about other people's spaces — unless the creator is
+    /// already a member of that space (then nothing changes, as for any taken id). Checked
+    /// in the creating transaction. Spaces made before creators were recorded don't count.
+    async fn create_space_capped(
+        &self,
+        space: Uuid,
+        kind: SpaceKind,
+        creator: Uuid,
+        now: Millis,
+        max_created: u32,
+    ) -> StoreResult<bool>;
     async fn is_member(&self, space: Uuid, device: Uuid) -> StoreResult<bool>;
     async fn space_info(&self, space: Uuid) -> StoreResult<Option<SpaceInfo>>;
     async fn spaces_of(&self, device: Uuid) -> StoreResult<Vec<SpaceInfo>>;
     async fn add_member(&self, space: Uuid, device: Uuid, now: Millis) -> StoreResult<()>;
-    /// `false` when the device was not a member.
+    /// One device leaves a space. `false` when it was not a member.
     async fn remove_member(&self, space: Uuid, device: Uuid) -> StoreResult<bool>;
-    /// Whether two devices are members of at least one common space.
-    async fn share_a_space(&self, a: Uuid, b: Uuid) -> StoreResult<bool>;
+    /// A person leaves a space: every device of theirs, every pending invite they made to
+    /// it, and every pending partner invite to it (the key rotates, and whoever comes next
+    /// needs a new invite from a remaining member). Returns the devices that left.
+    async fn remove_person(&self, space: Uuid, person: Uuid) -> StoreResult<Vec<Uuid>>;
 
-    async fn create_invite(&self, invite: NewInvite) -> StoreResult<()>;
-    /// Check the token against the invite; on success the device becomes a member and the
-    /// invite is used, all in one transaction. Wrong tokens count toward burning it.
+    /// Store an invite; `Conflict` when its id is taken. No cap on pending invites (see
+    /// [`create_invite_capped`](Self::create_invite_capped)).
+    async fn create_invite(&self, invite: NewInvite) -> StoreResult<()> {
+        self.create_invite_capped(
+            invite,
+            InviteCap {
+                now: Millis::MIN,
+                max_pending: u32::MAX,
+                max_attempts: u32::MAX,
+            },
+        )
+        .await
+    }
+    /// [`create_invite`](Self::create_invite) for a creator that may hold at most
+    /// `cap.max_pending` pending invites (unused, unexpired at `cap.now`, fewer than
+    /// `cap.max_attempts` wrong attempts): one more is `TooManyInvites`, nothing stored.
+    /// Checked in the creating transaction.
+    async fn create_invite_capped(&self, invite: NewInvite, cap: InviteCap) -> StoreResult<()>;
+    /// Delete every invite (used or not) that expired before `expired_before`; returns how
+    /// many. A join on a deleted invite is `NotFound`.
+    async fn purge_invites(&self, expired_before: Millis) -> StoreResult<u64>;
+    /// Check the token against the invite and the admission rules ([`judge_admission`]);
+    /// on success the device becomes a member (and, through a device link, one of the
+    /// inviter's person's devices) and the invite is used, all in one transaction. Wrong
+    /// tokens count toward burning it.
     async fn join_invite(
         &self,
         id: Uuid,
@@ -196,8 +356,13 @@ pub trait RelayStore: Send + Sync + 'static {
         max_attempts: u32,
     ) -> StoreResult<JoinOutcome>;
 
+    /// Announce that the space's key rotated to `epoch` ([`judge_epoch`]); returns the
+    /// space's epoch after. From then on a fresh blob under an older epoch is refused.
+    async fn raise_epoch(&self, space: Uuid, epoch: u32) -> StoreResult<u32>;
+
     /// Append blobs to a space's log, idempotent by blob id; acknowledged only once
-    /// committed. A blob id reused with different bytes is a `Conflict`.
+    /// committed. A blob id reused with different bytes is a `Conflict`; a fresh blob
+    /// under an epoch older than the space's announced one is `StaleEpoch` ([`check_epoch`]).
     async fn append(
         &self,
         space: Uuid,
@@ -210,9 +375,24 @@ pub trait RelayStore: Send + Sync + 'static {
     /// than the pruned log. `CursorAhead` when `after` is beyond the head.
     async fn pull(&self, space: Uuid, after: u64, limit: u32) -> StoreResult<duet_proto::Pulled>;
 
-    /// Keep the newest snapshot (one covering a higher `seq` replaces an older one).
-    async fn put_snapshot(&self, space: Uuid, snapshot: Snapshot, now: Millis) -> StoreResult<()>;
+    /// Keep the newest snapshot (one covering a higher `seq` replaces an older one). No
+    /// quota (see [`put_snapshot_within`](Self::put_snapshot_within)).
+    async fn put_snapshot(&self, space: Uuid, snapshot: Snapshot, now: Millis) -> StoreResult<()> {
+        self.put_snapshot_within(space, snapshot, now, u64::MAX)
+            .await
+    }
+    /// [`put_snapshot`](Self::put_snapshot) within the space's quota: a space's stored bytes
+    /// are its log and its snapshot, so a snapshot that would take them past `quota_bytes`
+    /// (counting it in place of the one it replaces) is `QuotaExceeded`, nothing stored.
+    async fn put_snapshot_within(
+        &self,
+        space: Uuid,
+        snapshot: Snapshot,
+        now: Millis,
+        quota_bytes: u64,
+    ) -> StoreResult<()>;
     async fn snapshot(&self, space: Uuid) -> StoreResult<Option<Snapshot>>;
-    /// Delete log blobs covered by a snapshot older than `older_than`; returns how many.
+    /// Delete log blobs covered by a snapshot older than `older_than`; returns how many. The
+    /// space's stored bytes are then what is left of its log plus its snapshot.
     async fn prune(&self, older_than: Millis) -> StoreResult<u64>;
 }

@@ -1,12 +1,15 @@
 //! The embedded SQLite backend (the default): one file in the data dir, WAL, one writer
 //! connection and a few readers, each call run on tokio's blocking pool.
+//!
+//! Past 500 lines on purpose: it is one thing, this backend's `RelayStore` impl (a trait
+//! impl is one block); the schema is in `migrations/sqlite/`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use duet_proto::{LogBlob, Pulled, Snapshot, SpaceInfo};
+use duet_proto::{InviteKind, LogBlob, Pulled, Snapshot, SpaceInfo, SpaceKind};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 use uuid::Uuid;
@@ -15,61 +18,12 @@ use super::*;
 
 const READERS: usize = 4;
 
-const SCHEMA_V1: &str = r#"
-CREATE TABLE devices (
-    id          BLOB PRIMARY KEY,
-    token_hash  BLOB NOT NULL UNIQUE,
-    created_at  INTEGER NOT NULL,
-    revoked_at  INTEGER
-) WITHOUT ROWID;
-
-CREATE TABLE spaces (
-    id          BLOB PRIMARY KEY,
-    head        INTEGER NOT NULL DEFAULT 0,
-    bytes       INTEGER NOT NULL DEFAULT 0,
-    pruned_seq  INTEGER NOT NULL DEFAULT 0,
-    created_at  INTEGER NOT NULL
-) WITHOUT ROWID;
-
-CREATE TABLE members (
-    space     BLOB NOT NULL REFERENCES spaces(id),
-    device    BLOB NOT NULL REFERENCES devices(id),
-    added_at  INTEGER NOT NULL,
-    PRIMARY KEY (space, device)
-) WITHOUT ROWID;
-CREATE INDEX members_device ON members(device, space);
-
-CREATE TABLE invites (
-    id           BLOB PRIMARY KEY,
-    space        BLOB NOT NULL REFERENCES spaces(id),
-    created_by   BLOB NOT NULL,
-    token_hash   BLOB NOT NULL,
-    wrapped_key  BLOB NOT NULL,
-    expires_at   INTEGER NOT NULL,
-    attempts     INTEGER NOT NULL DEFAULT 0,
-    used_by      BLOB,
-    used_at      INTEGER
-) WITHOUT ROWID;
-
--- The sealed-blob log. Rows are large (up to a few MB), so this is a rowid table.
-CREATE TABLE blobs (
-    space       BLOB NOT NULL,
-    seq         INTEGER NOT NULL,
-    blob_id     BLOB NOT NULL,
-    device      BLOB NOT NULL,
-    data        BLOB NOT NULL,
-    created_at  INTEGER NOT NULL,
-    UNIQUE (space, seq),
-    UNIQUE (space, blob_id)
-);
-
-CREATE TABLE snapshots (
-    space       BLOB PRIMARY KEY,
-    seq         INTEGER NOT NULL,
-    data        BLOB NOT NULL,
-    created_at  INTEGER NOT NULL
-);
-"#;
+/// The schema, one file per step (the same steps as PostgreSQL's).
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_relay.sql"),
+    include_str!("../../migrations/sqlite/0002_persons.sql"),
+    include_str!("../../migrations/sqlite/0003_limits.sql"),
+];
 
 pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
@@ -109,7 +63,7 @@ impl SqliteStore {
         std::fs::create_dir_all(dir).map_err(backend)?;
         let path = dir.join("relay.sqlite3");
         let mut writer = open_conn(&path)?;
-        Migrations::new(vec![M::up(SCHEMA_V1)])
+        Migrations::new(MIGRATIONS.iter().map(|m| M::up(m)).collect())
             .to_latest(&mut writer)
             .map_err(backend)?;
         let readers = (0..READERS)
@@ -154,26 +108,63 @@ fn uuid_of(b: Vec<u8>) -> StoreResult<Uuid> {
     Uuid::from_slice(&b).map_err(backend)
 }
 
-fn members_of(c: &Connection, space: &Uuid) -> StoreResult<Vec<Uuid>> {
-    let mut stmt =
-        c.prepare_cached("SELECT device FROM members WHERE space = ?1 ORDER BY device")?;
-    let rows = stmt.query_map([space.as_bytes().as_slice()], |r| r.get::<_, Vec<u8>>(0))?;
-    rows.map(|r| uuid_of(r?)).collect()
+/// (device, person) of every member of a space.
+fn members_of(c: &Connection, space: &Uuid) -> StoreResult<Vec<(Uuid, Uuid)>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT m.device, d.person FROM members m JOIN devices d ON d.id = m.device
+         WHERE m.space = ?1 ORDER BY m.device",
+    )?;
+    let rows = stmt.query_map([space.as_bytes().as_slice()], |r| {
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    rows.map(|r| {
+        let (d, p) = r?;
+        Ok((uuid_of(d)?, uuid_of(p)?))
+    })
+    .collect()
+}
+
+fn kind_of(s: &str) -> StoreResult<SpaceKind> {
+    SpaceKind::parse(s).ok_or_else(|| backend(format!("unknown space kind {s:?}")))
 }
 
 fn space_info(c: &Connection, space: &Uuid) -> StoreResult<Option<SpaceInfo>> {
-    let head: Option<i64> = c
-        .prepare_cached("SELECT head FROM spaces WHERE id = ?1")?
-        .query_row([space.as_bytes().as_slice()], |r| r.get(0))
+    let row: Option<(i64, String, u32)> = c
+        .prepare_cached("SELECT head, kind, key_epoch FROM spaces WHERE id = ?1")?
+        .query_row([space.as_bytes().as_slice()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
-    match head {
+    match row {
         None => Ok(None),
-        Some(head) => Ok(Some(SpaceInfo {
-            space_id: *space,
-            members: members_of(c, space)?,
-            head: head as u64,
-        })),
+        Some((head, kind, key_epoch)) => {
+            let (members, persons) = members_of(c, space)?.into_iter().unzip();
+            Ok(Some(SpaceInfo {
+                space_id: *space,
+                members,
+                head: head as u64,
+                persons,
+                kind: kind_of(&kind)?,
+                key_epoch,
+            }))
+        }
     }
+}
+
+fn device_row(c: &Connection, id: &Uuid) -> StoreResult<Option<Device>> {
+    c.prepare_cached("SELECT person, revoked_at IS NOT NULL FROM devices WHERE id = ?1")?
+        .query_row([id.as_bytes().as_slice()], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?))
+        })
+        .optional()?
+        .map(|(person, revoked)| {
+            Ok(Device {
+                id: *id,
+                person: uuid_of(person)?,
+                revoked,
+            })
+        })
+        .transpose()
 }
 
 fn snapshot_of(c: &Connection, space: &Uuid) -> StoreResult<Option<Snapshot>> {
@@ -203,13 +194,19 @@ impl RelayStore for SqliteStore {
     async fn register_device(
         &self,
         id: Uuid,
+        person: Uuid,
         token_hash: [u8; 32],
         now: Millis,
     ) -> StoreResult<()> {
         self.write(move |c| {
             c.execute(
-                "INSERT INTO devices (id, token_hash, created_at) VALUES (?1, ?2, ?3)",
-                params![id.as_bytes().as_slice(), token_hash.as_slice(), now],
+                "INSERT INTO devices (id, person, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    id.as_bytes().as_slice(),
+                    person.as_bytes().as_slice(),
+                    token_hash.as_slice(),
+                    now
+                ],
             )?;
             Ok(())
         })
@@ -219,15 +216,16 @@ impl RelayStore for SqliteStore {
     async fn device_by_token(&self, token_hash: [u8; 32]) -> StoreResult<Option<Device>> {
         self.read(move |c| {
             c.prepare_cached(
-                "SELECT id, revoked_at IS NOT NULL FROM devices WHERE token_hash = ?1",
+                "SELECT id, person, revoked_at IS NOT NULL FROM devices WHERE token_hash = ?1",
             )?
             .query_row([token_hash.as_slice()], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?))
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?, r.get(2)?))
             })
             .optional()?
-            .map(|(id, revoked)| {
+            .map(|(id, person, revoked)| {
                 Ok(Device {
                     id: uuid_of(id)?,
+                    person: uuid_of(person)?,
                     revoked,
                 })
             })
@@ -237,15 +235,7 @@ impl RelayStore for SqliteStore {
     }
 
     async fn device(&self, id: Uuid) -> StoreResult<Option<Device>> {
-        self.read(move |c| {
-            Ok(
-                c.prepare_cached("SELECT revoked_at IS NOT NULL FROM devices WHERE id = ?1")?
-                    .query_row([id.as_bytes().as_slice()], |r| r.get(0))
-                    .optional()?
-                    .map(|revoked| Device { id, revoked }),
-            )
-        })
-        .await
+        self.read(move |c| device_row(c, &id)).await
     }
 
     async fn revoke_device(&self, id: Uuid, now: Millis) -> StoreResult<bool> {
@@ -259,29 +249,58 @@ impl RelayStore for SqliteStore {
                 "DELETE FROM members WHERE device = ?1",
                 [id.as_bytes().as_slice()],
             )?;
+            tx.execute(
+                "DELETE FROM invites WHERE created_by = ?1 AND used_by IS NULL",
+                [id.as_bytes().as_slice()],
+            )?;
             tx.commit()?;
             Ok(n > 0)
         })
         .await
     }
 
-    async fn create_space(&self, space: Uuid, creator: Uuid, now: Millis) -> StoreResult<()> {
+    async fn create_space_capped(
+        &self,
+        space: Uuid,
+        kind: SpaceKind,
+        creator: Uuid,
+        now: Millis,
+        max_created: u32,
+    ) -> StoreResult<bool> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let sp = space.as_bytes().as_slice();
+            let by = creator.as_bytes().as_slice();
             let exists: bool = tx
-                .query_row(
-                    "SELECT 1 FROM spaces WHERE id = ?1",
-                    [space.as_bytes().as_slice()],
-                    |_| Ok(true),
-                )
+                .query_row("SELECT 1 FROM spaces WHERE id = ?1", [sp], |_| Ok(true))
                 .optional()?
                 .unwrap_or(false);
+            if exists
+                && tx
+                    .query_row(
+                        "SELECT 1 FROM members WHERE space = ?1 AND device = ?2",
+                        params![sp, by],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some()
+            {
+                return Ok(false);
+            }
+            let created: i64 = tx.query_row(
+                "SELECT count(*) FROM spaces WHERE created_by = ?1",
+                [by],
+                |r| r.get(0),
+            )?;
+            if created >= i64::from(max_created) {
+                return Err(StoreError::TooManySpaces { max: max_created });
+            }
             if exists {
-                return Err(StoreError::Conflict("a space with this id exists".into()));
+                return Ok(false);
             }
             tx.execute(
-                "INSERT INTO spaces (id, created_at) VALUES (?1, ?2)",
-                params![space.as_bytes().as_slice(), now],
+                "INSERT INTO spaces (id, kind, created_at, created_by) VALUES (?1, ?2, ?3, ?4)",
+                params![sp, kind.as_str(), now, by],
             )?;
             tx.execute(
                 "INSERT INTO members (space, device, added_at) VALUES (?1, ?2, ?3)",
@@ -292,7 +311,7 @@ impl RelayStore for SqliteStore {
                 ],
             )?;
             tx.commit()?;
-            Ok(())
+            Ok(true)
         })
         .await
     }
@@ -371,40 +390,77 @@ impl RelayStore for SqliteStore {
         .await
     }
 
-    async fn share_a_space(&self, a: Uuid, b: Uuid) -> StoreResult<bool> {
-        self.read(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT 1 FROM members x JOIN members y ON x.space = y.space
-                 WHERE x.device = ?1 AND y.device = ?2 LIMIT 1",
-            )?
-            .query_row(
-                params![a.as_bytes().as_slice(), b.as_bytes().as_slice()],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+    async fn remove_person(&self, space: Uuid, person: Uuid) -> StoreResult<Vec<Uuid>> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let sp = space.as_bytes().as_slice();
+            let pe = person.as_bytes().as_slice();
+            let devices = tx
+                .prepare(
+                    "DELETE FROM members WHERE space = ?1
+                     AND device IN (SELECT id FROM devices WHERE person = ?2)
+                     RETURNING device",
+                )?
+                .query_map(params![sp, pe], |r| r.get::<_, Vec<u8>>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            tx.execute(
+                "DELETE FROM invites WHERE space = ?1 AND used_by IS NULL
+                 AND (kind = 'partner' OR created_by IN (SELECT id FROM devices WHERE person = ?2))",
+                params![sp, pe],
+            )?;
+            tx.commit()?;
+            devices.into_iter().map(uuid_of).collect()
         })
         .await
     }
 
-    async fn create_invite(&self, inv: NewInvite) -> StoreResult<()> {
+    async fn create_invite_capped(&self, inv: NewInvite, cap: InviteCap) -> StoreResult<()> {
         self.write(move |c| {
-            let n = c.execute(
-                "INSERT OR IGNORE INTO invites (id, space, created_by, token_hash, wrapped_key, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let pending: i64 = tx.query_row(
+                "SELECT count(*) FROM invites WHERE created_by = ?1 AND used_by IS NULL
+                 AND expires_at > ?2 AND attempts < ?3",
+                params![
+                    inv.created_by.as_bytes().as_slice(),
+                    cap.now,
+                    i64::from(cap.max_attempts)
+                ],
+                |r| r.get(0),
+            )?;
+            if pending >= i64::from(cap.max_pending) {
+                return Err(StoreError::TooManyInvites {
+                    max: cap.max_pending,
+                });
+            }
+            let n = tx.execute(
+                "INSERT OR IGNORE INTO invites
+                     (id, space, created_by, token_hash, wrapped_key, expires_at, kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     inv.id.as_bytes().as_slice(),
                     inv.space.as_bytes().as_slice(),
                     inv.created_by.as_bytes().as_slice(),
                     inv.token_hash.as_slice(),
                     inv.wrapped_key,
-                    inv.expires_at
+                    inv.expires_at,
+                    inv.kind.as_str()
                 ],
             )?;
             if n == 0 {
                 return Err(StoreError::Conflict("an invite with this id exists".into()));
             }
+            tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn purge_invites(&self, expired_before: Millis) -> StoreResult<u64> {
+        self.write(move |c| {
+            Ok(c.execute(
+                "DELETE FROM invites WHERE expires_at < ?1",
+                [expired_before],
+            )? as u64)
         })
         .await
     }
@@ -419,10 +475,20 @@ impl RelayStore for SqliteStore {
     ) -> StoreResult<JoinOutcome> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            type Row = (Vec<u8>, Vec<u8>, Vec<u8>, i64, u32, Option<Vec<u8>>);
+            type Row = (
+                Vec<u8>,
+                Vec<u8>,
+                Vec<u8>,
+                i64,
+                u32,
+                Option<Vec<u8>>,
+                String,
+                Vec<u8>,
+            );
             let row: Option<Row> = tx
                 .query_row(
-                    "SELECT space, token_hash, wrapped_key, expires_at, attempts, used_by
+                    "SELECT space, token_hash, wrapped_key, expires_at, attempts, used_by, kind,
+                            created_by
                      FROM invites WHERE id = ?1",
                     [id.as_bytes().as_slice()],
                     |r| {
@@ -433,11 +499,14 @@ impl RelayStore for SqliteStore {
                             r.get(3)?,
                             r.get(4)?,
                             r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
                         ))
                     },
                 )
                 .optional()?;
-            let Some((space, stored, wrapped_key, expires_at, attempts, used_by)) = row else {
+            let Some((space, stored, wrapped_key, expires_at, attempts, used_by, kind, by)) = row
+            else {
                 return Ok(JoinOutcome::NotFound);
             };
             match judge_join(
@@ -460,6 +529,46 @@ impl RelayStore for SqliteStore {
                 }
                 JoinVerdict::Join => {}
             }
+            let space_id = uuid_of(space.clone())?;
+            let kind = InviteKind::parse(&kind)
+                .ok_or_else(|| backend(format!("unknown invite kind {kind:?}")))?;
+            let space_kind: String =
+                tx.query_row("SELECT kind FROM spaces WHERE id = ?1", [&space], |r| {
+                    r.get(0)
+                })?;
+            // The inviter acts for the person they acted for when they made it (a device
+            // can't change person once it has spaces).
+            let inviter = device_row(&tx, &uuid_of(by)?)?.ok_or(StoreError::NotFound)?;
+            let joiner = device_row(&tx, &device)?.ok_or(StoreError::NotFound)?;
+            let joiner_has_spaces = tx
+                .query_row(
+                    "SELECT 1 FROM members WHERE device = ?1 LIMIT 1",
+                    [device.as_bytes().as_slice()],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            let persons: Vec<Uuid> = members_of(&tx, &space_id)?
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect();
+            let new_person = match judge_admission(
+                kind_of(&space_kind)?,
+                kind,
+                inviter.person,
+                &joiner,
+                joiner_has_spaces,
+                &persons,
+            ) {
+                Ok(p) => p,
+                Err(why) => return Ok(JoinOutcome::NotAllowed(why)),
+            };
+            if let Some(p) = new_person {
+                tx.execute(
+                    "UPDATE devices SET person = ?2 WHERE id = ?1",
+                    params![device.as_bytes().as_slice(), p.as_bytes().as_slice()],
+                )?;
+            }
             tx.execute(
                 "UPDATE invites SET used_by = ?2, used_at = ?3 WHERE id = ?1",
                 params![id.as_bytes().as_slice(), device.as_bytes().as_slice(), now],
@@ -470,7 +579,7 @@ impl RelayStore for SqliteStore {
             )?;
             tx.commit()?;
             Ok(JoinOutcome::Joined {
-                space: uuid_of(space)?,
+                space: space_id,
                 wrapped_key,
             })
         })
@@ -487,11 +596,11 @@ impl RelayStore for SqliteStore {
     ) -> StoreResult<Appended> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (mut head, mut bytes): (i64, i64) = tx
+            let (mut head, mut bytes, epoch): (i64, i64, u32) = tx
                 .query_row(
-                    "SELECT head, bytes FROM spaces WHERE id = ?1",
+                    "SELECT head, bytes, key_epoch FROM spaces WHERE id = ?1",
                     [space.as_bytes().as_slice()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
@@ -530,6 +639,7 @@ impl RelayStore for SqliteStore {
                         seqs.push(prev.seq);
                         continue;
                     }
+                    check_epoch(epoch, &data)?;
                     bytes += data.len() as i64;
                     if bytes as u64 > limits.quota_bytes {
                         return Err(StoreError::QuotaExceeded);
@@ -561,6 +671,28 @@ impl RelayStore for SqliteStore {
                 head: head as u64,
                 fresh,
             })
+        })
+        .await
+    }
+
+    async fn raise_epoch(&self, space: Uuid, epoch: u32) -> StoreResult<u32> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: u32 = tx
+                .query_row(
+                    "SELECT key_epoch FROM spaces WHERE id = ?1",
+                    [space.as_bytes().as_slice()],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or(StoreError::NotFound)?;
+            let next = judge_epoch(current, epoch)?;
+            tx.execute(
+                "UPDATE spaces SET key_epoch = ?2 WHERE id = ?1",
+                params![space.as_bytes().as_slice(), next],
+            )?;
+            tx.commit()?;
+            Ok(next)
         })
         .await
     }
@@ -613,15 +745,20 @@ impl RelayStore for SqliteStore {
         .await
     }
 
-    async fn put_snapshot(&self, space: Uuid, s: Snapshot, now: Millis) -> StoreResult<()> {
+    async fn put_snapshot_within(
+        &self,
+        space: Uuid,
+        s: Snapshot,
+        now: Millis,
+        quota_bytes: u64,
+    ) -> StoreResult<()> {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let head: i64 = tx
-                .query_row(
-                    "SELECT head FROM spaces WHERE id = ?1",
-                    [space.as_bytes().as_slice()],
-                    |r| r.get(0),
-                )
+            let sp = space.as_bytes().as_slice();
+            let (head, bytes): (i64, i64) = tx
+                .query_row("SELECT head, bytes FROM spaces WHERE id = ?1", [sp], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
             if s.seq > head as u64 {
@@ -630,12 +767,30 @@ impl RelayStore for SqliteStore {
                     head: head as u64,
                 });
             }
+            let old: Option<(i64, i64)> = tx
+                .query_row(
+                    "SELECT seq, length(data) FROM snapshots WHERE space = ?1",
+                    [sp],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            // An older snapshot never replaces a newer one (nor the same one).
+            if old.is_some_and(|(seq, _)| seq as u64 >= s.seq) {
+                return Ok(());
+            }
+            let bytes = bytes - old.map_or(0, |(_, len)| len) + s.data.len() as i64;
+            if bytes as u64 > quota_bytes {
+                return Err(StoreError::QuotaExceeded);
+            }
             tx.execute(
                 "INSERT INTO snapshots (space, seq, data, created_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(space) DO UPDATE SET seq = excluded.seq, data = excluded.data,
-                     created_at = excluded.created_at
-                 WHERE excluded.seq > snapshots.seq",
-                params![space.as_bytes().as_slice(), s.seq as i64, s.data, now],
+                     created_at = excluded.created_at",
+                params![sp, s.seq as i64, s.data, now],
+            )?;
+            tx.execute(
+                "UPDATE spaces SET bytes = ?2 WHERE id = ?1",
+                params![sp, bytes],
             )?;
             tx.commit()?;
             Ok(())
@@ -666,6 +821,8 @@ impl RelayStore for SqliteStore {
                 tx.execute(
                     "UPDATE spaces SET pruned_seq = ?2,
                         bytes = (SELECT coalesce(sum(length(data)), 0) FROM blobs WHERE space = ?1)
+                              + (SELECT coalesce(sum(length(data)), 0) FROM snapshots
+                                 WHERE space = ?1)
                      WHERE id = ?1",
                     params![space, seq],
                 )?;
@@ -681,11 +838,17 @@ impl RelayStore for SqliteStore {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn sqlite_passes_the_storage_suite() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
-        crate::storage::suite::run(&store).await;
+    mod suite {
+        use super::*;
+
+        /// A store in a temporary directory that lives as long as the test.
+        async fn fresh() -> Option<(tempfile::TempDir, SqliteStore)> {
+            let dir = tempfile::tempdir().ok()?;
+            let store = SqliteStore::open(dir.path()).ok()?;
+            Some((dir, store))
+        }
+
+        crate::storage::suite::storage_suite!(fresh());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

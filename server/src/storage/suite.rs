@@ -1,11 +1,35 @@
-//! The storage suite: every backend must pass it (SQLite here; PostgreSQL runs the same
-//! function). Each check says what the relay relies on.
+//! The storage suite: every backend must pass it. [`storage_suite!`] expands it into one
+//! test per check for a backend, so the first failure hides nothing. Each check says what
+//! the relay relies on.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use duet_proto::Snapshot;
+use duet_proto::{InviteKind, Snapshot, SpaceKind};
 use uuid::Uuid;
 
 use super::*;
+
+/// One `#[tokio::test]` per check of the suite, each on a fresh store from `$make` (an
+/// async expression giving `Option<(guard, impl RelayStore)>`, the guard kept alive for the
+/// test, e.g. a temporary directory; `None` skips, e.g. no PostgreSQL).
+macro_rules! storage_suite {
+    ($make:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let Some((_guard, store)) = $make.await else { return };
+                $crate::storage::suite::$check(&store).await;
+            }
+        )*
+    };
+    ($make:expr) => {
+        $crate::storage::suite::storage_suite!($make; devices, spaces_and_members, invites, log,
+            snapshots_and_pruning, device_links_make_one_person, journals_admit_two_people,
+            removal_takes_the_whole_person, epochs_only_move_forward,
+            snapshots_count_toward_the_quota, spaces_per_device_are_capped,
+            pending_invites_per_device_are_capped, expired_invites_are_purged);
+    };
+}
+pub(crate) use storage_suite;
 
 fn h(b: u8) -> [u8; 32] {
     [b; 32]
@@ -16,39 +40,66 @@ const LIMITS: AppendLimits = AppendLimits {
     inline_bytes: 1024,
 };
 
-pub(crate) async fn run(s: &dyn RelayStore) {
-    devices(s).await;
-    spaces_and_members(s).await;
-    invites(s).await;
-    log(s).await;
-    snapshots_and_pruning(s).await;
-}
-
 async fn device(s: &dyn RelayStore, b: u8) -> Uuid {
     let id = Uuid::new_v4();
-    s.register_device(id, h(b), 1).await.unwrap();
+    s.register_device(id, Uuid::new_v4(), h(b), 1)
+        .await
+        .unwrap();
     id
 }
 
-async fn devices(s: &dyn RelayStore) {
-    let a = device(s, 1).await;
+async fn journal(s: &dyn RelayStore, creator: Uuid) -> Uuid {
+    let space = Uuid::new_v4();
+    assert!(
+        s.create_space(space, SpaceKind::Journal, creator, 1)
+            .await
+            .unwrap()
+    );
+    space
+}
+
+async fn person(s: &dyn RelayStore, d: Uuid) -> Uuid {
+    s.device(d).await.unwrap().unwrap().person
+}
+
+pub(crate) async fn devices(s: &dyn RelayStore) {
+    let a = Uuid::new_v4();
+    let pa = Uuid::new_v4();
+    s.register_device(a, pa, h(1), 1).await.unwrap();
     assert_eq!(
         s.device_by_token(h(1)).await.unwrap(),
         Some(Device {
             id: a,
+            person: pa,
             revoked: false
         })
     );
     assert_eq!(s.device_by_token(h(99)).await.unwrap(), None);
     // A token hash is unique: a second device can't take it.
-    assert!(s.register_device(Uuid::new_v4(), h(1), 1).await.is_err());
-    let space = Uuid::new_v4();
-    s.create_space(space, a, 1).await.unwrap();
+    assert!(
+        s.register_device(Uuid::new_v4(), Uuid::new_v4(), h(1), 1)
+            .await
+            .is_err()
+    );
+    let space = journal(s, a).await;
+    let invite = Uuid::new_v4();
+    s.create_invite(NewInvite {
+        id: invite,
+        space,
+        created_by: a,
+        token_hash: h(50),
+        wrapped_key: vec![1],
+        expires_at: 1000,
+        kind: InviteKind::Partner,
+    })
+    .await
+    .unwrap();
     assert!(s.revoke_device(a, 2).await.unwrap());
     assert_eq!(
         s.device(a).await.unwrap(),
         Some(Device {
             id: a,
+            person: pa,
             revoked: true
         })
     );
@@ -56,29 +107,38 @@ async fn devices(s: &dyn RelayStore) {
         !s.is_member(space, a).await.unwrap(),
         "revocation drops memberships"
     );
+    let b = device(s, 51).await;
+    assert_eq!(
+        s.join_invite(invite, h(50), b, 10, 5).await.unwrap(),
+        JoinOutcome::NotFound,
+        "a revoked device's pending invites go with it"
+    );
     assert!(!s.revoke_device(Uuid::new_v4(), 2).await.unwrap());
 }
 
-async fn spaces_and_members(s: &dyn RelayStore) {
+pub(crate) async fn spaces_and_members(s: &dyn RelayStore) {
     let a = device(s, 2).await;
     let b = device(s, 3).await;
-    let space = Uuid::new_v4();
-    s.create_space(space, a, 1).await.unwrap();
-    assert!(matches!(
-        s.create_space(space, b, 1).await,
-        Err(StoreError::Conflict(_))
-    ));
+    let space = journal(s, a).await;
+    // A taken id: nothing changes, and the caller learns nothing from the answer.
+    assert!(
+        !s.create_space(space, SpaceKind::Journal, b, 1)
+            .await
+            .unwrap()
+    );
     assert!(s.is_member(space, a).await.unwrap());
     assert!(!s.is_member(space, b).await.unwrap());
-    assert!(!s.share_a_space(a, b).await.unwrap());
     s.add_member(space, b, 2).await.unwrap();
     s.add_member(space, b, 2).await.unwrap(); // idempotent
-    assert!(s.share_a_space(a, b).await.unwrap());
     let info = s.space_info(space).await.unwrap().unwrap();
-    let mut want = vec![a, b];
+    let mut want = vec![(a, person(s, a).await), (b, person(s, b).await)];
     want.sort();
-    assert_eq!(info.members, want);
+    let (members, persons): (Vec<_>, Vec<_>) = want.into_iter().unzip();
+    assert_eq!(info.members, members);
+    assert_eq!(info.persons, persons, "each member's person, in order");
+    assert_eq!(info.kind, SpaceKind::Journal);
     assert_eq!(info.head, 0);
+    assert_eq!(info.key_epoch, 0);
     assert_eq!(s.spaces_of(b).await.unwrap().len(), 1);
     assert!(matches!(
         s.add_member(space, Uuid::new_v4(), 2).await,
@@ -90,11 +150,10 @@ async fn spaces_and_members(s: &dyn RelayStore) {
     assert_eq!(s.space_info(Uuid::new_v4()).await.unwrap(), None);
 }
 
-async fn invites(s: &dyn RelayStore) {
+pub(crate) async fn invites(s: &dyn RelayStore) {
     let a = device(s, 4).await;
     let b = device(s, 5).await;
-    let space = Uuid::new_v4();
-    s.create_space(space, a, 1).await.unwrap();
+    let space = journal(s, a).await;
     let inv = |id, expires_at| NewInvite {
         id,
         space,
@@ -102,6 +161,7 @@ async fn invites(s: &dyn RelayStore) {
         token_hash: h(42),
         wrapped_key: vec![9; 48],
         expires_at,
+        kind: InviteKind::Partner,
     };
     let id = Uuid::new_v4();
     s.create_invite(inv(id, 1000)).await.unwrap();
@@ -160,10 +220,9 @@ async fn invites(s: &dyn RelayStore) {
     );
 }
 
-async fn log(s: &dyn RelayStore) {
+pub(crate) async fn log(s: &dyn RelayStore) {
     let a = device(s, 6).await;
-    let space = Uuid::new_v4();
-    s.create_space(space, a, 1).await.unwrap();
+    let space = journal(s, a).await;
     let blob = |i: u8, n: usize| (vec![i; 16], vec![i; n]);
     let r = s
         .append(space, a, vec![blob(1, 10), blob(2, 10)], LIMITS, 5)
@@ -231,10 +290,9 @@ async fn log(s: &dyn RelayStore) {
     ));
 }
 
-async fn snapshots_and_pruning(s: &dyn RelayStore) {
+pub(crate) async fn snapshots_and_pruning(s: &dyn RelayStore) {
     let a = device(s, 7).await;
-    let space = Uuid::new_v4();
-    s.create_space(space, a, 1).await.unwrap();
+    let space = journal(s, a).await;
     let blobs: Vec<_> = (1..=5u8).map(|i| (vec![i; 16], vec![i; 4])).collect();
     s.append(space, a, blobs, LIMITS, 1).await.unwrap();
     assert!(matches!(
@@ -299,6 +357,428 @@ async fn snapshots_and_pruning(s: &dyn RelayStore) {
     assert_eq!(p.blobs.len(), 1);
 }
 
+fn invite(space: Uuid, by: Uuid, kind: InviteKind, token: u8) -> NewInvite {
+    NewInvite {
+        id: Uuid::new_v4(),
+        space,
+        created_by: by,
+        token_hash: h(token),
+        wrapped_key: vec![1; 8],
+        expires_at: 1_000,
+        kind,
+    }
+}
+
+async fn join(s: &dyn RelayStore, inv: &NewInvite, token: u8, device: Uuid) -> JoinOutcome {
+    s.join_invite(inv.id, h(token), device, 10, 5)
+        .await
+        .unwrap()
+}
+
+fn joined(o: &JoinOutcome) -> bool {
+    matches!(o, JoinOutcome::Joined { .. })
+}
+
+/// A device link (a `device` invite into a personal space) makes a fresh device one of the
+/// inviter's person's; it then enters that person's journals with `device` invites. A
+/// device that already has spaces can't be taken over, and nobody else's device gets in.
+pub(crate) async fn device_links_make_one_person(s: &dyn RelayStore) {
+    let a1 = device(s, 60).await;
+    let personal = Uuid::new_v4();
+    assert!(
+        s.create_space(personal, SpaceKind::Personal, a1, 1)
+            .await
+            .unwrap()
+    );
+    let j = journal(s, a1).await;
+    let a2 = device(s, 61).await;
+    let link = invite(personal, a1, InviteKind::Device, 62);
+    s.create_invite(link.clone()).await.unwrap();
+    assert!(joined(&join(s, &link, 62, a2).await));
+    assert_eq!(
+        person(s, a2).await,
+        person(s, a1).await,
+        "linked: one person"
+    );
+    let to_journal = invite(j, a1, InviteKind::Device, 63);
+    s.create_invite(to_journal.clone()).await.unwrap();
+    assert!(joined(&join(s, &to_journal, 63, a2).await));
+
+    // A stranger's device (or the partner's) can't use a device invite to a journal, and a
+    // device with spaces of its own can't become someone else's through a link.
+    let other = device(s, 64).await;
+    let own = journal(s, other).await;
+    let j2 = invite(j, a1, InviteKind::Device, 65);
+    s.create_invite(j2.clone()).await.unwrap();
+    assert!(matches!(
+        join(s, &j2, 65, other).await,
+        JoinOutcome::NotAllowed(_)
+    ));
+    let link2 = invite(personal, a1, InviteKind::Device, 66);
+    s.create_invite(link2.clone()).await.unwrap();
+    assert!(matches!(
+        join(s, &link2, 66, other).await,
+        JoinOutcome::NotAllowed(_)
+    ));
+    assert!(!s.is_member(personal, other).await.unwrap());
+    assert!(s.is_member(own, other).await.unwrap());
+    // Refused, not spent: the right device can still use it.
+    let a3 = device(s, 67).await;
+    assert!(joined(&join(s, &link2, 66, a3).await));
+    // A partner invite never opens a personal space.
+    let p = invite(personal, a1, InviteKind::Partner, 68);
+    s.create_invite(p.clone()).await.unwrap();
+    assert!(matches!(
+        join(s, &p, 68, device(s, 69).await).await,
+        JoinOutcome::NotAllowed(_)
+    ));
+}
+
+/// A shared journal admits two people (each with any number of devices): a partner invite
+/// used by a third person is refused and stays unused.
+pub(crate) async fn journals_admit_two_people(s: &dyn RelayStore) {
+    let a = device(s, 70).await;
+    let j = journal(s, a).await;
+    let first = invite(j, a, InviteKind::Partner, 71);
+    let second = invite(j, a, InviteKind::Partner, 72);
+    s.create_invite(first.clone()).await.unwrap();
+    s.create_invite(second.clone()).await.unwrap();
+    let b = device(s, 73).await;
+    assert!(joined(&join(s, &first, 71, b).await));
+    let c = device(s, 74).await;
+    assert!(matches!(
+        join(s, &second, 72, c).await,
+        JoinOutcome::NotAllowed(_)
+    ));
+    assert!(!s.is_member(j, c).await.unwrap());
+    let info = s.space_info(j).await.unwrap().unwrap();
+    assert_eq!(info.members.len(), 2);
+}
+
+/// Removing a person from a journal takes every device of theirs (also one they joined
+/// without telling anyone), their pending invites, and every pending partner invite; the
+/// remaining person and their device invites stay.
+pub(crate) async fn removal_takes_the_whole_person(s: &dyn RelayStore) {
+    let a = device(s, 80).await;
+    let j = journal(s, a).await;
+    let b1 = device(s, 81).await;
+    let inv = invite(j, a, InviteKind::Partner, 82);
+    s.create_invite(inv.clone()).await.unwrap();
+    assert!(joined(&join(s, &inv, 82, b1).await));
+    // B links a second device and brings it in with his own device invite.
+    let bp = Uuid::new_v4();
+    assert!(
+        s.create_space(bp, SpaceKind::Personal, b1, 1)
+            .await
+            .unwrap()
+    );
+    let b2 = device(s, 83).await;
+    let link = invite(bp, b1, InviteKind::Device, 84);
+    s.create_invite(link.clone()).await.unwrap();
+    assert!(joined(&join(s, &link, 84, b2).await));
+    let b_dev = invite(j, b1, InviteKind::Device, 85);
+    s.create_invite(b_dev.clone()).await.unwrap();
+    assert!(joined(&join(s, &b_dev, 85, b2).await));
+    // Pending: a partner invite B made, a device invite B made, a device invite A made.
+    let b_partner = invite(j, b1, InviteKind::Partner, 86);
+    let b_dev2 = invite(j, b2, InviteKind::Device, 87);
+    let a_dev = invite(j, a, InviteKind::Device, 88);
+    for i in [&b_partner, &b_dev2, &a_dev] {
+        s.create_invite(i.clone()).await.unwrap();
+    }
+
+    let mut left = s.remove_person(j, person(s, b1).await).await.unwrap();
+    left.sort();
+    let mut want = vec![b1, b2];
+    want.sort();
+    assert_eq!(left, want);
+    assert!(!s.is_member(j, b1).await.unwrap());
+    assert!(!s.is_member(j, b2).await.unwrap());
+    assert!(s.is_member(j, a).await.unwrap());
+    assert!(s.is_member(bp, b1).await.unwrap(), "his own space is his");
+    let b3 = device(s, 89).await;
+    assert_eq!(join(s, &b_partner, 86, b3).await, JoinOutcome::NotFound);
+    assert_eq!(join(s, &b_dev2, 87, b2).await, JoinOutcome::NotFound);
+    let a2 = device(s, 90).await;
+    let ap = Uuid::new_v4();
+    assert!(s.create_space(ap, SpaceKind::Personal, a, 1).await.unwrap());
+    let a_link = invite(ap, a, InviteKind::Device, 91);
+    s.create_invite(a_link.clone()).await.unwrap();
+    assert!(joined(&join(s, &a_link, 91, a2).await));
+    assert!(
+        joined(&join(s, &a_dev, 88, a2).await),
+        "the remaining person's device invite stays"
+    );
+    assert!(s.remove_person(j, Uuid::new_v4()).await.unwrap().is_empty());
+}
+
+fn sealed(epoch: u32, fill: u8) -> Vec<u8> {
+    let mut b = vec![fill; duet_proto::sealed::MIN_SEALED_LEN + 8];
+    b[0] = duet_proto::sealed::SEAL_VERSION;
+    b[1..5].copy_from_slice(&epoch.to_be_bytes());
+    b
+}
+
+/// Once a rotation to epoch e is announced, a fresh blob sealed under an older epoch is
+/// refused (the whole push, nothing stored); retries of stored blobs still answer. Epochs
+/// move forward one step at a time, and bytes without a sealed header aren't checked.
+pub(crate) async fn epochs_only_move_forward(s: &dyn RelayStore) {
+    let a = device(s, 95).await;
+    let j = journal(s, a).await;
+    let old = (vec![1; 16], sealed(1, 1));
+    s.append(j, a, vec![old.clone()], LIMITS, 1).await.unwrap();
+    // A blob under an epoch nobody announced is the clients' to judge, not the relay's.
+    s.append(j, a, vec![(vec![2; 16], sealed(9, 2))], LIMITS, 2)
+        .await
+        .unwrap();
+    assert_eq!(s.space_info(j).await.unwrap().unwrap().key_epoch, 0);
+    assert!(matches!(
+        s.raise_epoch(j, 3).await,
+        Err(StoreError::EpochJump { epoch: 3, .. })
+    ));
+    assert_eq!(s.raise_epoch(j, 2).await.unwrap(), 2);
+    assert_eq!(s.raise_epoch(j, 2).await.unwrap(), 2, "idempotent");
+    assert!(matches!(
+        s.raise_epoch(j, 1).await,
+        Err(StoreError::StaleEpoch {
+            epoch: 1,
+            current: 2
+        })
+    ));
+    assert_eq!(s.space_info(j).await.unwrap().unwrap().key_epoch, 2);
+    assert!(matches!(
+        s.append(
+            j,
+            a,
+            vec![(vec![4; 16], sealed(2, 4)), (vec![5; 16], sealed(1, 5))],
+            LIMITS,
+            3
+        )
+        .await,
+        Err(StoreError::StaleEpoch {
+            epoch: 1,
+            current: 2
+        })
+    ));
+    assert_eq!(s.space_info(j).await.unwrap().unwrap().head, 2);
+    // A retry of a blob stored before the rotation is still the same blob.
+    assert_eq!(
+        s.append(j, a, vec![old], LIMITS, 4).await.unwrap().seqs,
+        vec![1]
+    );
+    let r = s
+        .append(
+            j,
+            a,
+            vec![(vec![6; 16], sealed(2, 6)), (vec![7; 16], vec![0; 3])],
+            LIMITS,
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.head, 4);
+    assert!(matches!(
+        s.raise_epoch(Uuid::new_v4(), 2).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// A space's stored bytes are its log and its snapshot: a snapshot that would pass the
+/// quota is refused (nothing stored), one that fits leaves less room for pushes, a newer one
+/// counts in place of the one it replaces, and pruning leaves the snapshot counted.
+pub(crate) async fn snapshots_count_toward_the_quota(s: &dyn RelayStore) {
+    let quota = LIMITS.quota_bytes; // 10,000
+    let a = device(s, 100).await;
+    let j = journal(s, a).await;
+    let snap = |seq: u64, n: usize, fill: u8| Snapshot {
+        seq,
+        data: vec![fill; n],
+    };
+    s.append(j, a, vec![(vec![1; 16], vec![1; 6_000])], LIMITS, 1)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.put_snapshot_within(j, snap(1, 5_000, 1), 2, quota).await,
+        Err(StoreError::QuotaExceeded)
+    ));
+    assert_eq!(s.snapshot(j).await.unwrap(), None, "nothing stored");
+    s.put_snapshot_within(j, snap(1, 3_000, 2), 3, quota)
+        .await
+        .unwrap();
+    // 6,000 + 3,000 stored: 2,000 more don't fit, 500 do.
+    assert!(matches!(
+        s.append(j, a, vec![(vec![2; 16], vec![2; 2_000])], LIMITS, 4)
+            .await,
+        Err(StoreError::QuotaExceeded)
+    ));
+    assert_eq!(s.space_info(j).await.unwrap().unwrap().head, 1);
+    s.append(j, a, vec![(vec![2; 16], vec![2; 500])], LIMITS, 4)
+        .await
+        .unwrap();
+    // A newer snapshot replaces the old one's bytes: 6,500 + 3,400.
+    s.put_snapshot_within(j, snap(2, 3_400, 3), 5, quota)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.put_snapshot_within(j, snap(2, 3_600, 4), 5, quota).await,
+        Ok(()),
+    ));
+    assert_eq!(
+        s.snapshot(j).await.unwrap(),
+        Some(snap(2, 3_400, 3)),
+        "the same seq again is not newer: nothing changes"
+    );
+    // Pruning the log leaves the snapshot's 3,400: 6,600 more fit, and not a byte past.
+    assert_eq!(s.prune(100).await.unwrap(), 2);
+    s.append(j, a, vec![(vec![3; 16], vec![3; 6_600])], LIMITS, 6)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.append(j, a, vec![(vec![4; 16], vec![4; 1])], LIMITS, 7)
+            .await,
+        Err(StoreError::QuotaExceeded)
+    ));
+    assert!(matches!(
+        s.put_snapshot_within(Uuid::new_v4(), snap(0, 1, 0), 8, quota)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// A device creates at most its cap of spaces. At the cap a free id and someone else's id
+/// answer alike (no probing), its own space again changes nothing, and spaces it only
+/// joined don't count.
+pub(crate) async fn spaces_per_device_are_capped(s: &dyn RelayStore) {
+    let a = device(s, 110).await;
+    let b = device(s, 111).await;
+    let theirs = Uuid::new_v4();
+    assert!(
+        s.create_space_capped(theirs, SpaceKind::Journal, b, 1, 2)
+            .await
+            .unwrap()
+    );
+    let mine: Vec<Uuid> = (0..2).map(|_| Uuid::new_v4()).collect();
+    for id in &mine {
+        assert!(
+            s.create_space_capped(*id, SpaceKind::Journal, a, 1, 2)
+                .await
+                .unwrap()
+        );
+    }
+    let free = Uuid::new_v4();
+    for id in [free, theirs] {
+        assert!(matches!(
+            s.create_space_capped(id, SpaceKind::Personal, a, 2, 2)
+                .await,
+            Err(StoreError::TooManySpaces { max: 2 })
+        ));
+    }
+    assert_eq!(s.space_info(free).await.unwrap(), None, "nothing stored");
+    assert!(!s.is_member(theirs, a).await.unwrap());
+    assert!(
+        !s.create_space_capped(mine[0], SpaceKind::Journal, a, 2, 2)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.spaces_of(a).await.unwrap().len(), 2);
+    // Joining someone's space is not creating one.
+    s.add_member(theirs, a, 3).await.unwrap();
+    assert!(
+        s.create_space_capped(Uuid::new_v4(), SpaceKind::Journal, b, 3, 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.create_space_capped(free, SpaceKind::Journal, a, 3, 3)
+            .await
+            .unwrap()
+    );
+}
+
+/// A device holds at most its cap of pending invites: past it, nothing is stored. Used,
+/// expired and burned invites are not pending.
+pub(crate) async fn pending_invites_per_device_are_capped(s: &dyn RelayStore) {
+    let a = device(s, 120).await;
+    let j = journal(s, a).await;
+    let cap = |now| InviteCap {
+        now,
+        max_pending: 2,
+        max_attempts: 5,
+    };
+    let first = invite(j, a, InviteKind::Partner, 121);
+    let short = NewInvite {
+        expires_at: 20,
+        ..invite(j, a, InviteKind::Device, 122)
+    };
+    let third = invite(j, a, InviteKind::Device, 123);
+    s.create_invite_capped(first.clone(), cap(10))
+        .await
+        .unwrap();
+    s.create_invite_capped(short.clone(), cap(10))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.create_invite_capped(third.clone(), cap(10)).await,
+        Err(StoreError::TooManyInvites { max: 2 })
+    ));
+    assert_eq!(join(s, &third, 123, a).await, JoinOutcome::NotFound);
+    // Expired at 20: no longer pending.
+    s.create_invite_capped(third.clone(), cap(20))
+        .await
+        .unwrap();
+    let fourth = invite(j, a, InviteKind::Device, 124);
+    assert!(matches!(
+        s.create_invite_capped(fourth.clone(), cap(20)).await,
+        Err(StoreError::TooManyInvites { .. })
+    ));
+    // Used: no longer pending.
+    let b = device(s, 125).await;
+    assert!(joined(&join(s, &first, 121, b).await));
+    s.create_invite_capped(fourth.clone(), cap(20))
+        .await
+        .unwrap();
+    let fifth = invite(j, a, InviteKind::Device, 126);
+    assert!(matches!(
+        s.create_invite_capped(fifth.clone(), cap(20)).await,
+        Err(StoreError::TooManyInvites { .. })
+    ));
+    // Burned: no longer pending.
+    for _ in 0..5 {
+        join(s, &third, 1, a).await;
+    }
+    assert_eq!(join(s, &third, 123, a).await, JoinOutcome::Burned);
+    s.create_invite_capped(fifth, cap(20)).await.unwrap();
+    // Another device's invites are its own count.
+    let other = invite(j, b, InviteKind::Device, 127);
+    s.create_invite_capped(other, cap(20)).await.unwrap();
+}
+
+/// Invites that expired before the cutoff go, used or not; the rest stay.
+pub(crate) async fn expired_invites_are_purged(s: &dyn RelayStore) {
+    let a = device(s, 130).await;
+    let j = journal(s, a).await;
+    let at = |expires_at, token| NewInvite {
+        expires_at,
+        ..invite(j, a, InviteKind::Partner, token)
+    };
+    let (old, used, fresh) = (at(100, 131), at(100, 132), at(1_000, 133));
+    for i in [&old, &used, &fresh] {
+        s.create_invite(i.clone()).await.unwrap();
+    }
+    let b = device(s, 134).await;
+    assert!(joined(&join(s, &used, 132, b).await));
+    assert_eq!(s.purge_invites(100).await.unwrap(), 0);
+    assert_eq!(s.purge_invites(101).await.unwrap(), 2);
+    assert_eq!(join(s, &old, 131, b).await, JoinOutcome::NotFound);
+    assert_eq!(join(s, &used, 132, b).await, JoinOutcome::NotFound);
+    assert_eq!(
+        join(s, &fresh, 1, b).await,
+        JoinOutcome::WrongToken { attempts_left: 4 },
+        "an unexpired invite stays"
+    );
+    assert_eq!(s.purge_invites(101).await.unwrap(), 0);
+}
+
 /// Several writers (through one or more stores on one database, as relay nodes) push to one
 /// space at once while a reader follows the log. Numbers are gap-free and in order, the
 /// reader never sees a number before every lower one, nothing is lost, and each node's
@@ -320,9 +800,11 @@ pub(crate) async fn concurrent_appends(
     let dev = Uuid::new_v4();
     let mut token = [0u8; 32];
     token[..16].copy_from_slice(Uuid::new_v4().as_bytes());
-    first.register_device(dev, token, 1).await.unwrap();
-    let space = Uuid::new_v4();
-    first.create_space(space, dev, 1).await.unwrap();
+    first
+        .register_device(dev, Uuid::new_v4(), token, 1)
+        .await
+        .unwrap();
+    let space = journal(first.as_ref(), dev).await;
     let total = (stores.len() * WRITERS_PER_STORE * PUSHES * PER_PUSH) as u64;
 
     let mut writers = Vec::new();

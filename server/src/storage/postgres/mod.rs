@@ -3,30 +3,29 @@
 //! hear about (new blobs, memberships, revocations) send a `NOTIFY` in their own
 //! transaction, so the event goes out exactly when the change commits; each node `LISTEN`s
 //! and hands the events to its hub ([`PgStore::node_events`]).
+//!
+//! Past 500 lines on purpose: it is one thing, this backend's `RelayStore` impl (a trait
+//! impl is one block), with its SQL beside the rule it serves; the `NOTIFY` feed is in
+//! `notify.rs`.
 
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
-use duet_proto::{LogBlob, Pulled, Snapshot, SpaceInfo};
-use serde::{Deserialize, Serialize};
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use duet_proto::{InviteKind, LogBlob, Pulled, Snapshot, SpaceInfo, SpaceKind};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::*;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+mod notify;
 
-/// The `LISTEN`/`NOTIFY` channel the nodes share.
-const CHANNEL: &str = "duet_relay";
-/// PostgreSQL refuses a `NOTIFY` payload of 8,000 bytes or more; inline blobs stop well
-/// before (base64 grows them by a third).
-const PAYLOAD_BUDGET: usize = 7_000;
+use notify::{CHANNEL, Envelope, Wire, listen_forever, new_listener};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Pool size per node (`--database-max-connections`).
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
@@ -120,8 +119,9 @@ impl PgStore {
 
     async fn members_of(&self, spaces: &[Uuid]) -> StoreResult<Vec<SpaceInfo>> {
         let rows = sqlx::query(
-            "SELECT s.id, s.head, m.device FROM spaces s
+            "SELECT s.id, s.head, s.kind, m.device, d.person, s.key_epoch FROM spaces s
              LEFT JOIN members m ON m.space = s.id
+             LEFT JOIN devices d ON d.id = m.device
              WHERE s.id = ANY($1) ORDER BY s.id, m.device",
         )
         .bind(spaces)
@@ -131,170 +131,47 @@ impl PgStore {
         for r in rows {
             let id: Uuid = r.try_get(0)?;
             let head: i64 = r.try_get(1)?;
-            let device: Option<Uuid> = r.try_get(2)?;
+            let kind: String = r.try_get(2)?;
+            let device: Option<Uuid> = r.try_get(3)?;
+            let person: Option<Uuid> = r.try_get(4)?;
+            let key_epoch = u32::try_from(r.try_get::<i64, _>(5)?).unwrap_or(u32::MAX);
             if out.last().map(|s| s.space_id) != Some(id) {
                 out.push(SpaceInfo {
                     space_id: id,
                     members: Vec::new(),
                     head: head as u64,
+                    persons: Vec::new(),
+                    kind: kind_of(&kind)?,
+                    key_epoch,
                 });
             }
-            if let (Some(d), Some(s)) = (device, out.last_mut()) {
+            if let (Some(d), Some(p), Some(s)) = (device, person, out.last_mut()) {
                 s.members.push(d);
+                s.persons.push(p);
             }
         }
         Ok(out)
     }
 }
 
-/// A `NOTIFY` payload: the node that sent it and what happened.
-#[derive(Debug, Serialize, Deserialize)]
-struct Envelope {
-    n: Uuid,
-    e: Wire,
+fn kind_of(s: &str) -> StoreResult<SpaceKind> {
+    SpaceKind::parse(s).ok_or_else(|| backend(format!("unknown space kind {s:?}")))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "t")]
-enum Wire {
-    /// `s`pace, `f`rom, seqs `a..=b`, `i`nline blobs as (seq, base64 id, base64 data).
-    #[serde(rename = "a")]
-    Appended {
-        s: Uuid,
-        f: Uuid,
-        a: u64,
-        b: u64,
-        i: Vec<(u64, String, String)>,
-    },
-    #[serde(rename = "j")]
-    Joined { s: Uuid, d: Uuid },
-    #[serde(rename = "l")]
-    Left { s: Uuid, d: Uuid },
-    #[serde(rename = "r")]
-    Revoked { d: Uuid },
-}
-
-impl Wire {
-    /// An append's event: its blobs inline while they fit the payload budget. (Appends
-    /// number their fresh blobs consecutively, so a range names them all.)
-    fn appended(space: Uuid, from: Uuid, fresh: &[LogBlob], inline_max: usize) -> Option<Wire> {
-        let (first, last) = (fresh.first()?.seq, fresh.last()?.seq);
-        let mut budget = PAYLOAD_BUDGET;
-        let mut inline = Vec::new();
-        for b in fresh {
-            if b.data.len() > inline_max {
-                break;
-            }
-            let cost = (b.data.len() + b.id.len()) * 4 / 3 + 32;
-            if cost > budget {
-                break;
-            }
-            budget -= cost;
-            inline.push((b.seq, B64.encode(&b.id), B64.encode(&b.data)));
-        }
-        Some(Wire::Appended {
-            s: space,
-            f: from,
-            a: first,
-            b: last,
-            i: inline,
+/// A device row, read inside `tx` (or the pool).
+async fn device_in<'e>(exec: impl sqlx::PgExecutor<'e>, id: Uuid) -> StoreResult<Option<Device>> {
+    let row = sqlx::query("SELECT person, revoked_at IS NOT NULL FROM devices WHERE id = $1")
+        .bind(id)
+        .fetch_optional(exec)
+        .await?;
+    row.map(|r| {
+        Ok(Device {
+            id,
+            person: r.try_get(0)?,
+            revoked: r.try_get(1)?,
         })
-    }
-
-    fn into_event(self) -> Option<NodeEvent> {
-        Some(match self {
-            Wire::Appended { s, f, a, b, i } => {
-                let inline = i
-                    .into_iter()
-                    .map(|(seq, id, data)| {
-                        Some(LogBlob {
-                            seq,
-                            id: B64.decode(id).ok()?,
-                            data: B64.decode(data).ok()?,
-                        })
-                    })
-                    .collect::<Option<Vec<_>>>()?;
-                NodeEvent::Appended {
-                    space: s,
-                    from: f,
-                    seqs: (a..=b).collect(),
-                    inline,
-                }
-            }
-            Wire::Joined { s, d } => NodeEvent::Joined {
-                space: s,
-                device: d,
-            },
-            Wire::Left { s, d } => NodeEvent::Left {
-                space: s,
-                device: d,
-            },
-            Wire::Revoked { d } => NodeEvent::Revoked { device: d },
-        })
-    }
-}
-
-async fn new_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
-}
-
-/// Feed `LISTEN` notifications from other nodes to `tx` until the receiver goes away.
-/// sqlx reconnects a lost listener (and listens again); what was sent meanwhile is lost,
-/// so a `Gap` tells the hub to make its connections start over.
-async fn listen_forever(
-    pool: PgPool,
-    mut listener: PgListener,
-    node: Uuid,
-    tx: mpsc::Sender<NodeEvent>,
-) {
-    loop {
-        let event = match listener.try_recv().await {
-            Ok(Some(n)) => match serde_json::from_str::<Envelope>(n.payload()) {
-                Ok(env) if env.n == node => continue,
-                Ok(env) => match env.e.into_event() {
-                    Some(e) => e,
-                    None => {
-                        tracing::warn!("ignoring a malformed relay event");
-                        continue;
-                    }
-                },
-                Err(e) => {
-                    tracing::warn!(error = %e, "ignoring a malformed relay event");
-                    continue;
-                }
-            },
-            Ok(None) => {
-                tracing::warn!("lost the PostgreSQL event listener; reconnecting");
-                NodeEvent::Gap
-            }
-            Err(e) => {
-                // Lost, and reconnecting failed too (the database is down?). Close the
-                // live connections now, and again once listening works: clients that got
-                // back in between must pull what was announced before we heard again.
-                tracing::warn!(error = %e, "PostgreSQL event listener failed; retrying");
-                if tx.send(NodeEvent::Gap).await.is_err() {
-                    return;
-                }
-                loop {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    if tx.is_closed() {
-                        return;
-                    }
-                    if let Ok(l) = new_listener(&pool).await {
-                        listener = l;
-                        tracing::info!("PostgreSQL event listener back");
-                        break;
-                    }
-                }
-                NodeEvent::Gap
-            }
-        };
-        if tx.send(event).await.is_err() {
-            return;
-        }
-    }
+    })
+    .transpose()
 }
 
 #[async_trait]
@@ -318,40 +195,41 @@ impl RelayStore for PgStore {
     async fn register_device(
         &self,
         id: Uuid,
+        person: Uuid,
         token_hash: [u8; 32],
         now: Millis,
     ) -> StoreResult<()> {
-        sqlx::query("INSERT INTO devices (id, token_hash, created_at) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(token_hash.as_slice())
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO devices (id, person, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(person)
+        .bind(token_hash.as_slice())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn device_by_token(&self, token_hash: [u8; 32]) -> StoreResult<Option<Device>> {
-        let row =
-            sqlx::query("SELECT id, revoked_at IS NOT NULL FROM devices WHERE token_hash = $1")
-                .bind(token_hash.as_slice())
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT id, person, revoked_at IS NOT NULL FROM devices WHERE token_hash = $1",
+        )
+        .bind(token_hash.as_slice())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| {
             Ok(Device {
                 id: r.try_get(0)?,
-                revoked: r.try_get(1)?,
+                person: r.try_get(1)?,
+                revoked: r.try_get(2)?,
             })
         })
         .transpose()
     }
 
     async fn device(&self, id: Uuid) -> StoreResult<Option<Device>> {
-        let revoked: Option<bool> =
-            sqlx::query_scalar("SELECT revoked_at IS NOT NULL FROM devices WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(revoked.map(|revoked| Device { id, revoked }))
+        device_in(&self.pool, id).await
     }
 
     async fn revoke_device(&self, id: Uuid, now: Millis) -> StoreResult<bool> {
@@ -367,6 +245,10 @@ impl RelayStore for PgStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM invites WHERE created_by = $1 AND used_by IS NULL")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if n > 0 {
             self.notify(&mut tx, Wire::Revoked { d: id }).await?;
         }
@@ -374,18 +256,50 @@ impl RelayStore for PgStore {
         Ok(n > 0)
     }
 
-    async fn create_space(&self, space: Uuid, creator: Uuid, now: Millis) -> StoreResult<()> {
+    async fn create_space_capped(
+        &self,
+        space: Uuid,
+        kind: SpaceKind,
+        creator: Uuid,
+        now: Millis,
+        max_created: u32,
+    ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
+        // The creator's row lock makes one device's creations take turns (on every node),
+        // so the count below holds until this commits.
+        sqlx::query("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE")
+            .bind(creator)
+            .execute(&mut *tx)
+            .await?;
+        let member = sqlx::query("SELECT 1 FROM members WHERE space = $1 AND device = $2")
+            .bind(space)
+            .bind(creator)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if member {
+            return Ok(false);
+        }
+        let created: i64 = sqlx::query_scalar("SELECT count(*) FROM spaces WHERE created_by = $1")
+            .bind(creator)
+            .fetch_one(&mut *tx)
+            .await?;
+        if created >= i64::from(max_created) {
+            return Err(StoreError::TooManySpaces { max: max_created });
+        }
         let n = sqlx::query(
-            "INSERT INTO spaces (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO spaces (id, kind, created_at, created_by) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind(space)
+        .bind(kind.as_str())
         .bind(now)
+        .bind(creator)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if n == 0 {
-            return Err(StoreError::Conflict("a space with this id exists".into()));
+            return Ok(false);
         }
         sqlx::query("INSERT INTO members (space, device, added_at) VALUES ($1, $2, $3)")
             .bind(space)
@@ -402,7 +316,7 @@ impl RelayStore for PgStore {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn is_member(&self, space: Uuid, device: Uuid) -> StoreResult<bool> {
@@ -466,22 +380,57 @@ impl RelayStore for PgStore {
         Ok(n > 0)
     }
 
-    async fn share_a_space(&self, a: Uuid, b: Uuid) -> StoreResult<bool> {
-        Ok(sqlx::query(
-            "SELECT 1 FROM members x JOIN members y ON x.space = y.space
-             WHERE x.device = $1 AND y.device = $2 LIMIT 1",
+    async fn remove_person(&self, space: Uuid, person: Uuid) -> StoreResult<Vec<Uuid>> {
+        let mut tx = self.pool.begin().await?;
+        let devices: Vec<Uuid> = sqlx::query_scalar(
+            "DELETE FROM members WHERE space = $1
+             AND device IN (SELECT id FROM devices WHERE person = $2)
+             RETURNING device",
         )
-        .bind(a)
-        .bind(b)
-        .fetch_optional(&self.pool)
-        .await?
-        .is_some())
+        .bind(space)
+        .bind(person)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM invites WHERE space = $1 AND used_by IS NULL
+             AND (kind = 'partner' OR created_by IN (SELECT id FROM devices WHERE person = $2))",
+        )
+        .bind(space)
+        .bind(person)
+        .execute(&mut *tx)
+        .await?;
+        for d in &devices {
+            self.notify(&mut tx, Wire::Left { s: space, d: *d }).await?;
+        }
+        tx.commit().await?;
+        Ok(devices)
     }
 
-    async fn create_invite(&self, inv: NewInvite) -> StoreResult<()> {
+    async fn create_invite_capped(&self, inv: NewInvite, cap: InviteCap) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        // The creator's row lock: one device's invites are made one at a time, so the count
+        // holds until this commits.
+        sqlx::query("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE")
+            .bind(inv.created_by)
+            .execute(&mut *tx)
+            .await?;
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM invites WHERE created_by = $1 AND used_by IS NULL
+             AND expires_at > $2 AND attempts < $3",
+        )
+        .bind(inv.created_by)
+        .bind(cap.now)
+        .bind(i64::from(cap.max_attempts))
+        .fetch_one(&mut *tx)
+        .await?;
+        if pending >= i64::from(cap.max_pending) {
+            return Err(StoreError::TooManyInvites {
+                max: cap.max_pending,
+            });
+        }
         let n = sqlx::query(
-            "INSERT INTO invites (id, space, created_by, token_hash, wrapped_key, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO invites (id, space, created_by, token_hash, wrapped_key, expires_at, kind)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
         )
         .bind(inv.id)
         .bind(inv.space)
@@ -489,13 +438,23 @@ impl RelayStore for PgStore {
         .bind(inv.token_hash.as_slice())
         .bind(inv.wrapped_key)
         .bind(inv.expires_at)
-        .execute(&self.pool)
+        .bind(inv.kind.as_str())
+        .execute(&mut *tx)
         .await?
         .rows_affected();
         if n == 0 {
             return Err(StoreError::Conflict("an invite with this id exists".into()));
         }
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn purge_invites(&self, expired_before: Millis) -> StoreResult<u64> {
+        Ok(sqlx::query("DELETE FROM invites WHERE expires_at < $1")
+            .bind(expired_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 
     async fn join_invite(
@@ -510,7 +469,8 @@ impl RelayStore for PgStore {
         // FOR UPDATE: concurrent attempts on one invite (through any node) take turns, so
         // the attempt count and the single use hold.
         let Some(row) = sqlx::query(
-            "SELECT space, token_hash, wrapped_key, expires_at, attempts, used_by IS NOT NULL
+            "SELECT space, token_hash, wrapped_key, expires_at, attempts, used_by IS NOT NULL,
+                    kind, created_by
              FROM invites WHERE id = $1 FOR UPDATE",
         )
         .bind(id)
@@ -525,6 +485,8 @@ impl RelayStore for PgStore {
         let expires_at: i64 = row.try_get(3)?;
         let attempts = u32::try_from(row.try_get::<i32, _>(4)?).unwrap_or(u32::MAX);
         let used: bool = row.try_get(5)?;
+        let kind: String = row.try_get(6)?;
+        let by: Uuid = row.try_get(7)?;
         match judge_join(
             used,
             attempts,
@@ -544,6 +506,53 @@ impl RelayStore for PgStore {
                 return Ok(outcome);
             }
             JoinVerdict::Join => {}
+        }
+        let kind = InviteKind::parse(&kind)
+            .ok_or_else(|| backend(format!("unknown invite kind {kind:?}")))?;
+        // The space row's lock makes joins to one space take turns (as pushes do), so two
+        // partner invites used at once can't both pass the two-people check.
+        let space_kind: String =
+            sqlx::query_scalar("SELECT kind FROM spaces WHERE id = $1 FOR UPDATE")
+                .bind(space)
+                .fetch_one(&mut *tx)
+                .await?;
+        let inviter = device_in(&mut *tx, by).await?.ok_or(StoreError::NotFound)?;
+        // FOR UPDATE on the joiner: its person may change here.
+        sqlx::query("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE")
+            .bind(device)
+            .execute(&mut *tx)
+            .await?;
+        let joiner = device_in(&mut *tx, device)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let joiner_has_spaces = sqlx::query("SELECT 1 FROM members WHERE device = $1 LIMIT 1")
+            .bind(device)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        let persons: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT d.person FROM members m JOIN devices d ON d.id = m.device WHERE m.space = $1",
+        )
+        .bind(space)
+        .fetch_all(&mut *tx)
+        .await?;
+        let new_person = match judge_admission(
+            kind_of(&space_kind)?,
+            kind,
+            inviter.person,
+            &joiner,
+            joiner_has_spaces,
+            &persons,
+        ) {
+            Ok(p) => p,
+            Err(why) => return Ok(JoinOutcome::NotAllowed(why)),
+        };
+        if let Some(p) = new_person {
+            sqlx::query("UPDATE devices SET person = $2 WHERE id = $1")
+                .bind(device)
+                .bind(p)
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query("UPDATE invites SET used_by = $2, used_at = $3 WHERE id = $1")
             .bind(id)
@@ -568,13 +577,14 @@ impl RelayStore for PgStore {
         // The space's row lock is held from numbering to commit: pushes to one space take
         // turns (whichever node they came through), so numbers are gap-free and a reader
         // never sees seq n+1 before n has committed.
-        let row = sqlx::query("SELECT head, bytes FROM spaces WHERE id = $1 FOR UPDATE")
+        let row = sqlx::query("SELECT head, bytes, key_epoch FROM spaces WHERE id = $1 FOR UPDATE")
             .bind(space)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
         let mut head: i64 = row.try_get(0)?;
         let mut bytes: i64 = row.try_get(1)?;
+        let epoch = u32::try_from(row.try_get::<i64, _>(2)?).unwrap_or(u32::MAX);
 
         // Retries: every pushed id already in the log, in one query.
         let ids: Vec<&[u8]> = blobs.iter().map(|(id, _)| id.as_slice()).collect();
@@ -605,6 +615,7 @@ impl RelayStore for PgStore {
                 seqs.push(seq);
                 continue;
             }
+            check_epoch(epoch, &data)?;
             bytes += data.len() as i64;
             if bytes as u64 > limits.quota_bytes {
                 return Err(StoreError::QuotaExceeded);
@@ -651,6 +662,26 @@ impl RelayStore for PgStore {
             head: head as u64,
             fresh,
         })
+    }
+
+    async fn raise_epoch(&self, space: Uuid, epoch: u32) -> StoreResult<u32> {
+        let mut tx = self.pool.begin().await?;
+        // The space row's lock orders this with pushes: a push either committed before
+        // (under the old epoch) or sees the new one.
+        let current: i64 =
+            sqlx::query_scalar("SELECT key_epoch FROM spaces WHERE id = $1 FOR UPDATE")
+                .bind(space)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        let next = judge_epoch(u32::try_from(current).unwrap_or(u32::MAX), epoch)?;
+        sqlx::query("UPDATE spaces SET key_epoch = $2 WHERE id = $1")
+            .bind(space)
+            .bind(i64::from(next))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(next)
     }
 
     async fn pull(&self, space: Uuid, after: u64, limit: u32) -> StoreResult<Pulled> {
@@ -706,24 +737,46 @@ impl RelayStore for PgStore {
         })
     }
 
-    async fn put_snapshot(&self, space: Uuid, s: Snapshot, now: Millis) -> StoreResult<()> {
+    async fn put_snapshot_within(
+        &self,
+        space: Uuid,
+        s: Snapshot,
+        now: Millis,
+        quota_bytes: u64,
+    ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let head: i64 = sqlx::query_scalar("SELECT head FROM spaces WHERE id = $1 FOR SHARE")
+        // FOR UPDATE: the stored bytes change here, as an append changes them.
+        let row = sqlx::query("SELECT head, bytes FROM spaces WHERE id = $1 FOR UPDATE")
             .bind(space)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
+        let head: i64 = row.try_get(0)?;
+        let bytes: i64 = row.try_get(1)?;
         if s.seq > head as u64 {
             return Err(StoreError::CursorAhead {
                 after: s.seq,
                 head: head as u64,
             });
         }
+        let old = sqlx::query("SELECT seq, octet_length(data) FROM snapshots WHERE space = $1")
+            .bind(space)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| Ok::<_, StoreError>((r.try_get::<i64, _>(0)?, r.try_get::<i32, _>(1)?)))
+            .transpose()?;
+        // An older snapshot never replaces a newer one (nor the same one).
+        if old.is_some_and(|(seq, _)| seq as u64 >= s.seq) {
+            return Ok(());
+        }
+        let bytes = bytes - old.map_or(0, |(_, len)| i64::from(len)) + s.data.len() as i64;
+        if bytes as u64 > quota_bytes {
+            return Err(StoreError::QuotaExceeded);
+        }
         sqlx::query(
             "INSERT INTO snapshots (space, seq, data, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (space) DO UPDATE SET seq = excluded.seq, data = excluded.data,
-                 created_at = excluded.created_at
-             WHERE excluded.seq > snapshots.seq",
+                 created_at = excluded.created_at",
         )
         .bind(space)
         .bind(s.seq as i64)
@@ -731,6 +784,11 @@ impl RelayStore for PgStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        sqlx::query("UPDATE spaces SET bytes = $2 WHERE id = $1")
+            .bind(space)
+            .bind(bytes)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -769,6 +827,8 @@ impl RelayStore for PgStore {
             sqlx::query(
                 "UPDATE spaces SET pruned_seq = $2,
                     bytes = (SELECT coalesce(sum(octet_length(data)), 0) FROM blobs WHERE space = $1)
+                          + (SELECT coalesce(sum(octet_length(data)), 0) FROM snapshots
+                             WHERE space = $1)
                  WHERE id = $1",
             )
             .bind(space)
@@ -802,14 +862,17 @@ async fn snapshot_in(
 mod tests {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres_passes_the_storage_suite() {
-        let Some(server) = duet_e2e::pg::server_url() else {
-            return;
-        };
-        let url = duet_e2e::pg::fresh_database(&server).await;
-        let store = PgStore::connect(&url, 8).await.unwrap();
-        crate::storage::suite::run(&store).await;
+    mod suite {
+        use super::*;
+
+        /// A fresh database on the test server; `None` (skip) when there is none.
+        async fn fresh() -> Option<((), PgStore)> {
+            let server = duet_e2e::pg::server_url()?;
+            let url = duet_e2e::pg::fresh_database(&server).await;
+            Some(((), PgStore::connect(&url, 8).await.unwrap()))
+        }
+
+        crate::storage::suite::storage_suite!(fresh());
     }
 
     /// Two nodes on one database, pushing to one space at once: numbers stay gap-free and
