@@ -235,6 +235,46 @@ fn sealed_bytes(relay: &RelayProcess, space: &SpaceId) -> (u64, u64) {
     )
 }
 
+/// The padding's share of the sealed bytes of `space` on the relay: (sealed bytes, what
+/// they would be unpadded). Each blob is opened with the key in `store` (a member's device
+/// store) and measured up to the end of its one CBOR item, where the padding starts.
+fn unpadded_bytes(relay: &RelayProcess, store: &Path, space: &SpaceId) -> (u64, u64) {
+    let home = ok(rusqlite::Connection::open(store), "open device store");
+    let keys: Vec<(u32, Vec<u8>)> = ok(
+        home.prepare("SELECT epoch, key FROM space_keys WHERE space_id = ?1")
+            .and_then(|mut st| {
+                st.query_map([space.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()
+            }),
+        "space keys",
+    );
+    let db = ok(rusqlite::Connection::open(relay.db_path()), "open relay db");
+    let blobs: Vec<(Vec<u8>, Vec<u8>)> = ok(
+        db.prepare("SELECT blob_id, data FROM blobs WHERE space = ?1")
+            .and_then(|mut st| {
+                st.query_map([space.0.as_bytes().as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()
+            }),
+        "blobs",
+    );
+    let (mut sealed, mut unpadded) = (0u64, 0u64);
+    for (id, data) in blobs {
+        let id: [u8; 16] = ok(id.as_slice().try_into(), "blob id");
+        let epoch = ok(duet_core::crypto::epoch_of(&data), "epoch");
+        let (_, key) = ok(
+            keys.iter().find(|(e, _)| *e == epoch).ok_or("no key"),
+            "key of the blob's epoch",
+        );
+        let key = ok(duet_core::SpaceKey::from_bytes(key), "key");
+        let plain = ok(duet_core::crypto::open(&key, space, &id, &data), "open");
+        let mut rest = plain.as_slice();
+        let _: ciborium::Value = ok(ciborium::from_reader(&mut rest), "payload");
+        sealed += data.len() as u64;
+        unpadded += (data.len() - rest.len()) as u64;
+    }
+    (sealed, unpadded)
+}
+
 async fn pull(entries: usize) {
     println!("\n== pull: a new device joins a {entries}-entry journal");
     let dir = tempdir("pull");
@@ -315,6 +355,13 @@ async fn pull(entries: usize) {
     println!(
         "pull wire-overhead target ≤ 1.15×: {}",
         if ratio <= 1.15 { "MET" } else { "NOT MET" }
+    );
+    let (padded, unpadded) = unpadded_bytes(&relay, &dir.path().join("a").join(STORE_FILE), &j);
+    println!(
+        "padding (Padmé): {padded} sealed bytes, {unpadded} without the padding: +{:.1}%; \
+         wire / unpadded sealed = {:.3}",
+        (padded as f64 / unpadded as f64 - 1.0) * 100.0,
+        wire as f64 / unpadded as f64
     );
 }
 

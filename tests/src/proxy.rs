@@ -171,3 +171,98 @@ impl Drop for TcpProxy {
         self.accept.abort();
     }
 }
+
+/// A proxy that behaves like a train's network: every connection is cut (both sockets
+/// closed) once it has carried a random number of bytes, counted both ways, between
+/// `cut_after.0` and `cut_after.1`. Connections are never cut before they carried anything.
+#[derive(Debug)]
+pub struct CuttingProxy {
+    addr: SocketAddr,
+    cuts: Arc<AtomicU64>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl CuttingProxy {
+    /// Listen on a free port of 127.0.0.1 and forward to `upstream`, cutting each
+    /// connection after a random `cut_after.0..=cut_after.1` bytes.
+    pub async fn start(upstream: SocketAddr, cut_after: (u64, u64)) -> CuttingProxy {
+        use rand::Rng;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap_or_else(|e| panic!("binding the proxy: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("proxy address: {e}"));
+        let cuts = Arc::new(AtomicU64::new(0));
+        let counted = cuts.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let cuts = counted.clone();
+                let allowance = rand::thread_rng().gen_range(cut_after.0..=cut_after.1);
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let left = Arc::new(AtomicU64::new(allowance));
+                    // Forward one way until the shared allowance runs out; `true` when cut.
+                    async fn pump(
+                        from: &mut tokio::net::tcp::OwnedReadHalf,
+                        to: &mut tokio::net::tcp::OwnedWriteHalf,
+                        left: &AtomicU64,
+                    ) -> bool {
+                        let mut buf = vec![0u8; 4096];
+                        loop {
+                            let n = match from.read(&mut buf).await {
+                                Ok(0) | Err(_) => return false,
+                                Ok(n) => n,
+                            };
+                            let before = left
+                                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| {
+                                    Some(l.saturating_sub(n as u64))
+                                })
+                                .unwrap_or(0);
+                            let pass = (before as usize).min(n);
+                            if to.write_all(&buf[..pass]).await.is_err() {
+                                return false;
+                            }
+                            if pass < n {
+                                return true;
+                            }
+                        }
+                    }
+                    let cut = tokio::select! {
+                        c = pump(&mut cr, &mut sw, &left) => c,
+                        c = pump(&mut sr, &mut cw, &left) => c,
+                    };
+                    if cut {
+                        cuts.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // Dropping the halves closes both sockets.
+                });
+            }
+        });
+        CuttingProxy { addr, cuts, accept }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Connections cut so far.
+    pub fn cuts(&self) -> u64 {
+        self.cuts.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}

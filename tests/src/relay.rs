@@ -25,8 +25,9 @@ use std::time::Duration;
 
 use duet_proto::live::{ClientFrame, ServerFrame};
 use duet_proto::{
-    AddMember, CBOR, CreateInvite, CreateSpace, ErrorBody, ErrorCode, InviteCreated, JoinInvite,
-    Joined, LogBlob, Pulled, Push, PushBlob, Pushed, Registered, Snapshot, SpaceInfo, SpaceList,
+    AddMember, CBOR, CreateInvite, CreateSpace, ErrorBody, ErrorCode, InviteCreated, InviteKind,
+    JoinInvite, Joined, LogBlob, Pulled, Push, PushBlob, Pushed, Registered, Snapshot, SpaceInfo,
+    SpaceKind, SpaceList, WhoAmI,
 };
 use futures_util::{SinkExt, StreamExt};
 use rand::RngCore;
@@ -54,6 +55,27 @@ const RELAY_ENV: &[&str] = &[
     "DUET_SNAPSHOT_RETENTION_HOURS",
     "DUET_DATABASE_URL",
     "DUET_DATABASE_MAX_CONNECTIONS",
+    "DUET_MAX_SPACES_PER_DEVICE",
+    "DUET_MAX_PENDING_INVITES_PER_DEVICE",
+    "DUET_INVITE_RETENTION_HOURS",
+    "DUET_REGISTRATIONS_PER_HOUR",
+    "DUET_REGISTRATION_TOKEN",
+    "DUET_TRUSTED_PROXIES",
+    "DUET_MAX_CONNECTIONS",
+    "DUET_MAX_CONNECTIONS_PER_IP",
+    "DUET_HEADER_READ_TIMEOUT_SECS",
+    "DUET_IDLE_TIMEOUT_SECS",
+    "DUET_BODY_READ_TIMEOUT_SECS",
+    "DUET_MAX_HEADER_BYTES",
+    "DUET_BODY_MEMORY_BYTES",
+];
+/// Per-address limits lifted for every test relay (through the environment, so a test's own
+/// flags still win): every test client comes from 127.0.0.1, and tests register hundreds of
+/// devices and open hundreds of connections from it. `tests/relay_limits.rs` sets them
+/// explicitly where it tests them.
+const LIFTED_FOR_LOOPBACK: &[(&str, &str)] = &[
+    ("DUET_REGISTRATIONS_PER_HOUR", "0"),
+    ("DUET_MAX_CONNECTIONS_PER_IP", "0"),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -182,6 +204,9 @@ impl RelayProcess {
         let mut cmd = Command::new(relay_binary());
         for var in RELAY_ENV {
             cmd.env_remove(var);
+        }
+        for (var, value) in LIFTED_FOR_LOOPBACK {
+            cmd.env(var, value);
         }
         let filter = std::env::var("DUET_RELAY_LOG").unwrap_or_else(|_| "warn".into());
         let mut child = cmd
@@ -553,13 +578,24 @@ impl InviteSecret {
         }
     }
 
-    /// The `POST /v1/spaces/{space}/invites` body.
+    /// The `POST /v1/spaces/{space}/invites` body of a partner invite.
     pub fn create_body(&self, wrapped_key: &[u8], ttl_secs: Option<u64>) -> CreateInvite {
+        self.create_body_of(InviteKind::Partner, wrapped_key, ttl_secs)
+    }
+
+    /// The `POST /v1/spaces/{space}/invites` body of an invite of `kind`.
+    pub fn create_body_of(
+        &self,
+        kind: InviteKind,
+        wrapped_key: &[u8],
+        ttl_secs: Option<u64>,
+    ) -> CreateInvite {
         CreateInvite {
             invite_id: self.invite_id,
             token_hash: self.hash.to_vec(),
             wrapped_key: wrapped_key.to_vec(),
             ttl_secs,
+            kind,
         }
     }
 }
@@ -591,6 +627,17 @@ impl Client {
             device_id: r.device_id,
             token: r.token,
         })
+    }
+
+    /// A device whose credentials are known (read from a home's store, as an adversary
+    /// holding the phone would).
+    pub fn from_credentials(base: &str, device_id: Uuid, token: String) -> Client {
+        Client {
+            http: http_client(),
+            base: base.trim_end_matches('/').to_string(),
+            device_id,
+            token,
+        }
     }
 
     /// The same device talking to a relay at another address (e.g. after a restart).
@@ -640,15 +687,56 @@ impl Client {
         self.request(method, path, body).await?.ok()
     }
 
-    /// `POST /v1/spaces`.
+    /// `POST /v1/spaces` for a shared journal.
     pub async fn create_space(&self, space: Uuid) -> Result<SpaceInfo, ClientError> {
+        self.create_space_of(space, SpaceKind::Journal).await
+    }
+
+    /// `POST /v1/spaces` for a space of `kind`.
+    pub async fn create_space_of(
+        &self,
+        space: Uuid,
+        kind: SpaceKind,
+    ) -> Result<SpaceInfo, ClientError> {
         self.call(
             Method::POST,
             "/v1/spaces",
-            Some(Body::cbor(&CreateSpace { space_id: space })),
+            Some(Body::cbor(&CreateSpace {
+                space_id: space,
+                kind,
+            })),
         )
         .await?
         .cbor()
+    }
+
+    /// `GET /v1/devices/me`.
+    pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
+        self.call(Method::GET, "/v1/devices/me", None).await?.cbor()
+    }
+
+    /// Make `other` (a fresh device, with no spaces yet) one of this device's person's, as a
+    /// device link does: a `device` invite into a new personal space of ours, which it joins.
+    /// Returns that personal space.
+    pub async fn link(&self, other: &Client) -> Result<Uuid, ClientError> {
+        let personal = Uuid::now_v7();
+        self.create_space_of(personal, SpaceKind::Personal).await?;
+        let secret = InviteSecret::random();
+        self.create_invite(
+            personal,
+            &secret.create_body_of(InviteKind::Device, b"wrapped", None),
+        )
+        .await?;
+        other.join(secret.invite_id, &secret.token).await?;
+        Ok(personal)
+    }
+
+    /// Bring `other` (a fresh device) into `space` as another device of this device's
+    /// person: linked, then added. For spaces that need more than two people's worth of
+    /// devices (a shared journal admits two people).
+    pub async fn admit_own_device(&self, space: Uuid, other: &Client) -> Result<(), ClientError> {
+        self.link(other).await?;
+        self.add_member(space, other.device_id).await
     }
 
     /// Create a space with a fresh random id and return the id.
@@ -681,9 +769,8 @@ impl Client {
         .map(drop)
     }
 
-    /// Bring `other` (a device this one shares no space with) into `space` the way a
-    /// partner comes in: an invite it joins. The relay lets `add_member` add only devices
-    /// the caller already shares a space with.
+    /// Bring `other` into `space` the way a partner comes in: a partner invite it joins. A
+    /// shared journal admits two people; `add_member` adds only the caller's own devices.
     pub async fn invite_into(&self, space: Uuid, other: &Client) -> Result<(), ClientError> {
         let secret = InviteSecret::random();
         self.create_invite(space, &secret.create_body(b"wrapped", None))

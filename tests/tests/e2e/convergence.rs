@@ -5,9 +5,8 @@
 //!
 //! Two properties, two and three homes, 500 cases each by default (`PROPTEST_CASES`
 //! overrides the count of each).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use duet_core::*;

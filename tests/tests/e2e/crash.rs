@@ -4,7 +4,6 @@
 //! content, and the store passes both Duet's and `SQLite`'s integrity checks.
 //!
 //! `CRASH_SEED` replays a run; `CRASH_ITERATIONS` changes the number of kills (60).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -2,9 +2,8 @@
 //! all survives the exchange — both edits of one body character by character, an edit
 //! made while the entry was deleted, both reactions and both replies, both values of a
 //! conflicting mood — and a shared draft carries none of its drafting history.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use duet_core::*;

@@ -1,8 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Who may call what, against a real `duet-relay` process: every endpoint × {no token, bad
-//! token, non-member, revoked device, member}, checked by status AND error code AND by the
-//! state afterwards (a refused call changed nothing); the live channel's authentication;
-//! invites (single use, expiry, brute force) and that the relay keeps only token hashes.
+//! Who may call what, against a real `duet-relay` process. The written rules (the table in
+//! ARCHITECTURE.md, "Who may do what") are [`MATRIX`]: every endpoint × every role a
+//! caller can have towards a shared journal — no token, a bad token, a stranger, a revoked
+//! device, a former partner (removed), the partner, another device of the journal's owner —
+//! checked by status AND error code AND by the state afterwards (a refused call changed
+//! nothing). Then the live channel's authentication; invites (single use, expiry, brute
+//! force) and that the relay keeps only token hashes.
 
 use std::time::Duration;
 
@@ -12,8 +14,8 @@ use duet_e2e::relay::{
 };
 use duet_proto::live::{ClientFrame, ServerFrame};
 use duet_proto::{
-    AddMember, CreateSpace, ErrorCode, InviteCreated, JoinInvite, Joined, Pulled, Push, Pushed,
-    Registered, Snapshot, SpaceInfo, SpaceList,
+    AddMember, CreateSpace, ErrorCode, InviteCreated, InviteKind, JoinInvite, Joined, KeyEpoch,
+    Pulled, Push, Pushed, Registered, Snapshot, SpaceInfo, SpaceKind, SpaceList, WhoAmI,
 };
 use reqwest::Method;
 use sha2::{Digest, Sha256};
@@ -23,21 +25,31 @@ const WAIT: Duration = Duration::from_secs(5);
 /// A well-formed token the relay never issued.
 const BAD_TOKEN: &str = "duet_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
+/// The caller's relation to the shared journal of the cast (Ada's, with Ben as partner).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
     NoToken,
     BadToken,
-    NonMember,
+    /// Registered, with a space of its own, never in the journal.
+    Stranger,
+    /// One of Ada's devices that Ada revoked (a lost phone).
     Revoked,
-    Member,
+    /// A former partner: was in the journal, then removed (holds his token and old codes).
+    Removed,
+    /// Ben, the partner.
+    Partner,
+    /// Another device of Ada's, linked through her personal space.
+    Own,
 }
 
-const WHO: [Who; 5] = [
+const WHO: [Who; 7] = [
     Who::NoToken,
     Who::BadToken,
-    Who::NonMember,
+    Who::Stranger,
     Who::Revoked,
-    Who::Member,
+    Who::Removed,
+    Who::Partner,
+    Who::Own,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,119 +64,249 @@ use Expect::Ok as Yes;
 const UNAUTH: Expect = Expect::Err(401, ErrorCode::Unauthorized);
 const REVOKED: Expect = Expect::Err(401, ErrorCode::DeviceRevoked);
 const HIDDEN: Expect = Expect::Err(404, ErrorCode::NotFound);
+const REFUSED: Expect = Expect::Err(403, ErrorCode::NotAllowed);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
     Register,
-    RevokeDevice,
+    WhoAmI,
+    /// Revoke a device of the caller's own person.
+    RevokeOwnDevice,
+    /// Revoke a device of someone else (the partner's, for a journal member).
+    RevokeOthersDevice,
     CreateSpace,
+    /// Create a space with the journal's id: the same answer as a free id, nothing changes.
+    ProbeTakenSpaceId,
     ListSpaces,
     GetSpace,
-    AddMember,
-    RemoveMember,
-    CreateInvite,
+    /// Add a device of the caller's own person to the journal.
+    AddOwnDevice,
+    /// Add someone else's device to the journal.
+    AddOthersDevice,
+    /// Remove the other person from a journal the two share (the whole person goes).
+    RemovePartner,
+    /// Take a device out of the other person's personal space.
+    TouchOthersPersonal,
+    CreatePartnerInvite,
+    CreateDeviceInvite,
+    /// A partner invite into the caller's own personal space.
+    PartnerInviteIntoPersonal,
     JoinInvite,
+    /// Announce a key rotation of a journal the caller's person shares.
+    AnnounceEpoch,
     Push,
     Pull,
     PutSnapshot,
     GetSnapshot,
 }
 
-/// The matrix: columns are [no token, bad token, non-member, revoked, member].
-const MATRIX: &[(Endpoint, [Expect; 5])] = &[
+/// The written rules: columns are [no token, bad token, stranger, revoked, removed,
+/// partner, own device].
+const MATRIX: &[(Endpoint, [Expect; 7])] = &[
     // Registering needs no token; a stray header changes nothing.
     (
         Endpoint::Register,
-        [Yes(201), Yes(201), Yes(201), Yes(201), Yes(201)],
+        [
+            Yes(201),
+            Yes(201),
+            Yes(201),
+            Yes(201),
+            Yes(201),
+            Yes(201),
+            Yes(201),
+        ],
     ),
     (
-        Endpoint::RevokeDevice,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, Yes(204)],
+        Endpoint::WhoAmI,
+        [
+            UNAUTH,
+            UNAUTH,
+            Yes(200),
+            REVOKED,
+            Yes(200),
+            Yes(200),
+            Yes(200),
+        ],
     ),
-    // Any live device may create its own space and list its own spaces.
+    // Only a person's own devices revoke that person's devices.
+    (
+        Endpoint::RevokeOwnDevice,
+        [
+            UNAUTH,
+            UNAUTH,
+            Yes(204),
+            REVOKED,
+            Yes(204),
+            Yes(204),
+            Yes(204),
+        ],
+    ),
+    (
+        Endpoint::RevokeOthersDevice,
+        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, HIDDEN, HIDDEN],
+    ),
     (
         Endpoint::CreateSpace,
-        [UNAUTH, UNAUTH, Yes(201), REVOKED, Yes(201)],
+        [
+            UNAUTH,
+            UNAUTH,
+            Yes(201),
+            REVOKED,
+            Yes(201),
+            Yes(201),
+            Yes(201),
+        ],
+    ),
+    (
+        Endpoint::ProbeTakenSpaceId,
+        [
+            UNAUTH,
+            UNAUTH,
+            Yes(201),
+            REVOKED,
+            Yes(201),
+            Yes(201),
+            Yes(201),
+        ],
     ),
     (
         Endpoint::ListSpaces,
-        [UNAUTH, UNAUTH, Yes(200), REVOKED, Yes(200)],
+        [
+            UNAUTH,
+            UNAUTH,
+            Yes(200),
+            REVOKED,
+            Yes(200),
+            Yes(200),
+            Yes(200),
+        ],
     ),
     (
         Endpoint::GetSpace,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, Yes(200)],
+        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(200), Yes(200)],
     ),
     (
-        Endpoint::AddMember,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, Yes(204)],
+        Endpoint::AddOwnDevice,
+        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(204), Yes(204)],
     ),
     (
-        Endpoint::RemoveMember,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, Yes(204)],
+        Endpoint::AddOthersDevice,
+        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, HIDDEN, HIDDEN],
+    ),
+    // Removing the other from a shared journal is each partner's one power over the other.
+    (
+        Endpoint::RemovePartner,
+        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(204), Yes(204)],
     ),
     (
-        Endpoint::CreateInvite,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, Yes(201)],
+        Endpoint::TouchOthersPersonal,
+        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, HIDDEN, HIDDEN],
     ),
-    // Joining is how a non-member becomes one.
+    (
+        Endpoint::CreatePartnerInvite,
+        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(201), Yes(201)],
+    ),
+    (
+        Endpoint::CreateDeviceInvite,
+        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(201), Yes(201)],
+    ),
+    (
+        Endpoint::PartnerInviteIntoPersonal,
+        [UNAUTH, UNAUTH, REFUSED, REVOKED, REFUSED, REFUSED, REFUSED],
+    ),
+    // Joining is how someone new comes in (here: a fresh journal of Ada's, one person so far).
     (
         Endpoint::JoinInvite,
-        [UNAUTH, UNAUTH, Yes(200), REVOKED, Yes(200)],
+        [
+            UNAUTH,
+            UNAUTH,
+            Yes(200),
+            REVOKED,
+            Yes(200),
+            Yes(200),
+            Yes(200),
+        ],
     ),
-    (Endpoint::Push, [UNAUTH, UNAUTH, HIDDEN, REVOKED, Yes(200)]),
-    (Endpoint::Pull, [UNAUTH, UNAUTH, HIDDEN, REVOKED, Yes(200)]),
+    (
+        Endpoint::AnnounceEpoch,
+        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(204), Yes(204)],
+    ),
+    (
+        Endpoint::Push,
+        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(200), Yes(200)],
+    ),
+    (
+        Endpoint::Pull,
+        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(200), Yes(200)],
+    ),
     (
         Endpoint::PutSnapshot,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, Yes(204)],
+        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(204), Yes(204)],
     ),
     (
         Endpoint::GetSnapshot,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, Yes(200)],
+        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(200), Yes(200)],
     ),
 ];
 
-/// The cast: a space with a member, a stranger, and a revoked former member.
+/// The cast: Ada's journal shared with Ben; Ada's second device; a former partner who was
+/// removed; Ada's revoked device; a stranger.
 struct Ctx {
     base: String,
     http: reqwest::Client,
     space: Uuid,
-    member: Client,
-    non_member: Client,
+    /// Ada's first device: sets things up, never a column.
+    ada: Client,
+    own: Client,
+    partner: Client,
+    removed: Client,
     revoked: Client,
+    stranger: Client,
 }
 
 impl Ctx {
     async fn new(base: &str) -> Ctx {
         let http = http_client();
-        let member = Client::register_with(&http, base).await.unwrap();
-        let space = member.new_space().await.unwrap();
-        member
-            .push(space, &[random_blob(40), random_blob(50)])
+        let ada = Client::register_with(&http, base).await.unwrap();
+        let own = Client::register_with(&http, base).await.unwrap();
+        ada.link(&own).await.unwrap();
+        let space = ada.new_space().await.unwrap();
+        ada.add_member(space, own.device_id).await.unwrap();
+        ada.push(space, &[random_blob(40), random_blob(50)])
             .await
             .unwrap();
-        member
-            .put_snapshot(
-                space,
-                &Snapshot {
-                    seq: 2,
-                    data: random_bytes(64),
-                },
-            )
-            .await
-            .unwrap();
-        let non_member = Client::register_with(&http, base).await.unwrap();
-        non_member.new_space().await.unwrap();
+        ada.put_snapshot(
+            space,
+            &Snapshot {
+                seq: 2,
+                data: random_bytes(64),
+            },
+        )
+        .await
+        .unwrap();
+        // The former partner: joined, then removed (his person, all of it).
+        let removed = Client::register_with(&http, base).await.unwrap();
+        ada.invite_into(space, &removed).await.unwrap();
+        removed.new_space().await.unwrap();
+        ada.remove_member(space, removed.device_id).await.unwrap();
+        let partner = Client::register_with(&http, base).await.unwrap();
+        ada.invite_into(space, &partner).await.unwrap();
         let revoked = Client::register_with(&http, base).await.unwrap();
-        member.invite_into(space, &revoked).await.unwrap();
+        ada.admit_own_device(space, &revoked).await.unwrap();
         assert_eq!(revoked.space(space).await.unwrap().space_id, space);
-        member.revoke(revoked.device_id).await.unwrap();
+        ada.revoke(revoked.device_id).await.unwrap();
+        let stranger = Client::register_with(&http, base).await.unwrap();
+        stranger.new_space().await.unwrap();
         Ctx {
             base: base.to_string(),
             http,
             space,
-            member,
-            non_member,
+            ada,
+            own,
+            partner,
+            removed,
             revoked,
+            stranger,
         }
     }
 
@@ -172,9 +314,31 @@ impl Ctx {
         match who {
             Who::NoToken => None,
             Who::BadToken => Some(BAD_TOKEN.to_string()),
-            Who::NonMember => Some(self.non_member.token.clone()),
+            Who::Stranger => Some(self.stranger.token.clone()),
             Who::Revoked => Some(self.revoked.token.clone()),
-            Who::Member => Some(self.member.token.clone()),
+            Who::Removed => Some(self.removed.token.clone()),
+            Who::Partner => Some(self.partner.token.clone()),
+            Who::Own => Some(self.own.token.clone()),
+        }
+    }
+
+    /// A live device of the caller's person (Ada's where the caller has none that works).
+    fn of(&self, who: Who) -> &Client {
+        match who {
+            Who::Stranger => &self.stranger,
+            Who::Removed => &self.removed,
+            Who::Partner => &self.partner,
+            Who::Own => &self.own,
+            Who::NoToken | Who::BadToken | Who::Revoked => &self.ada,
+        }
+    }
+
+    /// A live device of someone other than the caller: Ben's for Ada's devices, Ada's for
+    /// everyone else.
+    fn other_than(&self, who: Who) -> &Client {
+        match who {
+            Who::Own => &self.partner,
+            _ => &self.ada,
         }
     }
 
@@ -182,40 +346,54 @@ impl Ctx {
         Client::register_with(&self.http, &self.base).await.unwrap()
     }
 
-    /// A fresh device that shares another space with the member, not `self.space`.
-    async fn fresh_linked_device(&self) -> Client {
+    /// A fresh device linked to the person `of` acts for.
+    async fn fresh_device_of(&self, of: &Client) -> Client {
         let d = self.fresh_device().await;
-        let personal = self.member.new_space().await.unwrap();
-        self.member.invite_into(personal, &d).await.unwrap();
+        of.link(&d).await.unwrap();
         d
     }
 
-    async fn fresh_member(&self) -> Client {
-        let d = self.fresh_device().await;
-        self.member.invite_into(self.space, &d).await.unwrap();
-        d
+    /// A fresh journal of Ada's (with her second device) shared with Ben.
+    async fn fresh_shared_journal(&self) -> Uuid {
+        let j = self.ada.new_space().await.unwrap();
+        self.ada.add_member(j, self.own.device_id).await.unwrap();
+        self.ada.invite_into(j, &self.partner).await.unwrap();
+        j
     }
 }
 
 /// What to check after the call, whether it succeeded or not.
 enum After {
     Registered,
+    /// The answer names the caller.
+    Me(Uuid),
     /// The victim's token works iff the revocation failed.
     Victim(Client),
-    /// Someone else can create this space id iff the call failed.
+    /// Someone else creating this id gets a space they're a member of iff the call failed.
     SpaceId(Uuid),
+    /// The journal is as it was, and the caller a member of it iff it was before.
+    Untouched {
+        caller_member: bool,
+    },
     SpaceList,
     SpaceInfo,
-    /// This device is a member of the space iff `member_if_ok` == the call succeeded.
+    /// These devices are members of the space iff `member_if_ok` == the call succeeded.
     Membership {
-        device: Client,
+        space: Uuid,
+        devices: Vec<Client>,
         member_if_ok: bool,
     },
-    /// A fresh device can join with this secret iff the call succeeded.
-    InviteCreated(InviteSecret),
+    /// If the invite was stored, joining it gives this answer; otherwise `not_found`.
+    InviteCreated {
+        secret: InviteSecret,
+        joiner: Client,
+        then: Result<(), ErrorCode>,
+    },
     /// A second join with this secret (to this space) is refused as used iff the call
     /// succeeded.
     InviteJoined(InviteSecret, Uuid),
+    /// The space's announced key epoch is 2 iff the call succeeded (else still 0).
+    Epoch(Uuid),
     /// The space's head moved by one iff the call succeeded.
     Head(u64),
     Pulled,
@@ -231,7 +409,7 @@ struct Call {
     after: After,
 }
 
-async fn prepare(ctx: &Ctx, endpoint: Endpoint) -> Call {
+async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
     let s = ctx.space;
     let call = |method: Method, path: String, body: Option<Body>, after: After| Call {
         method,
@@ -239,10 +417,24 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint) -> Call {
         body,
         after,
     };
+    let invite = |kind: InviteKind, secret: &InviteSecret| {
+        Some(Body::cbor(&secret.create_body_of(kind, b"wrapped", None)))
+    };
     match endpoint {
         Endpoint::Register => call(Method::POST, "/v1/devices".into(), None, After::Registered),
-        Endpoint::RevokeDevice => {
-            let victim = ctx.fresh_member().await;
+        Endpoint::WhoAmI => call(
+            Method::GET,
+            "/v1/devices/me".into(),
+            None,
+            After::Me(ctx.of(who).device_id),
+        ),
+        Endpoint::RevokeOwnDevice | Endpoint::RevokeOthersDevice => {
+            let whose = if endpoint == Endpoint::RevokeOwnDevice {
+                ctx.of(who)
+            } else {
+                ctx.other_than(who)
+            };
+            let victim = ctx.fresh_device_of(whose).await;
             call(
                 Method::DELETE,
                 format!("/v1/devices/{}", victim.device_id),
@@ -255,10 +447,24 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint) -> Call {
             call(
                 Method::POST,
                 "/v1/spaces".into(),
-                Some(Body::cbor(&CreateSpace { space_id: id })),
+                Some(Body::cbor(&CreateSpace {
+                    space_id: id,
+                    kind: SpaceKind::Journal,
+                })),
                 After::SpaceId(id),
             )
         }
+        Endpoint::ProbeTakenSpaceId => call(
+            Method::POST,
+            "/v1/spaces".into(),
+            Some(Body::cbor(&CreateSpace {
+                space_id: s,
+                kind: SpaceKind::Journal,
+            })),
+            After::Untouched {
+                caller_member: matches!(who, Who::Partner | Who::Own),
+            },
+        ),
         Endpoint::ListSpaces => call(Method::GET, "/v1/spaces".into(), None, After::SpaceList),
         Endpoint::GetSpace => call(
             Method::GET,
@@ -266,10 +472,13 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint) -> Call {
             None,
             After::SpaceInfo,
         ),
-        Endpoint::AddMember => {
-            // One of the member's own devices, as when linking: it already shares a
-            // space with the member (a stranger is refused; see below).
-            let d = ctx.fresh_linked_device().await;
+        Endpoint::AddOwnDevice | Endpoint::AddOthersDevice => {
+            let whose = if endpoint == Endpoint::AddOwnDevice {
+                ctx.of(who)
+            } else {
+                ctx.other_than(who)
+            };
+            let d = ctx.fresh_device_of(whose).await;
             call(
                 Method::POST,
                 format!("/v1/spaces/{s}/members"),
@@ -277,38 +486,98 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint) -> Call {
                     device_id: d.device_id,
                 })),
                 After::Membership {
-                    device: d,
+                    space: s,
+                    devices: vec![d],
                     member_if_ok: true,
                 },
             )
         }
-        Endpoint::RemoveMember => {
-            let d = ctx.fresh_member().await;
+        Endpoint::RemovePartner => {
+            let j = ctx.fresh_shared_journal().await;
+            // Ada's devices remove Ben; Ben removes Ada (through either of her devices'
+            // ids: all of her goes); others try to remove Ben.
+            let (target, devices) = match who {
+                Who::Partner => (ctx.own.device_id, vec![ctx.ada.clone(), ctx.own.clone()]),
+                _ => (ctx.partner.device_id, vec![ctx.partner.clone()]),
+            };
             call(
                 Method::DELETE,
-                format!("/v1/spaces/{s}/members/{}", d.device_id),
+                format!("/v1/spaces/{j}/members/{target}"),
                 None,
                 After::Membership {
-                    device: d,
+                    space: j,
+                    devices,
                     member_if_ok: false,
                 },
             )
         }
-        Endpoint::CreateInvite => {
+        Endpoint::TouchOthersPersonal => {
+            // The other person's own space, with a device of theirs in it.
+            let other = ctx.other_than(who);
+            let d = ctx.fresh_device().await;
+            let personal = other.link(&d).await.unwrap();
+            call(
+                Method::DELETE,
+                format!("/v1/spaces/{personal}/members/{}", d.device_id),
+                None,
+                After::Membership {
+                    space: personal,
+                    devices: vec![d],
+                    member_if_ok: false,
+                },
+            )
+        }
+        Endpoint::CreatePartnerInvite => {
             let secret = InviteSecret::random();
+            let body = invite(InviteKind::Partner, &secret);
             call(
                 Method::POST,
                 format!("/v1/spaces/{s}/invites"),
-                Some(Body::cbor(&secret.create_body(b"wrapped", None))),
-                After::InviteCreated(secret),
+                body,
+                After::InviteCreated {
+                    secret,
+                    joiner: ctx.fresh_device().await,
+                    // The journal has its two people.
+                    then: Err(ErrorCode::NotAllowed),
+                },
+            )
+        }
+        Endpoint::CreateDeviceInvite => {
+            let secret = InviteSecret::random();
+            let body = invite(InviteKind::Device, &secret);
+            call(
+                Method::POST,
+                format!("/v1/spaces/{s}/invites"),
+                body,
+                After::InviteCreated {
+                    secret,
+                    joiner: ctx.fresh_device_of(ctx.of(who)).await,
+                    then: Ok(()),
+                },
+            )
+        }
+        Endpoint::PartnerInviteIntoPersonal => {
+            // A personal space of the caller's (one they just linked a device through).
+            let personal = ctx.of(who).link(&ctx.fresh_device().await).await.unwrap();
+            let secret = InviteSecret::random();
+            let body = invite(InviteKind::Partner, &secret);
+            call(
+                Method::POST,
+                format!("/v1/spaces/{personal}/invites"),
+                body,
+                After::InviteCreated {
+                    secret,
+                    joiner: ctx.fresh_device().await,
+                    then: Err(ErrorCode::NotAllowed),
+                },
             )
         }
         Endpoint::JoinInvite => {
-            // An invite to another space of the member's, so a successful join doesn't
-            // make the non-member a member of `space` for the rows below.
-            let other = ctx.member.new_space().await.unwrap();
+            // An invite to another journal of Ada's (she alone so far), so a successful join
+            // doesn't change `space` for the rows below.
+            let other = ctx.ada.new_space().await.unwrap();
             let secret = InviteSecret::random();
-            ctx.member
+            ctx.ada
                 .create_invite(other, &secret.create_body(b"wrapped", None))
                 .await
                 .unwrap();
@@ -321,8 +590,17 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint) -> Call {
                 After::InviteJoined(secret, other),
             )
         }
+        Endpoint::AnnounceEpoch => {
+            let j = ctx.fresh_shared_journal().await;
+            call(
+                Method::PUT,
+                format!("/v1/spaces/{j}/epoch"),
+                Some(Body::cbor(&KeyEpoch { epoch: 2 })),
+                After::Epoch(j),
+            )
+        }
         Endpoint::Push => {
-            let head = ctx.member.space(s).await.unwrap().head;
+            let head = ctx.ada.space(s).await.unwrap().head;
             call(
                 Method::POST,
                 format!("/v1/spaces/{s}/blobs"),
@@ -341,7 +619,7 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint) -> Call {
         Endpoint::PutSnapshot => {
             // A snapshot covering a newer head than the stored one (an equal or older one
             // is kept out by design).
-            let head = ctx.member.push(s, &[random_blob(8)]).await.unwrap().head;
+            let head = ctx.ada.push(s, &[random_blob(8)]).await.unwrap().head;
             let data = random_bytes(48);
             call(
                 Method::PUT,
@@ -377,6 +655,13 @@ async fn verify(
             let r: Registered = resp.cbor().map_err(|e| e.to_string())?;
             expect(r.token.starts_with("duet_"), "a fresh token")
         }
+        After::Me(device) => {
+            if !ok {
+                return Ok(());
+            }
+            let me: WhoAmI = resp.cbor().map_err(|e| e.to_string())?;
+            expect(me.device_id == device, "the caller's own device id")
+        }
         After::Victim(victim) => {
             let r = victim.spaces().await;
             if ok {
@@ -390,15 +675,28 @@ async fn verify(
         }
         After::SpaceId(id) => {
             let other = ctx.fresh_device().await;
-            let r = other.create_space(id).await;
-            if ok {
-                expect(
-                    r.err().and_then(|e| e.code()) == Some(ErrorCode::Conflict),
-                    "the space id is taken",
-                )
-            } else {
-                expect(r.is_ok(), "the space id is still free")
+            let created = other.create_space(id).await;
+            expect(
+                created.is_ok(),
+                "creating an id answers the same either way",
+            )?;
+            let member = other.space(id).await.is_ok();
+            expect(
+                member != ok,
+                "someone else gets the id iff the call failed to take it",
+            )
+        }
+        After::Untouched { caller_member } => {
+            let info = ctx.ada.space(s).await.map_err(|e| e.to_string())?;
+            expect(info.head >= 2, "the journal's log is intact")?;
+            if matches!(who, Who::NoToken | Who::BadToken | Who::Revoked) {
+                return Ok(());
             }
+            let is_member = ctx.of(who).space(s).await.is_ok();
+            expect(
+                is_member == caller_member,
+                "membership unchanged by probing an id",
+            )
         }
         After::SpaceList => {
             if !ok {
@@ -407,7 +705,7 @@ async fn verify(
             let l: SpaceList = resp.cbor().map_err(|e| e.to_string())?;
             let listed = l.spaces.iter().any(|i| i.space_id == s);
             expect(
-                listed == (who == Who::Member),
+                listed == matches!(who, Who::Partner | Who::Own),
                 "the space is listed to its members only",
             )
         }
@@ -417,30 +715,40 @@ async fn verify(
             }
             let i: SpaceInfo = resp.cbor().map_err(|e| e.to_string())?;
             expect(
-                i.space_id == s && i.members.contains(&ctx.member.device_id),
+                i.space_id == s
+                    && i.members.contains(&ctx.ada.device_id)
+                    && !i.members.contains(&ctx.removed.device_id)
+                    && i.persons.len() == i.members.len(),
                 "the space's info",
             )
         }
         After::Membership {
-            device,
+            space,
+            devices,
             member_if_ok,
         } => {
-            let is_member = device.space(s).await.is_ok();
-            expect(
-                is_member == (ok == member_if_ok),
-                "membership changed iff the call succeeded",
-            )
-        }
-        After::InviteCreated(secret) => {
-            let joiner = ctx.fresh_device().await;
-            let r = joiner.join(secret.invite_id, &secret.token).await;
-            if ok {
-                expect(r.is_ok(), "the invite exists")
-            } else {
+            for d in devices {
+                let is_member = d.space(space).await.is_ok();
                 expect(
-                    r.err().and_then(|e| e.code()) == Some(ErrorCode::NotFound),
-                    "no invite was stored",
-                )
+                    is_member == (ok == member_if_ok),
+                    "membership changed iff the call succeeded",
+                )?;
+            }
+            Ok(())
+        }
+        After::InviteCreated {
+            secret,
+            joiner,
+            then,
+        } => {
+            let r = joiner.join(secret.invite_id, &secret.token).await;
+            let got = r
+                .map(drop)
+                .map_err(|e| e.code().unwrap_or(ErrorCode::Internal));
+            if ok {
+                expect(got == then, "the stored invite admits exactly whom it may")
+            } else {
+                expect(got == Err(ErrorCode::NotFound), "no invite was stored")
             }
         }
         After::InviteJoined(secret, space) => {
@@ -462,8 +770,15 @@ async fn verify(
                 expect(r.is_ok(), "the invite is still unused")
             }
         }
+        After::Epoch(j) => {
+            let info = ctx.ada.space(j).await.map_err(|e| e.to_string())?;
+            expect(
+                info.key_epoch == if ok { 2 } else { 0 },
+                "the epoch moved iff the call succeeded",
+            )
+        }
         After::Head(before) => {
-            let head = ctx.member.space(s).await.map_err(|e| e.to_string())?.head;
+            let head = ctx.ada.space(s).await.map_err(|e| e.to_string())?.head;
             if ok {
                 let p: Pushed = resp.cbor().map_err(|e| e.to_string())?;
                 expect(
@@ -485,7 +800,7 @@ async fn verify(
             )
         }
         After::Snapshot(data) => {
-            let stored = ctx.member.snapshot(s).await.map_err(|e| e.to_string())?;
+            let stored = ctx.ada.snapshot(s).await.map_err(|e| e.to_string())?;
             expect(
                 (stored.data == data) == ok,
                 "the snapshot changed iff the call succeeded",
@@ -502,7 +817,7 @@ async fn verify(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn authorization_matrix_over_every_endpoint() {
+async fn authorization_matrix_over_every_endpoint_and_role() {
     let dir = tempfile::tempdir().unwrap();
     let relay = RelayProcess::start(dir.path());
     let ctx = Ctx::new(&relay.url()).await;
@@ -512,7 +827,7 @@ async fn authorization_matrix_over_every_endpoint() {
     for (endpoint, row) in MATRIX {
         for (who, expected) in WHO.iter().zip(row) {
             cells += 1;
-            let call = prepare(&ctx, *endpoint).await;
+            let call = prepare(&ctx, *endpoint, *who).await;
             let token = ctx.token(*who);
             let resp = send(
                 &ctx.http,
@@ -540,9 +855,12 @@ async fn authorization_matrix_over_every_endpoint() {
                 }
             };
             if let Expect::Err(status, code) = got {
-                // The code and the status always agree, and 403 is never used to hide.
+                // The code and the status always agree; 403 says "not allowed" to someone
+                // who may see the thing, and never hides one (that is 404).
                 assert_eq!(status, code.http_status(), "{endpoint:?} × {who:?}");
-                assert_ne!(status, 403, "{endpoint:?} × {who:?}");
+                if status == 403 {
+                    assert_eq!(code, ErrorCode::NotAllowed, "{endpoint:?} × {who:?}");
+                }
                 assert_eq!(
                     resp.content_type.as_deref(),
                     Some("application/json"),
@@ -561,7 +879,8 @@ async fn authorization_matrix_over_every_endpoint() {
             }
         }
     }
-    assert_eq!(cells, 13 * 5);
+    assert_eq!(cells, MATRIX.len() * WHO.len());
+    assert_eq!(MATRIX.len(), 21, "every endpoint has a row");
     assert!(
         failures.is_empty(),
         "authorization matrix failures:\n{}",
@@ -617,12 +936,16 @@ async fn live_channel_authorization() {
     let relay = RelayProcess::start(dir.path());
     let base = relay.url();
     let ctx = Ctx::new(&base).await;
-    // A second member listens; the first pushes.
-    let listener = ctx.fresh_member().await;
-    // The non-member shares another space with a helper, to prove ordering below.
+    // Another device of Ada's listens; Ada pushes.
+    let listener = ctx.fresh_device_of(&ctx.ada).await;
+    ctx.ada
+        .add_member(ctx.space, listener.device_id)
+        .await
+        .unwrap();
+    // The stranger shares another space with a helper, to prove ordering below.
     let helper = ctx.fresh_device().await;
-    let other_space = ctx.non_member.new_space().await.unwrap();
-    ctx.non_member
+    let other_space = ctx.stranger.new_space().await.unwrap();
+    ctx.stranger
         .invite_into(other_space, &helper)
         .await
         .unwrap();
@@ -652,14 +975,10 @@ async fn live_channel_authorization() {
     ));
     assert_eq!(raw.recv(WAIT).await, LiveEvent::Closed);
 
-    // Non-member and member are admitted; only the member hears about the space.
-    let mut stranger = ctx.non_member.live().await.unwrap();
+    // A stranger and a member are admitted; only the member hears about the space.
+    let mut stranger = ctx.stranger.live().await.unwrap();
     let mut member = listener.live().await.unwrap();
-    let pushed = ctx
-        .member
-        .push(ctx.space, &[random_blob(20)])
-        .await
-        .unwrap();
+    let pushed = ctx.ada.push(ctx.space, &[random_blob(20)]).await.unwrap();
     assert_eq!(next_new(&mut member).await, (ctx.space, pushed.seqs[0]));
     // Announcements are published before the push is answered, so had the stranger been
     // told about `space`, that frame would come before this one.
@@ -668,7 +987,7 @@ async fn live_channel_authorization() {
 
     // Revoking a connected device ends its connection with an error frame, and its token
     // is refused from then on.
-    ctx.member.revoke(listener.device_id).await.unwrap();
+    ctx.ada.revoke(listener.device_id).await.unwrap();
     match member.recv(WAIT).await {
         LiveEvent::Frame(ServerFrame::Error { code, .. }) => {
             assert_eq!(code, ErrorCode::Unavailable)

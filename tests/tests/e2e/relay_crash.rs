@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The relay killed with SIGKILL in the middle of bursts of pushes from several concurrent
 //! clients: after a restart on the same data directory every push it acknowledged is there
 //! with the same sequence numbers and bytes, each log is gap-free from 1 to its head, and
@@ -151,7 +150,7 @@ async fn acknowledged_pushes_survive_sigkill() {
     let shared = clients[0].new_space().await.unwrap();
     let mut own = Vec::new();
     for c in &clients[1..] {
-        clients[0].invite_into(shared, c).await.unwrap();
+        clients[0].admit_own_device(shared, c).await.unwrap();
     }
     for c in &clients {
         own.push(c.new_space().await.unwrap());

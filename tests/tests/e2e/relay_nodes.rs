@@ -6,7 +6,6 @@
 //!
 //! Needs PostgreSQL: `scripts/test` starts a throwaway server and sets
 //! `DUET_TEST_DATABASE_URL` (see `duet_e2e::pg`).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -18,7 +17,7 @@ use duet_e2e::pg;
 use duet_e2e::relay::{Client, LiveEvent, RelayProcess, random_blob};
 use duet_proto::live::ServerFrame;
 
-mod sync_support;
+use crate::sync_support;
 use sync_support::{device, entry};
 
 fn new_entry(d: &Duet, j: &SpaceId, title: &str, body: &str) -> EntryId {
@@ -276,7 +275,7 @@ async fn a_node_killed_mid_burst_loses_nothing_acknowledged() {
     let mut pushers = Vec::new();
     for _ in 0..3 {
         let c = Client::register(&to_1.url()).await.unwrap();
-        owner.invite_into(space, &c).await.unwrap();
+        owner.admit_own_device(space, &c).await.unwrap();
         pushers.push(c);
     }
     let acked = Arc::new(Mutex::new(Vec::<(u64, Vec<u8>)>::new()));

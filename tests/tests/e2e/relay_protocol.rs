@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The relay protocol against a real `duet-relay` process: every bad input and every limit
 //! answers a typed 4xx with a stable code and stores nothing; pushes are idempotent; pulls
 //! page; snapshots keep the newest; the live channel announces to the other members only.
@@ -633,17 +632,22 @@ async fn live_announces_to_other_members_not_the_pusher() {
     let pulled = b.pull(space, 3, Some(1)).await.unwrap();
     assert_eq!(pulled.blobs[0].data, big.data);
 
-    // A device that joins while connected starts hearing the space at once.
+    // A device that joins while connected starts hearing the space at once (another device
+    // of A's: the journal has its two people).
     let c = Client::register(&base).await.unwrap();
     let mut c_live = c.live().await.unwrap();
+    a.link(&c).await.unwrap();
     let secret = duet_e2e::relay::InviteSecret::random();
-    a.create_invite(space, &secret.create_body(b"k", None))
-        .await
-        .unwrap();
+    a.create_invite(
+        space,
+        &secret.create_body_of(duet_proto::InviteKind::Device, b"k", None),
+    )
+    .await
+    .unwrap();
     c.join(secret.invite_id, &secret.token).await.unwrap();
     let d = Client::register(&base).await.unwrap();
     let mut d_live = d.live().await.unwrap();
-    a.invite_into(space, &d).await.unwrap();
+    a.admit_own_device(space, &d).await.unwrap();
     b.push(space, &[random_blob(10)]).await.unwrap();
     assert_eq!(next_new(&mut c_live).await.1, 6);
     assert_eq!(next_new(&mut d_live).await.1, 6);

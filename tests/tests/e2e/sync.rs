@@ -1,6 +1,5 @@
 //! Partners' devices syncing through a real `duet-relay` process: offline writes, merged
 //! concurrent edits, invites, device links, live delivery, member removal.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,28 +7,7 @@ use std::time::Duration;
 use duet_core::*;
 use duet_e2e::relay::RelayProcess;
 
-struct Device {
-    _dir: tempfile::TempDir,
-    duet: Arc<Duet>,
-}
-
-fn device(name: &str, relay: &RelayProcess) -> Device {
-    let dir = tempfile::tempdir().unwrap();
-    let duet = Duet::init(
-        dir.path(),
-        name,
-        Options {
-            durability: Durability::Normal,
-            ..Options::default()
-        },
-    )
-    .unwrap();
-    duet.set_relay(&relay.url()).unwrap();
-    Device {
-        _dir: dir,
-        duet: Arc::new(duet),
-    }
-}
+use crate::sync_support::device;
 
 fn new_entry(d: &Duet, j: &SpaceId, title: &str, body: &str) -> EntryId {
     d.create_entry(
@@ -64,8 +42,8 @@ fn titles(d: &Duet, j: &SpaceId) -> Vec<String> {
 async fn partners_write_offline_then_converge() {
     let data = tempfile::tempdir().unwrap();
     let relay = RelayProcess::start(data.path());
-    let a = device("Ada", &relay);
-    let b = device("Ben", &relay);
+    let a = device("Ada", &relay.url());
+    let b = device("Ben", &relay.url());
     let j = a.duet.create_journal("Us").unwrap();
     let invite = a.duet.create_invite(&j, None).await.unwrap();
     assert!(invite.code.starts_with("DUET-"));
@@ -93,7 +71,7 @@ async fn partners_write_offline_then_converge() {
     assert_eq!(a.duet.journal(&j).unwrap().members.len(), 2);
     assert_eq!(a.duet.outbox_len().unwrap(), 0);
     // The invite is single use.
-    let c = device("Cy", &relay);
+    let c = device("Cy", &relay.url());
     let e = c.duet.join(&invite.code).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::InviteRejected);
 }
@@ -112,8 +90,8 @@ impl EntryListener for Events {
 async fn live_delivery_reaches_the_partners_listener() {
     let data = tempfile::tempdir().unwrap();
     let relay = RelayProcess::start(data.path());
-    let a = device("Ada", &relay);
-    let b = device("Ben", &relay);
+    let a = device("Ada", &relay.url());
+    let b = device("Ben", &relay.url());
     let j = a.duet.create_journal("Us").unwrap();
     let invite = a.duet.create_invite(&j, None).await.unwrap();
     b.duet.join(&invite.code).await.unwrap();
@@ -148,8 +126,8 @@ async fn live_delivery_reaches_the_partners_listener() {
 async fn a_linked_device_receives_everything() {
     let data = tempfile::tempdir().unwrap();
     let relay = RelayProcess::start(data.path());
-    let a = device("Ada", &relay);
-    let b = device("Ben", &relay);
+    let a = device("Ada", &relay.url());
+    let b = device("Ben", &relay.url());
     let j = a.duet.create_journal("Us").unwrap();
     b.duet
         .join(&a.duet.create_invite(&j, None).await.unwrap().code)
@@ -195,8 +173,8 @@ async fn a_linked_device_receives_everything() {
 async fn a_removed_member_reads_nothing_new() {
     let data = tempfile::tempdir().unwrap();
     let relay = RelayProcess::start(data.path());
-    let a = device("Ada", &relay);
-    let b = device("Ben", &relay);
+    let a = device("Ada", &relay.url());
+    let b = device("Ben", &relay.url());
     let j = a.duet.create_journal("Us").unwrap();
     b.duet
         .join(&a.duet.create_invite(&j, None).await.unwrap().code)
@@ -245,14 +223,16 @@ async fn a_removed_member_reads_nothing_new() {
         )
         .unwrap();
     }
-    let report = b.duet.sync_now().await.unwrap();
-    assert!(report.quarantined >= 2, "{report:?}");
-    assert_eq!(titles(&b.duet, &j), vec!["before", "unsent"]);
+    // And what B wrote with the old key is refused by the relay (the rotation was
+    // announced): it stays on B's phone, never in the journal.
+    let e = b.duet.sync_now().await.unwrap_err();
+    assert!(matches!(e, duet_core::Error::StaleEpoch { .. }), "{e}");
     assert!(
-        b.duet
-            .quarantined()
-            .unwrap()
-            .iter()
-            .all(|q| q.error.contains("no key"))
+        b.duet.outbox_len().unwrap() >= 1,
+        "the unsent entry is kept"
     );
+    assert_eq!(titles(&b.duet, &j), vec!["before", "unsent"]);
+    let q = b.duet.quarantined().unwrap();
+    assert!(q.len() >= 2, "{q:?}");
+    assert!(q.iter().all(|q| q.error.contains("no key")), "{q:?}");
 }

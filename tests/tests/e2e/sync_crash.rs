@@ -4,9 +4,8 @@
 //! device pushed (took out of its outbox) is lost, and afterwards every device — and a new
 //! one that has only the relay to learn from — shows the same journal, with nothing left
 //! to push.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod sync_support;
+use crate::sync_support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

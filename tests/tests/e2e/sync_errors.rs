@@ -2,9 +2,8 @@
 //! quarantined (kept, reported, never applied, never blocking what comes after); invites
 //! that expired, were used, or met too many wrong codes are rejected; a relay that is down
 //! means `offline` with the outbox intact.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod sync_support;
+use crate::sync_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -342,14 +341,22 @@ async fn invites_expire_are_single_use_and_burn_after_five_wrong_codes() {
     let e = d.duet.join(&fresh.code).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::InviteRejected, "{e}");
     assert!(!holds(&c, &j) && !holds(&d, &j));
-    // Four wrong codes don't: the right one still works.
-    let another = a.duet.create_invite(&j, None).await.unwrap();
+    // A right code into a journal that has its two people (Ada and Ben) admits nobody
+    // else, and stays unspent.
+    let full = a.duet.create_invite(&j, None).await.unwrap();
+    let e = d.duet.join(&full.code).await.unwrap_err();
+    assert!(e.to_string().contains("two people"), "{e}");
+    assert!(!holds(&d, &j));
+    // Four wrong codes don't burn an invite: the right one still works (a journal of
+    // Ada's with room for Dee).
+    let k = a.duet.create_journal("Ada and Dee").unwrap();
+    let another = a.duet.create_invite(&k, None).await.unwrap();
     let wrong = wrong_code(&another.code);
     for _ in 1..=4 {
         let e = d.duet.join(&wrong).await.unwrap_err();
         assert_eq!(e.code(), ErrorCode::InviteRejected, "{e}");
     }
-    assert_eq!(d.duet.join(&another.code).await.unwrap(), j);
+    assert_eq!(d.duet.join(&another.code).await.unwrap(), k);
     // Malformed codes are refused without asking anyone.
     let e = c.duet.join("DUET-1234").await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::InviteRejected, "{e}");

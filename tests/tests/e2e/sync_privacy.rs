@@ -4,9 +4,8 @@
 //! devices' own exports, but nowhere in the relay's data directory (every file, raw bytes,
 //! before and after a WAL checkpoint), nowhere in the live frames a device of the journal
 //! receives, and nowhere in any byte the devices and the relay exchanged.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod sync_support;
+use crate::sync_support;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -162,3 +162,28 @@ pub async fn sync_until_converged(devices: &[&Duet], journal: &SpaceId, rounds: 
     }
     panic!("devices did not converge after {rounds} rounds: {last}");
 }
+
+/// Every key (epoch, key) a device store holds for `space`: what a former partner keeps.
+pub fn space_keys(store: &Path, space: &SpaceId) -> Vec<(u32, SpaceKey)> {
+    let db = rusqlite::Connection::open(store).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    let mut stmt = db
+        .prepare("SELECT epoch, key FROM space_keys WHERE space_id = ?1 ORDER BY epoch")
+        .unwrap();
+    stmt.query_map([space.to_string()], |r| {
+        Ok((r.get::<_, u32>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })
+    .unwrap()
+    .map(|r| {
+        let (e, k) = r.unwrap();
+        (e, SpaceKey::from_bytes(&k).unwrap())
+    })
+    .collect()
+}
+
+/// The raw relay client of a home: its own device id and token, as an adversary holding
+/// the phone would use them.
+pub fn raw_client(base: &str, store: &Path) -> relay::Client {
+    let (device_id, token) = relay_credentials(store);
+    relay::Client::from_credentials(base, device_id, token)
+}
