@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Shown under `duet --help`; keep in step with `failure.rs`.
+/// Shown under `duet --help`; its exit statuses are duet-core's (`ErrorCode::exit_code`), as a
+/// test checks.
 const AFTER_HELP: &str = "\
 Naming journals and entries:
   J (journal)  the journal id, a unique id prefix, its exact title (any case),
@@ -186,9 +187,11 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum RelayCommand {
-    /// Sync through this relay from now on (a new relay means registering again)
+    /// Sync through this relay from now on. The same relay under another address keeps
+    /// this device's identity, a relay used before gets it back, a new relay means
+    /// registering there afresh (partners invite you again); nothing is lost either way
     Set {
-        /// http(s)://host[:port]
+        /// http(s)://host or http(s)://host:port
         url: String,
     },
     /// The relay, this device's id there, and what is waiting to be pushed
@@ -434,5 +437,17 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// The help's exit status table says what duet-core's table of error codes says.
+    #[test]
+    fn the_help_lists_every_code_under_its_exit_status() {
+        for &code in duet_core::ErrorCode::ALL {
+            let row = format!("  {}  ", code.exit_code());
+            let line = AFTER_HELP.lines().find(|l| l.starts_with(&row));
+            let listed = line.is_some_and(|l| l.contains(code.as_str()));
+            // Status 1 is "any other failure": its line names most codes, not all.
+            assert!(listed || code.exit_code() == 1, "{code} not under {row:?}");
+        }
     }
 }

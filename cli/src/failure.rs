@@ -7,7 +7,7 @@
 //! - `--json`: `{"error":{"code":"<code>","message":"<message>"}}` on stdout, so a script
 //!   reading stdout always gets one JSON document.
 //!
-//! Exit codes (also in `duet --help`):
+//! Exit codes (also in `duet --help`; each code's is set in `duet_core::error`'s table):
 //!
 //! | code | meaning                                                        |
 //! |------|----------------------------------------------------------------|
@@ -27,36 +27,13 @@ use std::process::ExitCode;
 use duet_core::{Error, ErrorCode};
 use serde_json::json;
 
-pub const EXIT_OTHER: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_NOT_FOUND: u8 = 3;
-pub const EXIT_NOT_INITIALIZED: u8 = 4;
-pub const EXIT_OFFLINE: u8 = 5;
-pub const EXIT_NO_RELAY: u8 = 6;
-pub const EXIT_RELAY_REFUSED: u8 = 7;
-pub const EXIT_INVITE_REJECTED: u8 = 8;
-
-/// The exit status for an error code.
-pub fn exit_code(code: ErrorCode) -> u8 {
-    match code {
-        ErrorCode::InvalidInput => EXIT_USAGE,
-        ErrorCode::NotFound => EXIT_NOT_FOUND,
-        ErrorCode::NotInitialized => EXIT_NOT_INITIALIZED,
-        ErrorCode::Offline => EXIT_OFFLINE,
-        ErrorCode::NoRelay => EXIT_NO_RELAY,
-        ErrorCode::RelayRefused => EXIT_RELAY_REFUSED,
-        ErrorCode::InviteRejected => EXIT_INVITE_REJECTED,
-        _ => EXIT_OTHER,
-    }
-}
-
 /// Print an error the way the chosen output mode expects and give the exit status.
 pub fn report(err: &Error, json: bool) -> ExitCode {
     let code = err.code();
     // Core messages never carry entry content or keys, so they are safe to log too.
     tracing::debug!(code = code.as_str(), "command failed");
     print_error(code.as_str(), &err.to_string(), json);
-    ExitCode::from(exit_code(code))
+    ExitCode::from(code.exit_code())
 }
 
 /// A command line clap refused (unknown flag, missing argument, bad number...).
@@ -78,7 +55,8 @@ pub fn usage(err: &clap::Error, json: bool) -> ExitCode {
     } else {
         let _ = err.print();
     }
-    ExitCode::from(EXIT_USAGE)
+    // A usage error exits as `invalid_input` does.
+    ExitCode::from(ErrorCode::InvalidInput.exit_code())
 }
 
 fn print_error(code: &str, message: &str, json: bool) {
@@ -96,14 +74,25 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_documented_table() {
-        assert_eq!(exit_code(ErrorCode::InvalidInput), 2);
-        assert_eq!(exit_code(ErrorCode::NotFound), 3);
-        assert_eq!(exit_code(ErrorCode::NotInitialized), 4);
-        assert_eq!(exit_code(ErrorCode::Offline), 5);
-        assert_eq!(exit_code(ErrorCode::NoRelay), 6);
-        assert_eq!(exit_code(ErrorCode::RelayRefused), 7);
-        assert_eq!(exit_code(ErrorCode::InviteRejected), 8);
-        assert_eq!(exit_code(ErrorCode::AlreadyInitialized), 1);
-        assert_eq!(exit_code(ErrorCode::CorruptData), 1);
+        let exit = |c: ErrorCode| c.exit_code();
+        assert_eq!(exit(ErrorCode::InvalidInput), 2);
+        assert_eq!(exit(ErrorCode::NotFound), 3);
+        assert_eq!(exit(ErrorCode::NotInitialized), 4);
+        assert_eq!(exit(ErrorCode::Offline), 5);
+        assert_eq!(exit(ErrorCode::NoRelay), 6);
+        assert_eq!(exit(ErrorCode::RelayRefused), 7);
+        assert_eq!(exit(ErrorCode::InviteRejected), 8);
+        for other in [
+            ErrorCode::AlreadyInitialized,
+            ErrorCode::NotAllowed,
+            ErrorCode::CorruptData,
+            ErrorCode::WrongKey,
+            ErrorCode::StoreTooNew,
+            ErrorCode::Storage,
+            ErrorCode::Io,
+            ErrorCode::Internal,
+        ] {
+            assert_eq!(exit(other), 1, "{other}");
+        }
     }
 }

@@ -115,7 +115,7 @@ pub fn summary_json(s: &EntrySummary, names: &Names) -> Result<Value> {
     Ok(v)
 }
 
-/// How an entry is named in a sentence: “its title”, else "this <kind>".
+/// How an entry is named in a sentence: “its title”, else "this `<kind>`".
 pub fn label(title: &str, kind: duet_core::EntryKind) -> String {
     let title = title.trim();
     if title.is_empty() {

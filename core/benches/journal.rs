@@ -485,7 +485,7 @@ fn paper(report: &mut Report, trace: &Trace) -> CallTimes {
             calls.line()
         );
         println!(
-            "    document on disk: snapshot {} B + {} chunks {} B = {} B; store file {} B (outbox {outbox} blobs, {} B)",
+            "    document on disk: snapshot {} B + {} chunks {} B = {} B; store file {} B (outbox {outbox} changes, {} B)",
             disk.doc_snapshot,
             disk.doc_chunks_n,
             disk.doc_chunks,
@@ -525,7 +525,7 @@ fn paper(report: &mut Report, trace: &Trace) -> CallTimes {
             "2",
             format!("paper document on disk, Durability::{dur:?}"),
             format!(
-                "{} B (snapshot {} B + {} chunks {} B); whole store file {} B, of which outbox {} B ({outbox} sealed blobs)",
+                "{} B (snapshot {} B + {} chunks {} B); whole store file {} B, of which outbox {} B ({outbox} queued changes)",
                 disk.doc_snapshot + disk.doc_chunks,
                 disk.doc_snapshot,
                 disk.doc_chunks_n,
@@ -1120,7 +1120,8 @@ impl DiskUse {
         };
         let outbox: i64 = conn
             .query_row(
-                "SELECT coalesce(sum(length(sealed)), 0) FROM outbox",
+                // Queued changes are kept in the clear until pushed (sealed then).
+                "SELECT coalesce(sum(coalesce(length(sealed), length(data) + length(doc) + length(kind))), 0) FROM outbox",
                 [],
                 |r| r.get(0),
             )

@@ -23,7 +23,7 @@ impl DocKind {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Payload {
     #[serde(with = "serde_bytes")]
     pub doc: [u8; 16],
@@ -50,6 +50,7 @@ pub(crate) fn seal(
     let mut plain = Vec::with_capacity(payload.data.len() + 32);
     ciborium::into_writer(payload, &mut plain)
         .map_err(|e| Error::Internal(format!("encoding a blob: {e}")))?;
+    crypto::pad_for_sealing(&mut plain);
     let id = crypto::new_blob_id();
     let sealed = crypto::seal(key, epoch, space, &id, &plain)?;
     Ok(SealedBlob { id, sealed })

@@ -100,6 +100,30 @@ pub fn seal(
     Ok(out)
 }
 
+/// Padmé (Nikitin et al., "Reducing Metadata Leakage from Encrypted Files and
+/// Communication with PURBs", 2019): the length `len` is rounded up so that only its top
+/// bits vary — at most 12% larger, and a length reveals O(log log len) bits instead of
+/// O(log len).
+pub fn padme(len: usize) -> usize {
+    if len < 2 {
+        return len;
+    }
+    let e = usize::BITS - 1 - len.leading_zeros(); // floor(log2 len)
+    let s = u32::BITS - e.leading_zeros(); // floor(log2 e) + 1
+    let last_bits = e - s;
+    let mask = (1usize << last_bits) - 1;
+    (len + mask) & !mask
+}
+
+/// Pad a plaintext with zero bytes so that, once sealed, its length is a Padmé length:
+/// the relay learns sizes only coarsely. The plaintexts padded here are one CBOR item each,
+/// and readers stop after that item, so the zeros are never read.
+pub(crate) fn pad_for_sealing(plain: &mut Vec<u8>) {
+    let overhead = HEADER_LEN + NONCE_LEN + TAG_LEN;
+    let target = padme(plain.len() + overhead) - overhead;
+    plain.resize(target.max(plain.len()), 0);
+}
+
 /// The epoch of the key a blob was sealed with (so the right key can be picked).
 pub fn epoch_of(sealed: &[u8]) -> Result<Epoch> {
     if sealed.len() < HEADER_LEN + NONCE_LEN + TAG_LEN {
@@ -178,6 +202,34 @@ mod tests {
             open(&k, &s, &id, &sealed[..10]).unwrap_err().code(),
             crate::ErrorCode::CorruptData
         );
+    }
+
+    #[test]
+    fn padme_rounds_up_by_at_most_twelve_percent_and_keeps_few_bits() {
+        let mut prev = 0;
+        for len in 1..200_000usize {
+            let p = padme(len);
+            assert!(p >= len && p >= prev, "{len} -> {p}");
+            assert!((p - len) as f64 <= 0.12 * len as f64 + 1.0, "{len} -> {p}");
+            prev = p;
+        }
+        assert_eq!(padme(1000), 1024);
+        assert_eq!(padme(9), 10);
+        // Lengths of one size class fall on few values: 1,000 of them on at most 32.
+        let distinct: std::collections::HashSet<usize> = (100_000..101_000).map(padme).collect();
+        assert!(distinct.len() <= 32, "{}", distinct.len());
+    }
+
+    #[test]
+    fn sealed_padded_plaintexts_have_padme_lengths() {
+        let k = SpaceKey::generate();
+        let s = SpaceId::new();
+        for len in [0usize, 1, 50, 333, 4097, 70_000] {
+            let mut plain = vec![7u8; len];
+            pad_for_sealing(&mut plain);
+            let sealed = seal(&k, 1, &s, &new_blob_id(), &plain).unwrap();
+            assert_eq!(padme(sealed.len()), sealed.len(), "{len}");
+        }
     }
 
     #[test]

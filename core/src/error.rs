@@ -3,68 +3,115 @@
 
 use std::fmt;
 
-/// A stable, machine-readable error code. Apps and the CLI switch on these; the strings
-/// never change once published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    /// An argument is out of range, too long, empty or malformed.
-    InvalidInput,
-    /// The entry, journal, reply or member does not exist here.
-    NotFound,
-    /// The home has no identity yet (`init` has not been run).
-    NotInitialized,
-    /// The home already has an identity.
-    AlreadyInitialized,
-    /// The operation is not allowed on this object (e.g. sharing an entry that is not a draft).
-    NotAllowed,
-    /// A bundle or blob is not a Duet bundle, is truncated, or was tampered with.
-    CorruptData,
-    /// A blob or bundle could not be opened with the space key we hold.
-    WrongKey,
-    /// The store was written by a newer version of Duet.
-    StoreTooNew,
-    /// The local store failed (disk full, I/O error, locked).
-    Storage,
-    /// A file could not be read or written.
-    Io,
-    /// No relay is configured for this home (`duet relay set URL`).
-    NoRelay,
-    /// The relay could not be reached; everything stays queued locally.
-    Offline,
-    /// The relay refused the request (its own code is in the message).
-    RelayRefused,
-    /// The invite code is malformed, expired, used, burned or wrong.
-    InviteRejected,
-    /// A bug in Duet: an invariant did not hold. Reported, never a crash.
-    Internal,
+/// The stable error codes, defined once: each code's variant, its string (never changed once
+/// published), the CLI's exit status for it, and what it means. From this table come
+/// [`ErrorCode`] (string form, parsing, exit status, meaning) and [`DuetError`], the error
+/// apps see through the bindings (one variant per code).
+macro_rules! codes {
+    ($($name:ident = $s:literal, exit $exit:literal, $meaning:literal;)*) => {
+        /// A stable, machine-readable error code. Apps and the CLI switch on these; the strings
+        /// never change once published.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $(#[doc = $meaning] $name,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the table's order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name,)*];
+
+            /// The stable string form, e.g. `"not_found"`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$name => $s,)* }
+            }
+
+            /// The code of a string form; `None` for a string that is not one.
+            pub fn parse(s: &str) -> Option<ErrorCode> {
+                match s { $($s => Some(ErrorCode::$name),)* _ => None }
+            }
+
+            /// The exit status of the `duet` command line for a failure with this code.
+            pub fn exit_code(self) -> u8 {
+                match self { $(ErrorCode::$name => $exit,)* }
+            }
+
+            /// What the code means, in a sentence.
+            pub fn meaning(self) -> &'static str {
+                match self { $(ErrorCode::$name => $meaning,)* }
+            }
+        }
+
+        /// An [`Error`] as apps see it through the bindings: its stable code is the variant
+        /// (`NotFound` is `"not_found"`), its message is for logs (never content or keys).
+        /// Kotlin sees it as `DuetException` (a sealed class, one subclass per code), Swift as
+        /// `DuetError`, Python as `DuetError.*` exceptions.
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[cfg_attr(feature = "uniffi", derive(uniffi::Error), uniffi(flat_error))]
+        pub enum DuetError {
+            $(
+                #[doc = $meaning]
+                #[error("{0}")]
+                $name(String),
+            )*
+        }
+
+        impl DuetError {
+            /// The error with this code and message.
+            pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+                let m = message.into();
+                match code { $(ErrorCode::$name => DuetError::$name(m),)* }
+            }
+
+            /// Its stable code.
+            pub fn code(&self) -> ErrorCode {
+                match self { $(DuetError::$name(_) => ErrorCode::$name,)* }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// The stable string form, e.g. `"not_found"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidInput => "invalid_input",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::NotInitialized => "not_initialized",
-            ErrorCode::AlreadyInitialized => "already_initialized",
-            ErrorCode::NotAllowed => "not_allowed",
-            ErrorCode::CorruptData => "corrupt_data",
-            ErrorCode::WrongKey => "wrong_key",
-            ErrorCode::StoreTooNew => "store_too_new",
-            ErrorCode::Storage => "storage",
-            ErrorCode::Io => "io",
-            ErrorCode::NoRelay => "no_relay",
-            ErrorCode::Offline => "offline",
-            ErrorCode::RelayRefused => "relay_refused",
-            ErrorCode::InviteRejected => "invite_rejected",
-            ErrorCode::Internal => "internal",
-        }
-    }
+codes! {
+    InvalidInput = "invalid_input", exit 2,
+        "An argument is out of range, too long, empty or malformed.";
+    NotFound = "not_found", exit 3,
+        "The entry, journal, reply or member does not exist here.";
+    NotInitialized = "not_initialized", exit 4,
+        "The home has no identity yet: run `init` (apps: `DuetClient.init`) first.";
+    AlreadyInitialized = "already_initialized", exit 1,
+        "The home already has an identity: open it instead.";
+    NotAllowed = "not_allowed", exit 1,
+        "The operation is not allowed on this object (e.g. sharing an entry that is not a draft).";
+    CorruptData = "corrupt_data", exit 1,
+        "A bundle or blob is not Duet's, is truncated, or was tampered with.";
+    WrongKey = "wrong_key", exit 1,
+        "A blob or bundle could not be opened with the key this device holds.";
+    StoreTooNew = "store_too_new", exit 1,
+        "The store was written by a newer version of Duet; update the app.";
+    Storage = "storage", exit 1,
+        "The local store failed (disk full, I/O error, locked).";
+    Io = "io", exit 1,
+        "A file could not be read or written.";
+    NoRelay = "no_relay", exit 6,
+        "No relay is configured for this home (`duet relay set URL`; apps: `setRelay`).";
+    Offline = "offline", exit 5,
+        "The relay could not be reached; everything stays queued locally.";
+    RelayRefused = "relay_refused", exit 7,
+        "The relay refused the request (its own code is in the message).";
+    InviteRejected = "invite_rejected", exit 8,
+        "The invite code is malformed, expired, used, burned or wrong.";
+    Internal = "internal", exit 1,
+        "A bug in Duet (an invariant did not hold, or a panic was caught): reported, never a crash.";
 }
 
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl From<Error> for DuetError {
+    fn from(e: Error) -> Self {
+        DuetError::new(e.code(), e.to_string())
     }
 }
 
@@ -105,6 +152,13 @@ pub enum Error {
     Offline(String),
     #[error("the relay refused: {message} ({code})")]
     RelayRefused { code: String, message: String },
+    /// The relay refused a push (`stale_epoch`): the space's key moved on at the relay, and
+    /// even after my key ring was pulled this device holds no newer key. Nothing is dropped;
+    /// the changes stay queued and are sealed again once the key arrives.
+    #[error(
+        "the relay refused changes to space {space}: its key was changed on another device (a member was removed) and this device has not received the new key yet; they stay queued here and go out, sealed with the new key, once it arrives (sync the device that changed it, then sync again) (stale_epoch)"
+    )]
+    StaleEpoch { space: String },
     #[error("invite rejected: {0}")]
     InviteRejected(String),
     #[error("internal error: {0}")]
@@ -127,7 +181,7 @@ impl Error {
             Error::Io { .. } => ErrorCode::Io,
             Error::NoRelay => ErrorCode::NoRelay,
             Error::Offline(_) => ErrorCode::Offline,
-            Error::RelayRefused { .. } => ErrorCode::RelayRefused,
+            Error::RelayRefused { .. } | Error::StaleEpoch { .. } => ErrorCode::RelayRefused,
             Error::InviteRejected(_) => ErrorCode::InviteRejected,
             Error::Internal(_) => ErrorCode::Internal,
         }
@@ -164,3 +218,53 @@ impl From<automerge::AutomergeError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for &c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_str()));
+            assert_eq!(ErrorCode::parse(c.as_str()), Some(c));
+            assert_eq!(DuetError::new(c, "m").code(), c);
+            assert!(!c.meaning().is_empty());
+        }
+        assert_eq!(seen.len(), 15);
+        assert_eq!(ErrorCode::parse("nope"), None);
+    }
+
+    #[test]
+    fn every_error_becomes_the_variant_of_its_code_with_its_message() {
+        let cases = [
+            Error::invalid("x", "y"),
+            Error::not_found("entry", "1"),
+            Error::NotInitialized,
+            Error::AlreadyInitialized,
+            Error::NotAllowed("n".into()),
+            Error::CorruptData("c".into()),
+            Error::WrongKey("w".into()),
+            Error::StoreTooNew { found: 9, known: 1 },
+            Error::Migration("m".into()),
+            Error::io(std::path::Path::new("/p"), std::io::Error::other("x")),
+            Error::NoRelay,
+            Error::Offline("o".into()),
+            Error::RelayRefused {
+                code: "c".into(),
+                message: "m".into(),
+            },
+            Error::InviteRejected("i".into()),
+            Error::Internal("b".into()),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for e in cases {
+            let (code, message) = (e.code(), e.to_string());
+            let flat = DuetError::from(e);
+            assert_eq!((flat.code(), flat.to_string()), (code, message));
+            seen.insert(code);
+        }
+        assert_eq!(seen.len(), ErrorCode::ALL.len(), "every code is covered");
+    }
+}

@@ -54,6 +54,14 @@ macro_rules! id_type {
                     .map_err(|_| Error::invalid($what, "not a valid id"))
             }
         }
+
+        // Apps see the id as a string (a hyphenated UUID); a malformed one handed in is
+        // `InvalidInput`, like any other bad argument.
+        #[cfg(feature = "uniffi")]
+        uniffi::custom_type!($name, String, {
+            lower: |id| id.to_string(),
+            try_lift: |s| Ok(s.parse::<$name>().map_err(crate::DuetError::from)?),
+        });
     };
 }
 
@@ -77,3 +85,17 @@ id_type!(
     /// A reply inside an entry.
     ReplyId, "reply id"
 );
+
+/// A device's id at the relay (given when it registers; not its [`DeviceId`]).
+pub type RelayDeviceId = Uuid;
+
+// A string to apps, like the ids above.
+#[cfg(feature = "uniffi")]
+uniffi::custom_type!(RelayDeviceId, String, {
+    remote,
+    lower: |id| id.hyphenated().to_string(),
+    try_lift: |s| {
+        let bad = |_| crate::DuetError::from(Error::invalid("device id", "not a valid id"));
+        Ok(Uuid::parse_str(s.trim()).map_err(bad)?)
+    },
+});

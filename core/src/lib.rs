@@ -6,6 +6,11 @@
 //! merge by themselves.
 //!
 //! Start with [`Duet::init`] / [`Duet::open`].
+//!
+//! With the `uniffi` feature (turned on by duet-mobile) the records, enums, ids and
+//! [`DuetError`] apps see are exported through [uniffi](https://mozilla.github.io/uniffi-rs)
+//! from here, where they are defined: ids as strings, times as Unix milliseconds. The
+//! bindings crate adds the client object and the listener plumbing.
 
 mod blob;
 pub mod clock;
@@ -14,10 +19,15 @@ mod doc;
 mod engine;
 pub mod error;
 pub mod events;
+// Entry points for the fuzz targets in fuzz/ (cargo fuzz); not an API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod limits;
 pub mod model;
 pub mod prompts;
+mod state;
 mod store;
 pub mod sync;
 pub mod text;
@@ -25,10 +35,16 @@ pub mod text;
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use crypto::{KeyStore, SpaceKey};
 pub use engine::{BUNDLE_MAGIC, Duet, Options, STORE_FILE};
-pub use error::{Error, ErrorCode, Result};
+pub use error::{DuetError, Error, ErrorCode, Result};
 pub use events::{EntryListener, Subscription};
-pub use ids::{DeviceId, EntryId, MemberId, ReplyId, SpaceId};
+pub use ids::{DeviceId, EntryId, MemberId, RelayDeviceId, ReplyId, SpaceId};
 pub use model::*;
+pub use state::{SyncListener, SyncReport, SyncState};
 pub use store::Durability;
-pub use sync::live::{LiveHandle, SyncListener, SyncState};
-pub use sync::{Invite, Quarantined, RelayInfo, SyncReport};
+pub use sync::live::LiveHandle;
+pub use sync::{Invite, Quarantined, RelayIdentity, RelayInfo, RelaySwitch};
+
+// This crate's part of the bindings (the `duet_core` component: Kotlin package
+// `app.duet.core`, Python module `duet_core`: core/uniffi.toml).
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();

@@ -73,13 +73,12 @@ fn change_note(mood: Option<f64>, closeness: Option<f64>) -> String {
 pub fn prompt(duet: &Duet, journal: &str) -> Result<Report> {
     let journal = resolve::journal(duet, journal)?;
     let p = duet.prompt_of_the_day(&journal.id)?;
-    let json = json!({
-        "journal": journal.id,
-        "id": p.id,
-        "practice": p.practice,
-        "practice_label": p.practice.label(),
-        "text": p.text,
-    });
+    // The prompt's own fields (id, practice, text), plus its journal and practice label.
+    let mut json = to_json(p)?;
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert("journal".into(), json!(journal.id));
+        obj.insert("practice_label".into(), json!(p.practice.label()));
+    }
     let text = format!(
         "Today's prompt ({}):\n\n  {}\n\nAnswer it: duet entry new --journal {} --prompt {} --body \"…\"",
         p.practice.label(),

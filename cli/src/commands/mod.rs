@@ -48,7 +48,7 @@ pub fn run(
         Command::Init { .. } | Command::Device(DeviceCommand::Join { .. }) => {
             Err(duet_core::Error::AlreadyInitialized)
         }
-        Command::Relay(RelayCommand::Set { url }) => sync::relay_set(&duet, &url),
+        Command::Relay(RelayCommand::Set { url }) => sync::relay_set(rt, &duet, &url),
         Command::Relay(RelayCommand::Show) => sync::relay_show(&duet),
         Command::Sync => sync::sync(rt, &duet),
         Command::Watch(a) => watch::watch(rt, duet, a, json),

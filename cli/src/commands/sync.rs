@@ -20,25 +20,26 @@ pub fn check_url(url: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn relay_set(duet: &Duet, url: &str) -> Result<Report> {
-    let before = duet.relay_info()?;
-    duet.set_relay(url)?;
-    let info = duet.relay_info()?;
-    let url = info.as_ref().map(|r| r.url.clone()).unwrap_or_default();
-    let changed = before.map(|b| b.url) != Some(url.clone());
-    let text = if changed {
-        format!(
-            "This home now syncs through {url}.\n\
-             It registers there at the next `duet sync`; what you wrote offline goes with it."
-        )
-    } else {
-        format!("This home already syncs through {url}.")
+/// Point the home at a relay and say what became of its identity there (kept, restored,
+/// new, or unverified when the relay can't be reached: then it is checked at the next sync,
+/// and nothing is lost, so that is not a failure).
+pub fn relay_set(rt: &Runtime, duet: &Duet, url: &str) -> Result<Report> {
+    let switch = rt.block_on(duet.switch_relay(url))?;
+    let json = to_json(&switch)?;
+    let text = match switch.device_id {
+        Some(id) => format!(
+            "{}
+relay:  {}
+device: {id}",
+            switch.message, switch.url
+        ),
+        None => format!(
+            "{}
+relay:  {}",
+            switch.message, switch.url
+        ),
     };
-    let mut v = to_json(&info)?;
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("changed".into(), json!(changed));
-    }
-    Ok(Report::new(v, text))
+    Ok(Report::new(json, text))
 }
 
 pub fn relay_show(duet: &Duet) -> Result<Report> {

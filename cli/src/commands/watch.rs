@@ -15,7 +15,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::args::WatchArgs;
-use crate::output::{Report, label};
+use crate::output::{Report, label, to_json};
 use crate::resolve::Names;
 
 /// Hands engine events to the printing loop (listeners must not block the engine).
@@ -117,20 +117,18 @@ fn event_line(duet: &Duet, ev: &EntryEvent, json_out: bool) -> String {
     let by = ev.by.map(|m| names.member(&m));
     let journal = names.journal(&ev.journal);
     if json_out {
-        let mut v = json!({
-            "kind": ev.kind,
-            "entry": ev.entry,
-            "journal": ev.journal,
-            "journal_title": journal,
-            "by": ev.by,
-            "by_name": by,
-            "origin": ev.origin,
-        });
-        if let (Some(e), Some(obj)) = (&entry, v.as_object_mut()) {
-            obj.insert("entry_kind".into(), json!(e.kind));
-            obj.insert("title".into(), json!(e.title));
-            obj.insert("updated_at".into(), json!(e.updated_at));
-            obj.insert("updated_at_rfc3339".into(), json!(rfc3339(e.updated_at)));
+        // The event's own fields (kind, entry, journal, by, origin), plus names and what the
+        // entry now is.
+        let mut v = to_json(ev).unwrap_or_default();
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("journal_title".into(), json!(journal));
+            obj.insert("by_name".into(), json!(by));
+            if let Some(e) = &entry {
+                obj.insert("entry_kind".into(), json!(e.kind));
+                obj.insert("title".into(), json!(e.title));
+                obj.insert("updated_at".into(), json!(e.updated_at));
+                obj.insert("updated_at_rfc3339".into(), json!(rfc3339(e.updated_at)));
+            }
         }
         return v.to_string();
     }

@@ -22,6 +22,9 @@ use crate::store;
 /// The first bytes of every bundle file.
 pub const BUNDLE_MAGIC: &[u8; 8] = b"DUETBNDL";
 const BUNDLE_VERSION: u32 = 1;
+/// The newest key epoch a bundle may carry: far beyond any journal's rotations (one per
+/// removed member), near enough that walking a journal's epochs stays cheap.
+const MAX_KEY_EPOCH: Epoch = 10_000;
 
 #[derive(Serialize, Deserialize)]
 struct BundleFile {
@@ -104,13 +107,34 @@ impl Duet {
             .iter()
             .map(|k| Ok((k.epoch, SpaceKey::from_bytes(&k.key)?)))
             .collect::<Result<_>>()?;
+        // Epochs start at 1 and move one rotation at a time. A key for epoch 0 left the
+        // journal without a key for its current epoch; one for epoch 4e9 sent every walk over
+        // the journal's epochs (the next import, export, sync) through billions of lookups.
+        if let Some((e, _)) = carried
+            .iter()
+            .find(|(e, _)| !(1..=MAX_KEY_EPOCH).contains(e))
+        {
+            return Err(Error::CorruptData(format!(
+                "the bundle carries a key for epoch {e}; journals have epochs 1 to {MAX_KEY_EPOCH}"
+            )));
+        }
         // Keys this device already holds win; a bundle that disagrees with them is refused.
-        let newest = carried.iter().map(|(e, _)| *e).max().unwrap_or(0);
+        // Only the epochs the bundle names matter: its keys' and its blobs'.
+        let mut epochs: Vec<Epoch> = carried
+            .iter()
+            .map(|(e, _)| *e)
+            .chain(
+                file.blobs
+                    .iter()
+                    .filter_map(|b| crate::crypto::epoch_of(&b.sealed).ok()),
+            )
+            .collect();
+        epochs.sort_unstable();
+        epochs.dedup();
         let held: Vec<(Epoch, SpaceKey)> = self.read(|tx| {
             let mut held = Vec::new();
             if store::space(&tx.sql, &space)?.is_some() {
-                let (current, _) = tx.key(&space)?;
-                for e in 1..=current.max(newest) {
+                for &e in &epochs {
                     if let Some(k) = tx.key_at(&space, e)? {
                         held.push((e, k));
                     }
@@ -196,6 +220,8 @@ fn apply(
             tx.put_key(&space, *epoch, key)?;
         }
     }
+    // Into my key ring, so my other devices get the journal too (no change when it's there).
+    super::keyring::add_to_keyring(tx, &space, keys)?;
     let mut report = ImportReport {
         journal: space,
         new_journal,

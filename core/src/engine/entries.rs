@@ -355,7 +355,7 @@ impl Duet {
     }
 
     /// List entries from the index, newest first, with filters and paging.
-    pub fn list_entries(&self, query: &EntryQuery) -> Result<Page<EntrySummary>> {
+    pub fn list_entries(&self, query: &EntryQuery) -> Result<EntryPage> {
         let g = self.lock();
         index::list(&g.conn, query)
     }

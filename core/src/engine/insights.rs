@@ -150,12 +150,7 @@ impl Duet {
     /// Fold every document's chunks into its snapshot.
     pub fn compact(&self) -> Result<()> {
         self.write(|tx| {
-            let rows: Vec<i64> = tx
-                .sql
-                .prepare("SELECT DISTINCT doc FROM chunks")?
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            for r in rows {
+            for r in store::chunked_docs(&tx.sql)? {
                 tx.compact(r)?;
             }
             Ok(())

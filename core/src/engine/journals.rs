@@ -13,12 +13,16 @@ use crate::model::{Journal, SpaceKind};
 use crate::store;
 
 impl Duet {
-    /// Start a new shared journal with a fresh key; this person is its first member.
+    /// Start a new shared journal with a fresh key (added to my key ring, so my other
+    /// devices get it); this person is its first member.
     pub fn create_journal(&self, title: &str) -> Result<SpaceId> {
         limits::check_name("title", title)?;
         let id = SpaceId::new();
         self.write(|tx| {
-            tx.create_space(id, SpaceKind::Journal, title.trim(), SpaceKey::generate())
+            let key = SpaceKey::generate();
+            tx.create_space(id, SpaceKind::Journal, title.trim(), key.clone())?;
+            // My other devices learn the key through my key ring (my personal space).
+            super::keyring::add_to_keyring(tx, &id, &[(1, key)])
         })?;
         Ok(id)
     }

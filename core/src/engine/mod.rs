@@ -8,6 +8,7 @@ mod entries;
 mod export;
 mod insights;
 pub(crate) mod journals;
+pub(crate) mod keyring;
 pub(crate) mod remote;
 pub(crate) mod tx;
 
@@ -23,9 +24,9 @@ use crate::error::{Error, Result};
 use crate::events::{EntryListener, Listeners, Subscription};
 use crate::ids::{DeviceId, MemberId, SpaceId};
 use crate::model::{EntryEvent, Identity};
+use crate::state::{SyncListener, SyncState};
 use crate::store::checkpoint::{self, Checkpointer};
 use crate::store::{self, Durability};
-use crate::sync::live::{SyncListener, SyncState};
 
 pub use bundle::BUNDLE_MAGIC;
 use cache::DocCache;
@@ -249,10 +250,7 @@ impl Duet {
 
     /// SQLite's own consistency check; `Ok(())` when the store is sound.
     pub fn integrity_check(&self) -> Result<()> {
-        let g = self.lock();
-        let res: String = g
-            .conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        let res = store::integrity_check(&self.lock().conn)?;
         if res == "ok" {
             Ok(())
         } else {

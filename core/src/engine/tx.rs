@@ -8,7 +8,7 @@ use automerge::AutoCommit;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::cache::{CachedDoc, DocCache};
-use crate::blob::{self, DocKind, Payload};
+use crate::blob::DocKind;
 use crate::clock::Millis;
 use crate::crypto::{Epoch, KeyStore, SpaceKey};
 use crate::doc;
@@ -216,7 +216,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Make a local change to a document: edit it, commit the Automerge change, store the
-    /// change chunk and queue it, sealed, in the outbox. Returns `None` in place of
+    /// change chunk and queue it in the outbox (sealed when pushed). Returns `None` in place of
     /// "changed" when the edit turned out to change nothing (then nothing is written).
     pub(crate) fn change<R>(
         &mut self,
@@ -246,18 +246,15 @@ impl<'a> Tx<'a> {
     pub(crate) fn store_chunk(&mut self, d: DocRef, chunk: Vec<u8>, to_outbox: bool) -> Result<()> {
         store::append_chunk(&self.sql, d.rowid, &chunk)?;
         if to_outbox {
-            let (epoch, key) = self.key(&d.space)?;
-            let sealed = blob::seal(
-                &key,
-                epoch,
+            // Queued in the clear and sealed when pushed, under the key epoch of that moment.
+            store::enqueue(
+                &self.sql,
                 &d.space,
-                &Payload {
-                    doc: *d.id.as_bytes(),
-                    kind: d.kind,
-                    data: chunk.clone(),
-                },
+                &d.id,
+                d.kind.as_str(),
+                &chunk,
+                self.now,
             )?;
-            store::enqueue(&self.sql, &sealed.id, &d.space, &sealed.sealed, self.now)?;
         }
         let cached = self.cached(d.rowid)?;
         cached.chunks += 1;

@@ -194,7 +194,7 @@ fn parse_cursor(c: &str) -> Result<(Millis, String)> {
     Ok((t, id.to_string()))
 }
 
-pub(crate) fn list(conn: &Connection, q: &EntryQuery) -> Result<Page<EntrySummary>> {
+pub(crate) fn list(conn: &Connection, q: &EntryQuery) -> Result<EntryPage> {
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
         return Err(Error::invalid(
@@ -270,7 +270,7 @@ pub(crate) fn list(conn: &Connection, q: &EntryQuery) -> Result<Page<EntrySummar
     } else {
         None
     };
-    Ok(Page { items, next })
+    Ok(EntryPage { items, next })
 }
 
 /// Words from a person's query, each quoted so FTS5 syntax in user input can't fail; the

@@ -3,6 +3,8 @@
 
 pub(crate) mod checkpoint;
 pub(crate) mod index;
+#[cfg(test)]
+pub(crate) mod inspect;
 pub(crate) mod relay;
 pub(crate) mod schema;
 
@@ -65,6 +67,31 @@ pub(crate) fn data_version(conn: &Connection) -> Result<i64> {
     Ok(conn
         .prepare_cached("PRAGMA data_version")?
         .query_row([], |r| r.get(0))?)
+}
+
+/// SQLite's own consistency check (`PRAGMA integrity_check`): `"ok"` when the store is
+/// sound, otherwise what is wrong.
+pub(crate) fn integrity_check(conn: &Connection) -> Result<String> {
+    Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+}
+
+/// Open a savepoint inside the current transaction: what follows can be undone on its own
+/// ([`rollback_to`]) or kept ([`release`]).
+pub(crate) fn savepoint(conn: &Connection, name: &str) -> Result<()> {
+    conn.execute_batch(&format!("SAVEPOINT {name}"))?;
+    Ok(())
+}
+
+/// Keep what was written since [`savepoint`] `name`.
+pub(crate) fn release(conn: &Connection, name: &str) -> Result<()> {
+    conn.execute_batch(&format!("RELEASE {name}"))?;
+    Ok(())
+}
+
+/// Undo what was written since [`savepoint`] `name`, and close it.
+pub(crate) fn rollback_to(conn: &Connection, name: &str) -> Result<()> {
+    conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"))?;
+    Ok(())
 }
 
 pub(crate) fn identity(conn: &Connection) -> Result<Option<Identity>> {
@@ -301,6 +328,14 @@ pub(crate) fn compact(conn: &Connection, rowid: i64, snapshot: &[u8]) -> Result<
     Ok(())
 }
 
+/// Rowids of the documents with chunks not yet folded into their snapshot.
+pub(crate) fn chunked_docs(conn: &Connection) -> Result<Vec<i64>> {
+    Ok(conn
+        .prepare("SELECT DISTINCT doc FROM chunks")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
 pub(crate) fn space_docs(
     conn: &Connection,
     space: &SpaceId,
@@ -323,21 +358,30 @@ pub(crate) fn space_docs(
     Ok(out)
 }
 
+/// Queue a change for the relay, in the clear: it is sealed when pushed, with the key
+/// epoch of that moment (see `relay::outbox_batch`). No encryption on the writing path.
 pub(crate) fn enqueue(
     conn: &Connection,
-    blob_id: &[u8; 16],
     space: &SpaceId,
-    sealed: &[u8],
+    doc: &uuid::Uuid,
+    kind: &str,
+    data: &[u8],
     now: Millis,
 ) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO outbox (blob_id, space_id, sealed, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO outbox (space_id, doc, kind, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![blob_id.as_slice(), space.to_string(), sealed, now])?;
+    .execute(params![
+        space.to_string(),
+        doc.as_bytes().as_slice(),
+        kind,
+        data,
+        now
+    ])?;
     Ok(())
 }
 
-/// Number of sealed blobs waiting for the relay.
+/// Number of changes waiting for the relay.
 pub(crate) fn outbox_len(conn: &Connection) -> Result<u64> {
     // What waits to be pushed: not what is parked for a journal we were removed from.
     Ok(conn.query_row(

@@ -1,14 +1,83 @@
 //! The device store's schema, as migrations (rusqlite_migration, tracked in `user_version`).
 //! Append new migrations; never edit a published one.
 
-use rusqlite_migration::{M, Migrations};
+use rusqlite_migration::{HookResult, M, Migrations};
 
 pub(crate) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
+    Migrations::new(vec![
+        M::up(V1),
+        M::up(V2),
+        M::up(V3),
+        M::up_with_hook(V4, v4_epochs),
+    ])
 }
 
 /// Number of migrations this build knows; a store with a higher `user_version` is refused.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
+
+/// Seal at push time, refuse stale epochs, keep relay identities.
+///
+/// - The outbox holds what a write produced in the clear (`doc`, `kind`, `data`: the parts
+///   of a blob's payload) and is sealed when pushed, under the space's key epoch of that
+///   moment: a write queued before a rotation is never sent under the old key. Sealing
+///   picks a random nonce, and the relay refuses a known blob id with other bytes, so a row
+///   sealed for a push keeps its `blob_id`, `epoch` and `sealed` bytes (its clear parts are
+///   dropped then) and a retry resends exactly them; only a row whose epoch is behind the
+///   space's is sealed again, under a new id. Rows queued before V4 are sealed already:
+///   they are kept as such (`v4_epochs` reads their epochs from their headers).
+/// - `sync_spaces.max_epoch`: the newest key epoch seen in the space's pulled log; a blob
+///   sealed under an older one after that is quarantined.
+/// - `relay.issued_for`: the URL the credentials were issued at, so a changed URL is checked
+///   (same relay under another name, or a new one) before the credentials are used there;
+///   `relay_identities` keeps the credentials of every relay this home registered at, so
+///   going back to one restores its identity.
+const V4: &str = r#"
+CREATE TABLE outbox_v4 (
+    seq        INTEGER PRIMARY KEY,
+    space_id   TEXT NOT NULL,
+    doc        BLOB,
+    kind       TEXT CHECK (kind IN ('meta', 'entry')),
+    data       BLOB,
+    blob_id    BLOB,
+    epoch      INTEGER,
+    sealed     BLOB,
+    created_at INTEGER NOT NULL,
+    CHECK (data IS NOT NULL OR sealed IS NOT NULL)
+);
+INSERT INTO outbox_v4 (seq, space_id, blob_id, sealed, created_at)
+    SELECT seq, space_id, blob_id, sealed, created_at FROM outbox ORDER BY seq;
+DROP TABLE outbox;
+ALTER TABLE outbox_v4 RENAME TO outbox;
+
+ALTER TABLE sync_spaces ADD COLUMN max_epoch INTEGER NOT NULL DEFAULT 0;
+
+ALTER TABLE relay ADD COLUMN issued_for TEXT;
+UPDATE relay SET issued_for = url WHERE token IS NOT NULL;
+
+CREATE TABLE relay_identities (
+    url       TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    token     TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO relay_identities (url, device_id, token)
+    SELECT url, device_id, token FROM relay WHERE device_id IS NOT NULL AND token IS NOT NULL;
+"#;
+
+/// The epoch of each row V4 kept sealed, from the blob's clear header (a row whose header
+/// can't be read keeps a NULL epoch and is sent as it is).
+fn v4_epochs(tx: &rusqlite::Transaction) -> HookResult {
+    let rows: Vec<(i64, Vec<u8>)> = tx
+        .prepare("SELECT seq, sealed FROM outbox WHERE sealed IS NOT NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut set = tx.prepare("UPDATE outbox SET epoch = ?2 WHERE seq = ?1")?;
+    for (seq, sealed) in rows {
+        if let Some(e) = duet_proto::sealed::epoch_of(&sealed) {
+            set.execute(rusqlite::params![seq, e])?;
+        }
+    }
+    Ok(())
+}
 
 /// Fewer pages per write (each is a 4 KiB frame in the WAL).
 ///
@@ -277,5 +346,84 @@ mod tests {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
         assert_eq!(check, "ok");
+    }
+
+    /// A V3 store's outbox comes through V4 whole and in order: its rows stay sealed, their
+    /// epochs read from the blobs' headers; the credentials are marked as issued at the
+    /// relay's URL and archived; no space has a newest epoch yet.
+    #[test]
+    fn v4_keeps_queued_sealed_rows_and_the_credentials() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
+            .to_latest(&mut conn)
+            .unwrap();
+        let sealed = |epoch: u32, fill: u8| {
+            let mut b = vec![fill; duet_proto::sealed::MIN_SEALED_LEN + 8];
+            b[0] = duet_proto::sealed::SEAL_VERSION;
+            b[1..5].copy_from_slice(&epoch.to_be_bytes());
+            b
+        };
+        for (seq, epoch, id) in [(4, 1u32, 40u8), (6, 2, 60), (9, 1, 90)] {
+            conn.execute(
+                "INSERT INTO outbox (seq, blob_id, space_id, sealed, created_at)
+                 VALUES (?1, ?2, 's', ?3, 1)",
+                params![seq, vec![id; 16], sealed(epoch, id)],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO relay (id, url, device_id, token)
+                 VALUES (1, 'http://relay.example/', '00000000-0000-0000-0000-000000000007', 't');
+             INSERT INTO sync_spaces (space_id, cursor, on_relay) VALUES ('s', 12, 1);",
+        )
+        .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+
+        type Row = (i64, Vec<u8>, Option<u32>, Vec<u8>, Option<Vec<u8>>);
+        let rows: Vec<Row> = conn
+            .prepare("SELECT seq, blob_id, epoch, sealed, data FROM outbox ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (4, vec![40; 16], Some(1), sealed(1, 40), None),
+                (6, vec![60; 16], Some(2), sealed(2, 60), None),
+                (9, vec![90; 16], Some(1), sealed(1, 90), None),
+            ]
+        );
+        let relay: (Option<String>, String) = conn
+            .query_row("SELECT issued_for, url FROM relay", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(relay.0.as_deref(), Some(relay.1.as_str()));
+        let archived: String = conn
+            .query_row(
+                "SELECT token FROM relay_identities WHERE url = ?1",
+                [&relay.1],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(archived, "t");
+        let (cursor, max_epoch): (i64, i64) = conn
+            .query_row("SELECT cursor, max_epoch FROM sync_spaces", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((cursor, max_epoch), (12, 0));
+        // A row holds its change in the clear or sealed, never neither.
+        assert!(
+            conn.execute(
+                "INSERT INTO outbox (space_id, created_at) VALUES ('s', 1)",
+                []
+            )
+            .is_err()
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use duet_proto::{CBOR, ErrorBody, ErrorCode as RelayCode};
+use duet_proto::{CBOR, ErrorBody, ErrorCode as RelayCode, SpaceKind};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -173,17 +173,27 @@ impl RelayClient {
         Ok(l.spaces)
     }
 
-    /// Create a space; `Ok(false)` when it already exists.
-    pub(crate) async fn create_space(&self, space: Uuid) -> Result<bool> {
-        let body = duet_proto::CreateSpace { space_id: space };
+    /// Who this token belongs to at this relay (`GET /v1/devices/me`): how a client pointed
+    /// at another URL tells the same relay (its token works) from a new one.
+    pub(crate) async fn whoami(&self) -> Result<duet_proto::WhoAmI> {
+        self.expect::<(), _>(Method::GET, "v1/devices/me", None)
+            .await
+    }
+
+    /// Create a space of a kind. The relay answers alike whether the id was free or is
+    /// someone else's space (a stranger learns nothing), so only listing the spaces tells
+    /// whether this device is a member. An older relay's `conflict` means the same.
+    pub(crate) async fn create_space(&self, space: Uuid, kind: SpaceKind) -> Result<()> {
+        let body = duet_proto::CreateSpace {
+            space_id: space,
+            kind,
+        };
         match self
             .call::<_, duet_proto::SpaceInfo>(Method::POST, "v1/spaces", Some(&body))
             .await
         {
-            Ok(_) => Ok(true),
-            Err(Error::RelayRefused { code, .. }) if code == RelayCode::Conflict.as_str() => {
-                Ok(false)
-            }
+            Ok(_) => Ok(()),
+            Err(Error::RelayRefused { code, .. }) if code == RelayCode::Conflict.as_str() => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -204,6 +214,18 @@ impl RelayClient {
             Method::DELETE,
             &format!("v1/spaces/{space}/members/{device}"),
             None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Tell the relay the space's key rotated to `epoch` (one step at a time): from then on
+    /// it refuses blobs sealed under an older one.
+    pub(crate) async fn announce_epoch(&self, space: Uuid, epoch: u32) -> Result<()> {
+        self.call::<_, ()>(
+            Method::PUT,
+            &format!("v1/spaces/{space}/epoch"),
+            Some(&duet_proto::KeyEpoch { epoch }),
         )
         .await
         .map(|_| ())
@@ -255,10 +277,11 @@ impl RelayClient {
         space: Uuid,
         after: u64,
         limit: u32,
+        max_bytes: u64,
     ) -> Result<duet_proto::Pulled> {
         self.expect::<(), _>(
             Method::GET,
-            &format!("v1/spaces/{space}/blobs?after={after}&limit={limit}"),
+            &format!("v1/spaces/{space}/blobs?after={after}&limit={limit}&max_bytes={max_bytes}"),
             None,
         )
         .await

@@ -219,13 +219,16 @@ impl Wrapped {
     }
 }
 
-/// An invite, as shown to the inviter.
+/// An invite (or device link), as shown to the one who made it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Invite {
-    /// The text code to read out or paste.
+    /// The text code to read out or paste (`DUET-...`).
     pub code: String,
-    /// A `duet:join?...` URI for a QR code or link.
+    /// A `duet:join?...` URI (it carries the relay URL) for a QR code or link.
     pub uri: String,
+    /// The journal (for a device link: the personal space).
+    #[cfg_attr(feature = "uniffi", uniffi(name = "journal_id"))]
     pub journal: SpaceId,
     /// Unix seconds.
     pub expires_at: i64,

@@ -8,61 +8,24 @@ use std::time::Duration;
 use duet_proto::live::{ClientFrame, ServerFrame};
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
-use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::SyncReport;
 use super::client::relay_error;
 use crate::engine::Duet;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::ids::SpaceId;
 use crate::store::relay as rstore;
+
+// Where they were defined before; the engine sees them in `crate::state`.
+pub use crate::state::{SyncListener, SyncState};
 
 const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// A full sync now and then, in case an announcement was missed.
 const RESYNC_EVERY: Duration = Duration::from_secs(60);
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Where sync stands, for the app's status line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum SyncState {
-    /// The relay can't be reached; writes stay queued and go out when it can.
-    Offline {
-        reason: String,
-    },
-    Syncing,
-    Synced {
-        report: SyncReport,
-    },
-    /// The live channel is connected; partners' writes arrive as they happen.
-    Live,
-    Error {
-        code: String,
-        message: String,
-    },
-}
-
-impl SyncState {
-    pub(crate) fn from_error(e: &Error) -> SyncState {
-        match e.code() {
-            ErrorCode::Offline => SyncState::Offline {
-                reason: e.to_string(),
-            },
-            code => SyncState::Error {
-                code: code.as_str().to_string(),
-                message: e.to_string(),
-            },
-        }
-    }
-}
-
-/// Receives sync state changes.
-pub trait SyncListener: Send + Sync {
-    fn on_sync_state(&self, state: &SyncState);
-}
 
 /// Keeps the live task running; dropping it (or [`LiveHandle::stop`]) stops the task.
 #[derive(Debug)]

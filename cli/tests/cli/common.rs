@@ -1,0 +1,158 @@
+//! The CLI test harness: a Duet home in a temporary directory and the `duet` binary run
+//! against it with `--json`.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// One Duet home (a device) in a temporary directory.
+pub struct Home {
+    pub dir: TempDir,
+    pub path: PathBuf,
+}
+
+impl Home {
+    /// A home that does not exist yet.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("home");
+        Home { dir, path }
+    }
+
+    /// A home with an identity already made.
+    pub fn init(name: &str) -> Self {
+        Home::init_at(name, None)
+    }
+
+    /// A home with an identity, remembering `relay` when given.
+    pub fn init_at(name: &str, relay: Option<&str>) -> Self {
+        let h = Home::new();
+        let mut args = vec!["init", "--name", name];
+        args.extend(relay.iter().flat_map(|r| ["--relay", *r]));
+        let me = h.ok(&args);
+        assert_eq!(me["relay"].is_string(), relay.is_some(), "{me}");
+        h
+    }
+
+    /// A home with an identity and one shared journal; returns the journal id too.
+    pub fn with_journal(name: &str, title: &str) -> (Self, String) {
+        let h = Home::init(name);
+        let j = h.ok(&["journal", "create", "--title", title]);
+        let id = s(&j["id"]);
+        (h, id)
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_duet"));
+        c.arg("--home")
+            .arg(&self.path)
+            .args(args)
+            .env_remove("DUET_HOME")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Run with `--json`, expect success, return the parsed document.
+    pub fn ok(&self, args: &[&str]) -> Value {
+        let out = self.run(&with_json(args));
+        assert!(
+            out.status.success(),
+            "duet {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        parse(&out)
+    }
+
+    /// Run with `--json`, expect failure; return the exit code and the error's code.
+    pub fn fail(&self, args: &[&str]) -> (i32, String) {
+        let out = self.run(&with_json(args));
+        assert!(!out.status.success(), "duet {args:?} should have failed");
+        let doc = parse(&out);
+        let err = &doc["error"];
+        assert!(
+            err["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{doc}"
+        );
+        (out.status.code().unwrap(), s(&err["code"]))
+    }
+
+    /// Create an entry and return its JSON.
+    pub fn entry(&self, journal: &str, extra: &[&str]) -> Value {
+        let mut args = vec!["entry", "new", "--journal", journal];
+        args.extend_from_slice(extra);
+        self.ok(&args)
+    }
+
+    /// Write an entry with this body; its id.
+    pub fn write(&self, journal: &str, body: &str) -> String {
+        s(&self.entry(journal, &["--body", body])["id"])
+    }
+
+    /// The journal's entries as (id, excerpt), sorted by id.
+    pub fn entries(&self, journal: &str) -> Vec<(String, String)> {
+        let list = self.ok(&["entry", "list", "--journal", journal, "--limit", "500"]);
+        let mut v: Vec<(String, String)> = list["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (s(&e["id"]), s(&e["excerpt"])))
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn body(&self, id: &str) -> String {
+        s(&self.ok(&["entry", "show", id])["body"])
+    }
+
+    pub fn sync(&self) -> Value {
+        self.ok(&["sync"])
+    }
+}
+
+pub fn with_json<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    v.push("--json");
+    v
+}
+
+/// The one JSON document on stdout.
+pub fn parse(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+pub fn s(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_string()
+}
+
+/// The ids of an `entry list` document.
+pub fn ids(list: &Value) -> Vec<String> {
+    list["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| s(&e["id"]))
+        .collect()
+}
+
+/// The ids of (id, excerpt) pairs.
+pub fn entry_ids(entries: &[(String, String)]) -> Vec<String> {
+    entries.iter().map(|(id, _)| id.clone()).collect()
+}

@@ -1,0 +1,333 @@
+//! Pulling: every space I'm a member of, my personal space first (its key ring may hold a
+//! key the others need), page by page; each page applied with the advanced cursor in one
+//! transaction. A blob that doesn't open or apply — or comes under a key epoch older than
+//! one the space's log has moved to — is quarantined and skipped.
+
+use duet_proto::ErrorCode as RelayCode;
+
+use super::budget;
+use crate::blob::{self, SealedBlob};
+use crate::crypto::{self, Epoch};
+use crate::doc;
+use crate::engine::Duet;
+use crate::engine::remote::{self, Outcome};
+use crate::engine::tx::Tx;
+use crate::error::{Error, Result};
+use crate::ids::SpaceId;
+use crate::model::SpaceKind;
+use crate::store::{self, relay as rstore};
+
+use super::client::RelayClient;
+use super::snapshots::open_snapshot;
+use super::{Quarantined, SyncReport};
+
+/// Blobs per pull page.
+const PULL_PAGE: u32 = 500;
+
+impl Duet {
+    /// Blobs that failed to open or apply.
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>> {
+        Ok(rstore::quarantined(&self.lock().conn)?
+            .into_iter()
+            .map(|(space, seq, error)| Quarantined { space, seq, error })
+            .collect())
+    }
+
+    /// Pull every space this device is a member of, personal space first (it carries the
+    /// key ring the others may need).
+    pub(super) async fn pull_all(&self, c: &RelayClient, report: &mut SyncReport) -> Result<()> {
+        let mut spaces = c.spaces().await?;
+        let personal = self.identity().personal_space;
+        spaces.sort_by_key(|s| s.space_id != personal.0);
+        self.add_my_devices(c, &spaces).await?;
+        for info in spaces {
+            let space = SpaceId(info.space_id);
+            if !self.prepare_space(&space)? {
+                tracing::debug!(%space, "no key for this space yet; skipping");
+                continue;
+            }
+            // A rotation whose announcement didn't reach the relay (offline, a crash).
+            let mine = store::key_epoch(&self.lock().conn, &space)?;
+            if mine > info.key_epoch.max(1) {
+                self.announce_epochs(c, &space, info.key_epoch.max(1), mine)
+                    .await?;
+            }
+            self.pull_space(c, &space, Some(info.head), report).await?;
+            if space == personal {
+                self.absorb_keyring()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pull my personal space and take the keys of my key ring (a rotation or a journal
+    /// made on another device of mine). Nothing to do before the space is on the relay.
+    pub(super) async fn pull_personal(
+        &self,
+        c: &RelayClient,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let personal = self.identity().personal_space;
+        if !rstore::sync_space(&self.lock().conn, &personal)?.1 {
+            return Ok(());
+        }
+        match self.pull_space(c, &personal, None, report).await {
+            Ok(()) => {}
+            // Not (yet) a member there: the push creates or joins it, as for any space.
+            Err(Error::RelayRefused { code, .. }) if code == RelayCode::NotFound.as_str() => {
+                tracing::debug!("my personal space is not on this relay yet");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        self.absorb_keyring()
+    }
+
+    /// Pull one space from our cursor, page by page, up to `head` when it is known.
+    async fn pull_space(
+        &self,
+        c: &RelayClient,
+        space: &SpaceId,
+        head: Option<u64>,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let (mut cursor, _) = rstore::sync_space(&self.lock().conn, space)?;
+        let mut cuts = budget::Cuts::default();
+        while head.is_none_or(|h| cursor < h) {
+            let bytes = budget::current();
+            let page = match c.pull(space.0, cursor, PULL_PAGE, bytes).await {
+                Ok(page) => page,
+                // Cut mid-page: nothing of it is applied; ask for a smaller one.
+                Err(Error::Offline(e)) if cuts.again(bytes) => {
+                    tracing::debug!(%space, bytes, error = %e, "pull cut; trying a smaller page");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            budget::succeeded(bytes);
+            cuts.reset();
+            let more = page.more;
+            let last = page
+                .blobs
+                .last()
+                .map(|b| b.seq)
+                .or(page.snapshot.as_ref().map(|s| s.seq))
+                .unwrap_or(cursor);
+            self.apply_page(space, page, report)?;
+            if last <= cursor || (head.is_none() && !more) {
+                break;
+            }
+            cursor = last;
+        }
+        Ok(())
+    }
+
+    /// Whether we can read `space`: we hold it, or my key ring has its key (then it is
+    /// created locally, to be filled by the pull).
+    fn prepare_space(&self, space: &SpaceId) -> Result<bool> {
+        self.write(|tx| {
+            if store::space(&tx.sql, space)?.is_some() {
+                return Ok(true);
+            }
+            let meta = tx.meta_ref(&tx.me.personal_space)?;
+            let ring = doc::meta::keyring(tx.doc(meta.rowid)?);
+            let keys: Vec<_> = ring.into_iter().filter(|(s, _, _)| s == space).collect();
+            if keys.is_empty() {
+                return Ok(false);
+            }
+            remote::ensure_space(tx, *space, SpaceKind::Journal)?;
+            for (_, e, k) in keys {
+                tx.put_key(space, e, &k)?;
+            }
+            rstore::set_on_relay(&tx.sql, space)?;
+            Ok(true)
+        })
+    }
+
+    /// Keys my other devices added to my key ring (new journals, rotations).
+    fn absorb_keyring(&self) -> Result<()> {
+        self.write(|tx| {
+            let meta = tx.meta_ref(&tx.me.personal_space)?;
+            for (space, epoch, key) in doc::meta::keyring(tx.doc(meta.rowid)?) {
+                if store::space(&tx.sql, &space)?.is_some() && tx.key_at(&space, epoch)?.is_none() {
+                    tx.put_key(&space, epoch, &key)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Apply one pulled page and advance the cursor, in one transaction. A blob that does
+    /// not open or apply is quarantined and skipped; it never blocks the ones after it.
+    pub(super) fn apply_page(
+        &self,
+        space: &SpaceId,
+        page: duet_proto::Pulled,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let space = *space;
+        let (applied, quarantined, n) = self.write(|tx| {
+            let mut devices = remote::space_devices(tx, &space)?;
+            let mut applied = 0;
+            let mut quarantined = 0;
+            let mut cursor = 0;
+            // The newest key epoch seen in this log; a blob under an older one after it is
+            // refused (see `check_epoch`).
+            let mut newest = rstore::max_epoch(&tx.sql, &space)?;
+            if let Some(s) = &page.snapshot {
+                match open_snapshot(tx, &space, &s.data, newest) {
+                    Ok((epoch, payloads)) => {
+                        newest = newest.max(epoch);
+                        for p in &payloads {
+                            remote::apply_payload(tx, space, p, &mut devices)?;
+                        }
+                    }
+                    Err(e) => {
+                        rstore::quarantine(
+                            &tx.sql,
+                            &space,
+                            s.seq,
+                            &[],
+                            &s.data,
+                            &e.to_string(),
+                            tx.now,
+                        )?;
+                        quarantined += 1;
+                    }
+                }
+                cursor = s.seq;
+            }
+            for b in &page.blobs {
+                cursor = b.seq;
+                // Each blob applies in full or not at all: a savepoint undoes what a failed
+                // apply wrote (e.g. the row of a document it was creating).
+                store::savepoint(&tx.sql, "apply_blob")?;
+                let opened = open_blob(tx, &space, &b.id, &b.data, newest);
+                if let Ok((epoch, _)) = &opened {
+                    // Opened, so the epoch is authentic (it is bound into the AEAD): only
+                    // then does it move the log's newest epoch.
+                    newest = newest.max(*epoch);
+                }
+                match opened.and_then(|(_, p)| remote::apply_payload(tx, space, &p, &mut devices)) {
+                    Ok(outcome) => {
+                        store::release(&tx.sql, "apply_blob")?;
+                        if outcome != Outcome::Unchanged {
+                            applied += 1;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(%space, seq = b.seq, code = %e.code(), "quarantined a blob");
+                        store::rollback_to(&tx.sql, "apply_blob")?;
+                        // Whatever the failed apply left in memory is dropped.
+                        tx.forget_cached_docs();
+                        devices = remote::space_devices(tx, &space)?;
+                        rstore::quarantine(
+                            &tx.sql,
+                            &space,
+                            b.seq,
+                            &b.id,
+                            &b.data,
+                            &e.to_string(),
+                            tx.now,
+                        )?;
+                        quarantined += 1;
+                    }
+                }
+            }
+            if cursor > 0 {
+                rstore::advance_cursor(&tx.sql, &space, cursor, newest)?;
+            }
+            Ok((applied, quarantined, page.blobs.len() as u32))
+        })?;
+        report.pulled += n;
+        report.applied += applied;
+        report.quarantined += quarantined;
+        Ok(())
+    }
+}
+
+/// A blob under an older key epoch than one the space's log has already moved to is
+/// refused: it was sealed with a key from before a rotation (which a removed member may
+/// hold), after the rotation. Relays refuse to append one; this holds even if one doesn't.
+pub(super) fn check_epoch(epoch: Epoch, newest: Epoch) -> Result<()> {
+    if epoch < newest {
+        return Err(Error::NotAllowed(format!(
+            "sealed under key epoch {epoch} after this space's log had moved to epoch \
+             {newest}: written with a key from before a rotation, which a removed member may \
+             hold; never applied"
+        )));
+    }
+    Ok(())
+}
+
+/// Open a pulled blob (refused when its epoch is older than `newest`); returns its epoch.
+fn open_blob(
+    tx: &mut Tx<'_>,
+    space: &SpaceId,
+    id: &[u8],
+    data: &[u8],
+    newest: Epoch,
+) -> Result<(Epoch, blob::Payload)> {
+    let id: [u8; 16] = id
+        .try_into()
+        .map_err(|_| Error::CorruptData("a blob id is 16 bytes".into()))?;
+    let epoch = crypto::epoch_of(data)?;
+    check_epoch(epoch, newest)?;
+    let key = tx
+        .key_at(space, epoch)?
+        .ok_or_else(|| Error::WrongKey(format!("no key for epoch {epoch} of this journal")))?;
+    let p = blob::open(
+        &key,
+        space,
+        &SealedBlob {
+            id,
+            sealed: data.to_vec(),
+        },
+    )?;
+    Ok((epoch, p))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::sync::testkit::{home, log_blob, page, rotate};
+
+    #[test]
+    fn a_blob_under_an_older_epoch_after_a_newer_one_is_quarantined() {
+        let (_dir, duet) = home("Ada");
+        let j = duet.create_journal("Us").unwrap();
+        rotate(&duet, &j);
+        let mut report = SyncReport::default();
+        // Epoch 1, then 2: fine. Then 1 again, in the same page and in a later one: refused.
+        let first = page(vec![
+            log_blob(&duet, &j, 1, 1),
+            log_blob(&duet, &j, 2, 2),
+            log_blob(&duet, &j, 1, 3),
+        ]);
+        duet.apply_page(&j, first, &mut report).unwrap();
+        assert_eq!((report.pulled, report.quarantined), (3, 1));
+        assert_eq!(rstore::max_epoch(&duet.lock().conn, &j).unwrap(), 2);
+        duet.apply_page(&j, page(vec![log_blob(&duet, &j, 1, 4)]), &mut report)
+            .unwrap();
+        duet.apply_page(&j, page(vec![log_blob(&duet, &j, 2, 5)]), &mut report)
+            .unwrap();
+        assert_eq!(report.quarantined, 2);
+        let q = duet.quarantined().unwrap();
+        assert_eq!(q.iter().map(|q| q.seq).collect::<Vec<_>>(), vec![3, 4]);
+        assert!(
+            q[0].error.contains("epoch 1") && q[0].error.contains("epoch 2"),
+            "{}",
+            q[0].error
+        );
+        assert_eq!(rstore::sync_space(&duet.lock().conn, &j).unwrap().0, 5);
+
+        // A forged header naming a later epoch doesn't open, so it can't move the bar.
+        let mut forged = log_blob(&duet, &j, 2, 6);
+        forged.data[1..5].copy_from_slice(&9u32.to_be_bytes());
+        duet.apply_page(&j, page(vec![forged]), &mut report)
+            .unwrap();
+        assert_eq!(rstore::max_epoch(&duet.lock().conn, &j).unwrap(), 2);
+    }
+}
