@@ -16,11 +16,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, os.environ.get("DUET_BINDINGS_PY", str(ROOT / "bindings-out" / "python")))
 
 import duet_mobile as duet  # noqa: E402
-from duet_mobile import (  # noqa: E402
+from duet_mobile import DuetClient, DuetListener, TextEdit  # noqa: E402
+# duet-core's records, enums and DuetError: the generated `duet_core` module.
+from duet_core import (  # noqa: E402
     CheckIn,
-    DuetClient,
     DuetError,
-    DuetListener,
     EntryEventKind,
     EntryFilter,
     EntryKind,
@@ -28,7 +28,6 @@ from duet_mobile import (  # noqa: E402
     Origin,
     SpaceKind,
     SyncState,
-    TextEdit,
     TextField,
 )
 

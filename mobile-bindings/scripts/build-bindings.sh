@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the release library for this machine and generates the Kotlin, Swift and Python
-# bindings from it (uniffi library mode) into bindings-out/ (git-ignored):
+# bindings from it (uniffi library mode) into bindings-out/ (git-ignored). Two components:
+# duet_mobile (the client, listener, Subscription) and duet_core (the records, enums, ids
+# and DuetError it uses; named by core/uniffi.toml):
 #
-#   bindings-out/kotlin/app/duet/duet_mobile.kt
-#   bindings-out/swift/{Duet.swift, DuetFFI.h, DuetFFI.modulemap}
-#   bindings-out/python/{duet_mobile.py, libduet_mobile.so}
+#   bindings-out/kotlin/app/duet/duet_mobile.kt, bindings-out/kotlin/app/duet/core/duet_core.kt
+#   bindings-out/swift/{Duet.swift, DuetCore.swift, DuetFFI.h, DuetCoreFFI.h, DuetFFI.modulemap}
+#   bindings-out/python/{duet_mobile.py, duet_core.py, libduet_mobile.so}
 #
 # Extra cargo flags may be passed through CARGO_FLAGS (e.g. "--features tls").
 set -euo pipefail
@@ -37,6 +39,10 @@ for lang in kotlin swift python; do
         --out-dir "$OUT/$lang" \
         --no-format
 done
+# Swift: one C module, DuetFFI, for both components' headers (core/uniffi.toml generates no
+# module map of its own; the shared declarations in the headers are guarded).
+perl -0pi -e 's/(\s*)header "DuetFFI.h"/$1header "DuetCoreFFI.h"$1header "DuetFFI.h"/' \
+    "$OUT/swift/DuetFFI.modulemap"
 # Python loads the library from next to the module.
 cp "target/release/$LIB" "$OUT/python/"
 echo "bindings in $OUT/: $(cd "$OUT" && find kotlin swift python -type f | tr '\n' ' ')"

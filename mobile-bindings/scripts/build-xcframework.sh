@@ -39,7 +39,7 @@ CARGO_FLAGS="--features tls" ./mobile-bindings/scripts/build-bindings.sh
 WORK=target/xcframework
 rm -rf "$WORK" mobile-bindings/swift/DuetFFI.xcframework
 mkdir -p "$WORK/headers" "$WORK/ios-sim" "$WORK/macos"
-cp bindings-out/swift/DuetFFI.h "$WORK/headers/"
+cp bindings-out/swift/DuetFFI.h bindings-out/swift/DuetCoreFFI.h "$WORK/headers/"
 cp bindings-out/swift/DuetFFI.modulemap "$WORK/headers/module.modulemap"
 lipo -create target/aarch64-apple-ios-sim/release/libduet_mobile.a \
     target/x86_64-apple-ios/release/libduet_mobile.a -output "$WORK/ios-sim/libduet_mobile.a"
@@ -52,5 +52,7 @@ xcodebuild -create-xcframework \
     -library "$WORK/macos/libduet_mobile.a" -headers "$WORK/headers" \
     -output mobile-bindings/swift/DuetFFI.xcframework
 
-cp bindings-out/swift/Duet.swift mobile-bindings/swift/Sources/Duet/Duet.swift
-echo "Swift package ready: mobile-bindings/swift (DuetFFI.xcframework + Sources/Duet/Duet.swift)"
+# Both components' Swift (the client; duet-core's records, enums, ids and DuetError) make
+# the one module Duet.
+cp bindings-out/swift/Duet.swift bindings-out/swift/DuetCore.swift mobile-bindings/swift/Sources/Duet/
+echo "Swift package ready: mobile-bindings/swift (DuetFFI.xcframework + Sources/Duet/{Duet,DuetCore}.swift)"

@@ -1,6 +1,7 @@
 # Sourced by the scripts that build libduet_mobile (build-bindings.sh, so the tests run the
 # library that ships; build-android.sh; build-xcframework.sh): the bundled SQLite without
-# the features rusqlite turns on that duet-core never uses. duet-core needs the core and
+# the features rusqlite turns on that duet-core never uses, and (at the end) the bundled C
+# without unwind tables. duet-core needs the core and
 # FTS5 (search); it uses no FTS3/4, R*Tree, dbstat, soundex(), JSON functions, extension
 # loading or sqlite_stat4 (it never runs ANALYZE). About 200 KB less in the library
 # (BENCHMARKS.md, "Mobile library size"). libsqlite3-sys reads LIBSQLITE3_FLAGS when it
@@ -14,4 +15,16 @@ if [[ -z "${DUET_MOBILE_SQLITE_FLAGS:-}" ]]; then
     DUET_MOBILE_SQLITE_FLAGS+=" -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_JSON"
     export DUET_MOBILE_SQLITE_FLAGS
     export LIBSQLITE3_FLAGS="$DUET_MOBILE_SQLITE_FLAGS${LIBSQLITE3_FLAGS:+ $LIBSQLITE3_FLAGS}"
+fi
+
+# The bundled C code (SQLite, and ring's C) without unwind tables: about 117 KB less
+# (BENCHMARKS.md, "Mobile library size"). No Rust panic ever unwinds through those frames:
+# ring calls no Rust, and every callback SQLite makes into rusqlite catches panics (and a
+# panic leaving an `extern "C"` function aborts anyway). The cost: a native crash report or
+# profiler walks no further than a SQLite or ring frame. The cc crate reads CFLAGS (cargo-ndk
+# puts it after its own `--target`); set DUET_MOBILE_KEEP_C_UNWIND=1 to keep the tables.
+if [[ -z "${DUET_MOBILE_C_FLAGS:-}" && -z "${DUET_MOBILE_KEEP_C_UNWIND:-}" ]]; then
+    DUET_MOBILE_C_FLAGS="-fno-asynchronous-unwind-tables -fno-unwind-tables"
+    export DUET_MOBILE_C_FLAGS
+    export CFLAGS="${CFLAGS:+$CFLAGS }$DUET_MOBILE_C_FLAGS"
 fi

@@ -1,18 +1,24 @@
-//! `DuetClient`: the engine on one device, as apps call it. Every method converts its
-//! arguments, calls `duet_core::Duet` and converts the result; nothing else.
+//! `DuetClient`: the engine on one device, as apps call it. Every method calls
+//! `duet_core::Duet` with the app's arguments and returns its result; the records, enums
+//! and ids are duet-core's own (exported there), so there is nothing to convert.
 //!
 //! Synchronous methods do local SQLite work (a write is durable when it returns, typically
 //! well under a millisecond); call them off the UI thread. Network methods are `async`
 //! (Kotlin `suspend`, Swift `async`) and run on the library's own tokio runtime.
 
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use duet_core::{self as core, Duet, EntryId, MemberId, Options, ReplyId, SpaceId};
+use duet_core::{
+    CheckIn, Duet, DuetError, Entry, EntryId, EntryPage, EntryQuery, FieldConflict, HistoryItem,
+    Identity, ImportReport, Invite, Journal, LiveHandle, MemberId, NewEntry, Options, Quarantined,
+    RelayDeviceId, RelayInfo, ReplyId, SearchHit, SpaceId, SyncReport, TextField, Trends,
+};
 
-use crate::error::{DuetError, core, guard};
+use crate::error::{core, guard};
 use crate::listener::{Bridge, DuetListener, Subscription};
 use crate::runtime::{run, runtime};
-use crate::types::*;
+use crate::types::{Prompt, TextEdit};
 
 /// The Duet engine on one device, opened on the app's data directory.
 ///
@@ -23,7 +29,7 @@ use crate::types::*;
 #[derive(uniffi::Object)]
 pub struct DuetClient {
     duet: Arc<Duet>,
-    live: Mutex<Option<core::LiveHandle>>,
+    live: Mutex<Option<LiveHandle>>,
 }
 
 impl std::fmt::Debug for DuetClient {
@@ -42,13 +48,19 @@ impl DuetClient {
         })
     }
 
-    fn live_slot(&self) -> std::sync::MutexGuard<'_, Option<core::LiveHandle>> {
+    fn live_slot(&self) -> MutexGuard<'_, Option<LiveHandle>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
 
-fn space_id(s: &str) -> Result<SpaceId, DuetError> {
-    parse_id(s)
+    /// A network call: `call` gets the engine and its future runs on the library's runtime.
+    async fn net<T, F>(&self, call: impl FnOnce(Arc<Duet>) -> F) -> Result<T, DuetError>
+    where
+        T: Send + 'static,
+        F: Future<Output = duet_core::Result<T>> + Send + 'static,
+    {
+        let fut = call(self.duet.clone());
+        run(async move { fut.await.map_err(DuetError::from) }).await
+    }
 }
 
 #[uniffi::export]
@@ -102,7 +114,7 @@ impl DuetClient {
 
     /// Who this device belongs to.
     pub fn identity(&self) -> Result<Identity, DuetError> {
-        guard(|| Ok(self.duet.identity().into()))
+        guard(|| Ok(self.duet.identity()))
     }
 
     /// The data directory this client was opened on.
@@ -117,12 +129,7 @@ impl DuetClient {
 
     /// The relay and this device's id there; null when none is configured.
     pub fn relay_info(&self) -> Result<Option<RelayInfo>, DuetError> {
-        core(|| self.duet.relay_info()).map(|r| {
-            r.map(|r| RelayInfo {
-                url: r.url,
-                device_id: r.device_id.map(|d| d.to_string()),
-            })
-        })
+        core(|| self.duet.relay_info())
     }
 
     /// Sealed changes waiting to be pushed to the relay.
@@ -132,72 +139,58 @@ impl DuetClient {
 
     /// Pulled blobs that could not be applied (kept and reported, never blocking sync).
     pub fn quarantined(&self) -> Result<Vec<Quarantined>, DuetError> {
-        core(|| self.duet.quarantined()).map(|q| {
-            q.into_iter()
-                .map(|q| Quarantined {
-                    space_id: q.space,
-                    seq: q.seq,
-                    error: q.error,
-                })
-                .collect()
-        })
+        core(|| self.duet.quarantined())
     }
 
     // ---- journals ----
 
     /// Create a shared journal; returns its id. Invite the partner with `createInvite`.
-    pub fn create_journal(&self, title: String) -> Result<String, DuetError> {
-        core(|| self.duet.create_journal(&title)).map(|id| id.to_string())
+    pub fn create_journal(&self, title: String) -> Result<SpaceId, DuetError> {
+        core(|| self.duet.create_journal(&title))
     }
 
     /// Every journal on this device, the personal space included (`kind == Personal`).
     pub fn list_journals(&self) -> Result<Vec<Journal>, DuetError> {
-        core(|| self.duet.journals()).map(|js| js.into_iter().map(Journal::from).collect())
+        core(|| self.duet.journals())
     }
 
     /// One journal.
-    pub fn get_journal(&self, journal_id: String) -> Result<Journal, DuetError> {
-        let id = space_id(&journal_id)?;
-        core(|| self.duet.journal(&id)).map(Journal::from)
+    pub fn get_journal(&self, journal_id: SpaceId) -> Result<Journal, DuetError> {
+        core(|| self.duet.journal(&journal_id))
     }
 
     /// Rename a journal (concurrent renames converge on one title).
-    pub fn rename_journal(&self, journal_id: String, title: String) -> Result<(), DuetError> {
-        let id = space_id(&journal_id)?;
-        core(|| self.duet.rename_journal(&id, &title))
+    pub fn rename_journal(&self, journal_id: SpaceId, title: String) -> Result<(), DuetError> {
+        core(|| self.duet.rename_journal(&journal_id, &title))
     }
 
     /// How often the couple means to check in, in days.
-    pub fn set_checkin_cadence(&self, journal_id: String, days: u32) -> Result<(), DuetError> {
-        let id = space_id(&journal_id)?;
-        core(|| self.duet.set_checkin_cadence(&id, days))
+    pub fn set_checkin_cadence(&self, journal_id: SpaceId, days: u32) -> Result<(), DuetError> {
+        core(|| self.duet.set_checkin_cadence(&journal_id, days))
     }
 
     // ---- writing ----
 
     /// Write a new entry into a journal — or, into `identity().personalSpaceId`, a private
     /// draft (share it later with `shareDraft`). Durable when it returns; returns its id.
-    pub fn create_entry(&self, journal_id: String, entry: NewEntry) -> Result<String, DuetError> {
-        let id = space_id(&journal_id)?;
-        core(|| self.duet.create_entry(&id, entry.into())).map(|e| e.to_string())
+    pub fn create_entry(&self, journal_id: SpaceId, entry: NewEntry) -> Result<EntryId, DuetError> {
+        core(|| self.duet.create_entry(&journal_id, entry))
     }
 
     /// Record a check-in (mood and closeness 1–5, needs, gratitude); returns the entry id.
-    pub fn check_in(&self, journal_id: String, check_in: CheckIn) -> Result<String, DuetError> {
-        let id = space_id(&journal_id)?;
-        core(|| self.duet.check_in(&id, check_in.into())).map(|e| e.to_string())
+    pub fn check_in(&self, journal_id: SpaceId, check_in: CheckIn) -> Result<EntryId, DuetError> {
+        core(|| self.duet.check_in(&journal_id, check_in))
     }
 
     /// Replace a text field with the full new text from the editor. Applied as the minimal
     /// splices from the current text, so a partner's concurrent edits elsewhere survive.
     pub fn set_text(
         &self,
-        entry_id: String,
+        entry_id: EntryId,
         field: TextField,
         text: String,
     ) -> Result<(), DuetError> {
-        let id = entry_id_arg(&entry_id)?;
-        core(|| self.duet.set_text(&id, field.into(), &text))
+        core(|| self.duet.set_text(&entry_id, field, &text))
     }
 
     /// The keystroke path: at `position` delete `delete_count` characters, then insert
@@ -207,21 +200,15 @@ impl DuetClient {
     /// A range outside the text is `InvalidInput`.
     pub fn splice(
         &self,
-        entry_id: String,
+        entry_id: EntryId,
         field: TextField,
         position: u32,
         delete_count: u32,
         insert: String,
     ) -> Result<(), DuetError> {
-        let id = entry_id_arg(&entry_id)?;
         core(|| {
-            self.duet.splice_text(
-                &id,
-                field.into(),
-                position as usize,
-                delete_count as usize,
-                &insert,
-            )
+            let (at, n) = (position as usize, delete_count as usize);
+            self.duet.splice_text(&entry_id, field, at, n, &insert)
         })
     }
 
@@ -231,118 +218,96 @@ impl DuetClient {
     /// whole call and changes nothing.
     pub fn splice_many(
         &self,
-        entry_id: String,
+        entry_id: EntryId,
         field: TextField,
         edits: Vec<TextEdit>,
     ) -> Result<(), DuetError> {
-        let id = entry_id_arg(&entry_id)?;
-        let splices: Vec<(usize, usize, &str)> = edits
-            .iter()
-            .map(|e| {
-                (
-                    e.position as usize,
-                    e.delete_count as usize,
-                    e.insert.as_str(),
-                )
-            })
-            .collect();
-        core(|| self.duet.splice_many(&id, field.into(), &splices))
+        let splices: Vec<_> = edits.iter().map(TextEdit::as_splice).collect();
+        core(|| self.duet.splice_many(&entry_id, field, &splices))
     }
 
     /// Replace an entry's tags (additions and removals merge with a partner's).
-    pub fn set_tags(&self, entry_id: String, tags: Vec<String>) -> Result<(), DuetError> {
-        let id = entry_id_arg(&entry_id)?;
-        core(|| self.duet.set_tags(&id, &tags))
+    pub fn set_tags(&self, entry_id: EntryId, tags: Vec<String>) -> Result<(), DuetError> {
+        core(|| self.duet.set_tags(&entry_id, &tags))
     }
 
     /// Change a check-in's mood and/or closeness (1–5; null leaves it).
     #[uniffi::method(default(mood = None, closeness = None))]
     pub fn set_check_in_scores(
         &self,
-        entry_id: String,
+        entry_id: EntryId,
         mood: Option<u8>,
         closeness: Option<u8>,
     ) -> Result<(), DuetError> {
-        let id = entry_id_arg(&entry_id)?;
-        core(|| self.duet.set_check_in_scores(&id, mood, closeness))
+        core(|| self.duet.set_check_in_scores(&entry_id, mood, closeness))
     }
 
     /// Move an entry to the trash (soft delete; its author only). `restoreEntry` undoes it.
-    pub fn delete_entry(&self, entry_id: String) -> Result<(), DuetError> {
-        let id = entry_id_arg(&entry_id)?;
-        core(|| self.duet.delete_entry(&id))
+    pub fn delete_entry(&self, entry_id: EntryId) -> Result<(), DuetError> {
+        core(|| self.duet.delete_entry(&entry_id))
     }
 
     /// Bring an entry back from the trash, with every edit made meanwhile.
-    pub fn restore_entry(&self, entry_id: String) -> Result<(), DuetError> {
-        let id = entry_id_arg(&entry_id)?;
-        core(|| self.duet.restore_entry(&id))
+    pub fn restore_entry(&self, entry_id: EntryId) -> Result<(), DuetError> {
+        core(|| self.duet.restore_entry(&entry_id))
     }
 
     /// React with an emoji (one reaction per person; reacting again replaces it).
-    pub fn react(&self, entry_id: String, emoji: String) -> Result<(), DuetError> {
-        let id = entry_id_arg(&entry_id)?;
-        core(|| self.duet.react(&id, &emoji))
+    pub fn react(&self, entry_id: EntryId, emoji: String) -> Result<(), DuetError> {
+        core(|| self.duet.react(&entry_id, &emoji))
     }
 
     /// Remove my reaction.
-    pub fn unreact(&self, entry_id: String) -> Result<(), DuetError> {
-        let id = entry_id_arg(&entry_id)?;
-        core(|| self.duet.unreact(&id))
+    pub fn unreact(&self, entry_id: EntryId) -> Result<(), DuetError> {
+        core(|| self.duet.unreact(&entry_id))
     }
 
     /// Reply to an entry; returns the reply id.
-    pub fn reply(&self, entry_id: String, text: String) -> Result<String, DuetError> {
-        let id = entry_id_arg(&entry_id)?;
-        core(|| self.duet.reply(&id, &text)).map(|r| r.to_string())
+    pub fn reply(&self, entry_id: EntryId, text: String) -> Result<ReplyId, DuetError> {
+        core(|| self.duet.reply(&entry_id, &text))
     }
 
     /// Edit my reply (merged like entry text).
     pub fn edit_reply(
         &self,
-        entry_id: String,
-        reply_id: String,
+        entry_id: EntryId,
+        reply_id: ReplyId,
         text: String,
     ) -> Result<(), DuetError> {
-        let (e, r) = (entry_id_arg(&entry_id)?, reply_id_arg(&reply_id)?);
-        core(|| self.duet.edit_reply(&e, &r, &text))
+        core(|| self.duet.edit_reply(&entry_id, &reply_id, &text))
     }
 
     /// Soft-delete my reply.
-    pub fn delete_reply(&self, entry_id: String, reply_id: String) -> Result<(), DuetError> {
-        let (e, r) = (entry_id_arg(&entry_id)?, reply_id_arg(&reply_id)?);
-        core(|| self.duet.delete_reply(&e, &r))
+    pub fn delete_reply(&self, entry_id: EntryId, reply_id: ReplyId) -> Result<(), DuetError> {
+        core(|| self.duet.delete_reply(&entry_id, &reply_id))
     }
 
     /// Restore my deleted reply.
-    pub fn restore_reply(&self, entry_id: String, reply_id: String) -> Result<(), DuetError> {
-        let (e, r) = (entry_id_arg(&entry_id)?, reply_id_arg(&reply_id)?);
-        core(|| self.duet.restore_reply(&e, &r))
+    pub fn restore_reply(&self, entry_id: EntryId, reply_id: ReplyId) -> Result<(), DuetError> {
+        core(|| self.duet.restore_reply(&entry_id, &reply_id))
     }
 
     /// Share a private draft into a journal: the journal gets a new entry with the draft's
     /// current content only (none of the drafting history). Returns the new entry's id.
-    pub fn share_draft(&self, draft_id: String, journal_id: String) -> Result<String, DuetError> {
-        let (d, j) = (entry_id_arg(&draft_id)?, space_id(&journal_id)?);
-        core(|| self.duet.share_draft(&d, &j)).map(|e| e.to_string())
+    pub fn share_draft(
+        &self,
+        draft_id: EntryId,
+        journal_id: SpaceId,
+    ) -> Result<EntryId, DuetError> {
+        core(|| self.duet.share_draft(&draft_id, &journal_id))
     }
 
     // ---- reading ----
 
     /// List entries from the index (newest first) with filters and paging; cheap, loads no
     /// document.
-    pub fn list_entries(&self, filter: EntryFilter) -> Result<EntryPage, DuetError> {
-        let q = filter.to_core()?;
-        core(|| self.duet.list_entries(&q)).map(|p| EntryPage {
-            items: p.items.into_iter().map(EntrySummary::from).collect(),
-            next_cursor: p.next,
-        })
+    pub fn list_entries(&self, filter: EntryQuery) -> Result<EntryPage, DuetError> {
+        core(|| self.duet.list_entries(&filter))
     }
 
     /// One entry, in full.
-    pub fn get_entry(&self, entry_id: String) -> Result<Entry, DuetError> {
-        let id = entry_id_arg(&entry_id)?;
-        core(|| self.duet.get_entry(&id)).map(Entry::from)
+    pub fn get_entry(&self, entry_id: EntryId) -> Result<Entry, DuetError> {
+        core(|| self.duet.get_entry(&entry_id))
     }
 
     /// Offline full-text search over titles, bodies, notes and replies, in one journal or
@@ -351,54 +316,31 @@ impl DuetClient {
     pub fn search(
         &self,
         query: String,
-        journal_id: Option<String>,
+        journal_id: Option<SpaceId>,
         limit: u32,
     ) -> Result<Vec<SearchHit>, DuetError> {
-        let j = journal_id.as_deref().map(space_id).transpose()?;
-        core(|| self.duet.search(&query, j.as_ref(), limit)).map(|hits| {
-            hits.into_iter()
-                .map(|h| SearchHit {
-                    entry: h.entry.into(),
-                    snippet: h.snippet,
-                })
-                .collect()
-        })
+        core(|| self.duet.search(&query, journal_id.as_ref(), limit))
     }
 
     /// Weekly check-in trends of a journal, per partner.
-    pub fn trends(&self, journal_id: String) -> Result<Trends, DuetError> {
-        let id = space_id(&journal_id)?;
-        core(|| self.duet.trends(&id)).map(Trends::from)
+    pub fn trends(&self, journal_id: SpaceId) -> Result<Trends, DuetError> {
+        core(|| self.duet.trends(&journal_id))
     }
 
     /// Today's prompt for a journal: the same on both partners' phones, offline.
-    pub fn prompt_of_the_day(&self, journal_id: String) -> Result<Prompt, DuetError> {
-        let id = space_id(&journal_id)?;
-        core(|| self.duet.prompt_of_the_day(&id)).map(Prompt::from)
+    pub fn prompt_of_the_day(&self, journal_id: SpaceId) -> Result<Prompt, DuetError> {
+        core(|| self.duet.prompt_of_the_day(&journal_id)).map(Prompt::from)
     }
 
     /// Who changed an entry when: editing sessions per device.
-    pub fn history(&self, entry_id: String) -> Result<Vec<HistoryItem>, DuetError> {
-        let id = entry_id_arg(&entry_id)?;
-        core(|| self.duet.history(&id)).map(|items| {
-            items
-                .into_iter()
-                .map(|h| HistoryItem {
-                    member_id: h.member.map(|m| m.to_string()),
-                    device_id: h.device.to_string(),
-                    from_ms: h.from,
-                    to_ms: h.to,
-                    changes: h.changes,
-                })
-                .collect()
-        })
+    pub fn history(&self, entry_id: EntryId) -> Result<Vec<HistoryItem>, DuetError> {
+        core(|| self.duet.history(&entry_id))
     }
 
     /// Fields both partners set at once ("you both changed the mood"), with every value and
     /// which one the entry shows.
-    pub fn conflicts(&self, entry_id: String) -> Result<Vec<FieldConflict>, DuetError> {
-        let id = entry_id_arg(&entry_id)?;
-        core(|| self.duet.conflicts(&id)).map(|c| c.into_iter().map(FieldConflict::from).collect())
+    pub fn conflicts(&self, entry_id: EntryId) -> Result<Vec<FieldConflict>, DuetError> {
+        core(|| self.duet.conflicts(&entry_id))
     }
 
     // ---- listeners ----
@@ -417,10 +359,7 @@ impl DuetClient {
     /// Push everything queued, pull everything new and apply it. Cancelling it (coroutine
     /// cancellation, Swift task cancellation) leaves the store consistent; sync again later.
     pub async fn sync_now(&self) -> Result<SyncReport, DuetError> {
-        let duet = self.duet.clone();
-        run(async move { duet.sync_now().await.map_err(DuetError::from) })
-            .await
-            .map(SyncReport::from)
+        self.net(|d| async move { d.sync_now().await }).await
     }
 
     /// Invite the partner to a journal: returns a code (and a `duet:` URI for a QR code)
@@ -428,36 +367,24 @@ impl DuetClient {
     #[uniffi::method(default(ttl_secs = None))]
     pub async fn create_invite(
         &self,
-        journal_id: String,
+        journal_id: SpaceId,
         ttl_secs: Option<u64>,
     ) -> Result<Invite, DuetError> {
-        let duet = self.duet.clone();
-        let id = space_id(&journal_id)?;
-        run(async move {
-            duet.create_invite(&id, ttl_secs)
-                .await
-                .map_err(DuetError::from)
-        })
-        .await
-        .map(Invite::from)
+        self.net(|d| async move { d.create_invite(&journal_id, ttl_secs).await })
+            .await
     }
 
     /// Join a journal with the partner's invite code (or `duet:` URI); returns its id.
-    pub async fn join(&self, code: String) -> Result<String, DuetError> {
-        let duet = self.duet.clone();
-        run(async move { duet.join(&code).await.map_err(DuetError::from) })
-            .await
-            .map(|s| s.to_string())
+    pub async fn join(&self, code: String) -> Result<SpaceId, DuetError> {
+        self.net(|d| async move { d.join(&code).await }).await
     }
 
     /// Make a code that links a new device of mine (use it with `DuetClient.joinDevice` on
     /// the new device): it receives my drafts and every journal I hold.
     #[uniffi::method(default(ttl_secs = None))]
     pub async fn link_device(&self, ttl_secs: Option<u64>) -> Result<Invite, DuetError> {
-        let duet = self.duet.clone();
-        run(async move { duet.link_device(ttl_secs).await.map_err(DuetError::from) })
+        self.net(|d| async move { d.link_device(ttl_secs).await })
             .await
-            .map(Invite::from)
     }
 
     /// Remove a partner from a journal: their devices leave it at the relay and the
@@ -465,48 +392,32 @@ impl DuetClient {
     /// wrote before stays, with their name). You can't remove yourself (`NotAllowed`).
     pub async fn remove_member(
         &self,
-        journal_id: String,
-        member_id: String,
+        journal_id: SpaceId,
+        member_id: MemberId,
     ) -> Result<(), DuetError> {
-        let duet = self.duet.clone();
-        let journal = space_id(&journal_id)?;
-        let member: MemberId = parse_id(&member_id)?;
-        run(async move {
-            duet.remove_member(&journal, &member)
-                .await
-                .map_err(DuetError::from)
-        })
-        .await
+        self.net(|d| async move { d.remove_member(&journal_id, &member_id).await })
+            .await
     }
 
     /// The relay ids of my devices, this one first (empty before the first sync). Pass
     /// one to `revokeDevice` to cut off a lost phone.
-    pub fn devices(&self) -> Result<Vec<String>, DuetError> {
+    pub fn devices(&self) -> Result<Vec<RelayDeviceId>, DuetError> {
         core(|| self.duet.my_relay_devices())
-            .map(|ids| ids.into_iter().map(|d| d.to_string()).collect())
     }
 
     /// Revoke a device at the relay (its relay id, from `devices()`): my lost phone, or a
     /// device I share a journal with. Its token stops working at once.
-    pub async fn revoke_device(&self, device_id: String) -> Result<(), DuetError> {
-        let duet = self.duet.clone();
-        let device = uuid::Uuid::parse_str(&device_id)
-            .map_err(|e| DuetError::InvalidInput(format!("not a device id: {e}")))?;
-        run(async move { duet.revoke_device(device).await.map_err(DuetError::from) }).await
+    pub async fn revoke_device(&self, device_id: RelayDeviceId) -> Result<(), DuetError> {
+        self.net(|d| async move { d.revoke_device(device_id).await })
+            .await
     }
 
     /// Upload a sealed snapshot of a journal, so a device that joins later downloads one
     /// compact state instead of the whole history (the relay prunes the log behind it
     /// after its retention window). Returns the log position the snapshot covers.
-    pub async fn upload_snapshot(&self, journal_id: String) -> Result<u64, DuetError> {
-        let duet = self.duet.clone();
-        let journal = space_id(&journal_id)?;
-        run(async move {
-            duet.upload_snapshot(&journal)
-                .await
-                .map_err(DuetError::from)
-        })
-        .await
+    pub async fn upload_snapshot(&self, journal_id: SpaceId) -> Result<u64, DuetError> {
+        self.net(|d| async move { d.upload_snapshot(&journal_id).await })
+            .await
     }
 
     /// Start background sync: one WebSocket to the relay; partners' entries arrive within
@@ -541,36 +452,25 @@ impl DuetClient {
 
     /// A journal as a sealed bundle (bytes to save or hand over). A bundle carries the
     /// journal key: hand it over only in person or over a channel you trust.
-    pub fn export_bundle(&self, journal_id: String) -> Result<Vec<u8>, DuetError> {
-        let id = space_id(&journal_id)?;
-        core(|| self.duet.export_bundle(&id))
+    pub fn export_bundle(&self, journal_id: SpaceId) -> Result<Vec<u8>, DuetError> {
+        core(|| self.duet.export_bundle(&journal_id))
     }
 
     /// Import a bundle. It is checked in full first and applied in one transaction; importing
     /// twice, or in any order, changes nothing the second time.
     pub fn import_bundle(&self, bundle: Vec<u8>) -> Result<ImportReport, DuetError> {
-        core(|| self.duet.import_bundle(&bundle)).map(ImportReport::from)
+        core(|| self.duet.import_bundle(&bundle))
     }
 
     /// A journal as Markdown, for the user to keep or print.
-    pub fn export_markdown(&self, journal_id: String) -> Result<String, DuetError> {
-        let id = space_id(&journal_id)?;
-        core(|| self.duet.export_markdown(&id))
+    pub fn export_markdown(&self, journal_id: SpaceId) -> Result<String, DuetError> {
+        core(|| self.duet.export_markdown(&journal_id))
     }
 
     /// A journal as JSON (every entry in full).
-    pub fn export_json(&self, journal_id: String) -> Result<String, DuetError> {
-        let id = space_id(&journal_id)?;
-        core(|| self.duet.export_json(&id))
+    pub fn export_json(&self, journal_id: SpaceId) -> Result<String, DuetError> {
+        core(|| self.duet.export_json(&journal_id))
     }
-}
-
-fn entry_id_arg(s: &str) -> Result<EntryId, DuetError> {
-    parse_id(s)
-}
-
-fn reply_id_arg(s: &str) -> Result<ReplyId, DuetError> {
-    parse_id(s)
 }
 
 /// **For tests only.** Provokes an internal failure (a Rust panic) inside a guarded entry

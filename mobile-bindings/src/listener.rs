@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::types::{EntryEvent, SyncState};
+use duet_core::{EntryEvent, SyncState};
 
 /// Implement this in the app to hear about entries and sync. Callbacks arrive on a Duet
 /// thread (the writer's thread for local writes, a runtime thread for sync): hop to the main
@@ -21,15 +21,15 @@ pub trait DuetListener: Send + Sync {
 pub(crate) struct Bridge(pub(crate) Arc<dyn DuetListener>);
 
 impl duet_core::EntryListener for Bridge {
-    fn on_event(&self, event: &duet_core::EntryEvent) {
-        let e = EntryEvent::from(event);
+    fn on_event(&self, event: &EntryEvent) {
+        let e = event.clone();
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.on_entry_event(e)));
     }
 }
 
 impl duet_core::SyncListener for Bridge {
-    fn on_sync_state(&self, state: &duet_core::SyncState) {
-        let s = SyncState::from(state);
+    fn on_sync_state(&self, state: &SyncState) {
+        let s = state.clone();
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.on_sync_state(s)));
     }
 }

@@ -5,7 +5,9 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use crate::error::DuetError;
+use duet_core::DuetError;
+
+use crate::error::from_panic;
 
 static RUNTIME: Mutex<Option<Arc<tokio::runtime::Runtime>>> = Mutex::new(None);
 
@@ -48,7 +50,7 @@ where
     let _abort = AbortOnDrop(task.abort_handle());
     match task.await {
         Ok(r) => r,
-        Err(e) if e.is_panic() => Err(DuetError::from_panic(e.into_panic())),
+        Err(e) if e.is_panic() => Err(from_panic(e.into_panic())),
         Err(_) => Err(DuetError::Internal("the operation was cancelled".into())),
     }
 }

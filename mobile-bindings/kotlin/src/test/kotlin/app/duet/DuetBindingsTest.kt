@@ -1,5 +1,7 @@
 package app.duet
 
+// duet-core's records, enums, ids and DuetException (the generated `app.duet.core` package).
+import app.duet.core.*
 import java.nio.file.Files
 import java.util.concurrent.ConcurrentLinkedQueue
 import java.util.concurrent.CountDownLatch
