@@ -252,8 +252,10 @@ fn unpadded_bytes(relay: &RelayProcess, store: &Path, space: &SpaceId) -> (u64, 
     let blobs: Vec<(Vec<u8>, Vec<u8>)> = ok(
         db.prepare("SELECT blob_id, data FROM blobs WHERE space = ?1")
             .and_then(|mut st| {
-                st.query_map([space.0.as_bytes().as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<rusqlite::Result<_>>()
+                st.query_map([space.0.as_bytes().as_slice()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect::<rusqlite::Result<_>>()
             }),
         "blobs",
     );

@@ -258,7 +258,11 @@ mod tests {
         assert_eq!((p.blobs.len(), p.more), (2, true));
         let mut p = page(&[100, 10]);
         trim_to_bytes(&mut p, 25);
-        assert_eq!((p.blobs.len(), p.more), (1, true), "one blob past the budget");
+        assert_eq!(
+            (p.blobs.len(), p.more),
+            (1, true),
+            "one blob past the budget"
+        );
         let mut p = page(&[10, 10]);
         trim_to_bytes(&mut p, 1000);
         assert_eq!((p.blobs.len(), p.more), (2, false));

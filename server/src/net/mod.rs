@@ -139,7 +139,7 @@ pub fn connections_that_fit(wanted: usize) -> usize {
 
 /// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, let open
 /// requests finish (idle keep-alive connections close at once) and wait, at most
-/// [`SHUTDOWN_GRACE`], for every connection — live channels included — to end.
+/// `SHUTDOWN_GRACE`, for every connection — live channels included — to end.
 pub async fn serve(
     listener: TcpListener,
     app: Router,

@@ -343,7 +343,7 @@ pub trait RelayStore: Send + Sync + 'static {
     /// Delete every invite (used or not) that expired before `expired_before`; returns how
     /// many. A join on a deleted invite is `NotFound`.
     async fn purge_invites(&self, expired_before: Millis) -> StoreResult<u64>;
-    /// Check the token against the invite and the admission rules ([`judge_admission`]);
+    /// Check the token against the invite and the admission rules (`judge_admission`);
     /// on success the device becomes a member (and, through a device link, one of the
     /// inviter's person's devices) and the invite is used, all in one transaction. Wrong
     /// tokens count toward burning it.
@@ -356,13 +356,13 @@ pub trait RelayStore: Send + Sync + 'static {
         max_attempts: u32,
     ) -> StoreResult<JoinOutcome>;
 
-    /// Announce that the space's key rotated to `epoch` ([`judge_epoch`]); returns the
+    /// Announce that the space's key rotated to `epoch` (`judge_epoch`); returns the
     /// space's epoch after. From then on a fresh blob under an older epoch is refused.
     async fn raise_epoch(&self, space: Uuid, epoch: u32) -> StoreResult<u32>;
 
     /// Append blobs to a space's log, idempotent by blob id; acknowledged only once
     /// committed. A blob id reused with different bytes is a `Conflict`; a fresh blob
-    /// under an epoch older than the space's announced one is `StaleEpoch` ([`check_epoch`]).
+    /// under an epoch older than the space's announced one is `StaleEpoch` (`check_epoch`).
     async fn append(
         &self,
         space: Uuid,
