@@ -130,6 +130,11 @@ pub(crate) fn judge_join(
     JoinVerdict::Join
 }
 
+/// A space kind as both backends store it (`journal`, `personal`).
+pub(crate) fn kind_of(s: &str) -> StoreResult<SpaceKind> {
+    SpaceKind::parse(s).ok_or_else(|| StoreError::Backend(format!("unknown space kind {s:?}")))
+}
+
 /// Who may come in through an invite, by the rules every backend shares (read inside the
 /// join's transaction). `Ok(Some(p))`: admitted, and the joining device now acts for
 /// person `p` (a device link); `Ok(None)`: admitted as it is.

@@ -124,10 +124,6 @@ fn members_of(c: &Connection, space: &Uuid) -> StoreResult<Vec<(Uuid, Uuid)>> {
     .collect()
 }
 
-fn kind_of(s: &str) -> StoreResult<SpaceKind> {
-    SpaceKind::parse(s).ok_or_else(|| backend(format!("unknown space kind {s:?}")))
-}
-
 fn space_info(c: &Connection, space: &Uuid) -> StoreResult<Option<SpaceInfo>> {
     let row: Option<(i64, String, u32)> = c
         .prepare_cached("SELECT head, kind, key_epoch FROM spaces WHERE id = ?1")?

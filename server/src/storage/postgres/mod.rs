@@ -154,10 +154,6 @@ impl PgStore {
     }
 }
 
-fn kind_of(s: &str) -> StoreResult<SpaceKind> {
-    SpaceKind::parse(s).ok_or_else(|| backend(format!("unknown space kind {s:?}")))
-}
-
 /// A device row, read inside `tx` (or the pool).
 async fn device_in<'e>(exec: impl sqlx::PgExecutor<'e>, id: Uuid) -> StoreResult<Option<Device>> {
     let row = sqlx::query("SELECT person, revoked_at IS NOT NULL FROM devices WHERE id = $1")
