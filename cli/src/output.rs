@@ -119,7 +119,7 @@ pub fn summary_json(s: &EntrySummary, names: &Names) -> Result<Value> {
 pub fn label(title: &str, kind: duet_core::EntryKind) -> String {
     let title = title.trim();
     if title.is_empty() {
-        format!("this {}", kind.as_str().replace('_', " "))
+        format!("this {}", kind.words())
     } else {
         format!("“{title}”")
     }
@@ -128,12 +128,7 @@ pub fn label(title: &str, kind: duet_core::EntryKind) -> String {
 /// An entry in full, for people.
 pub fn entry_text(e: &Entry, names: &Names) -> String {
     let mut t = String::new();
-    let heading = if e.title.trim().is_empty() {
-        e.kind.as_str().replace('_', " ")
-    } else {
-        e.title.clone()
-    };
-    let _ = writeln!(t, "{heading}");
+    let _ = writeln!(t, "{}", e.heading());
     let _ = writeln!(
         t,
         "{} · by {} · {} · in {}",
@@ -172,6 +167,19 @@ pub fn entry_text(e: &Entry, names: &Names) -> String {
         if !ci.gratitude.is_empty() {
             let _ = writeln!(t, "grateful for: {}", ci.gratitude);
         }
+    }
+    if e.sealed {
+        let _ = writeln!(
+            t,
+            "\nsealed: {} answered this prompt; you read it once you answer it too \
+             (duet prompt answer --journal {}{} --body \"…\")",
+            names.member(&e.author),
+            e.journal,
+            e.prompt_id
+                .as_deref()
+                .map(|p| format!(" --prompt {p}"))
+                .unwrap_or_default()
+        );
     }
     if !e.body.is_empty() {
         let _ = writeln!(t, "\n{}", e.body.trim_end());
@@ -217,6 +225,9 @@ pub fn summary_line(s: &EntrySummary, names: &Names) -> String {
     };
     if let (Some(m), Some(c)) = (s.mood, s.closeness) {
         what = format!("mood {m}/5 · closeness {c}/5 {what}");
+    }
+    if s.sealed {
+        what = "(sealed until you answer this prompt too)".into();
     }
     let mut extras = Vec::new();
     if s.reaction_count > 0 {

@@ -8,7 +8,7 @@ use rand::RngCore;
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
-use crate::ids::SpaceId;
+use crate::ids::{EntryId, SpaceId};
 
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
@@ -21,28 +21,45 @@ const SEAL_VERSION: u8 = 1;
 /// names the epoch of the key that sealed it.
 pub type Epoch = u32;
 
-/// A 256-bit symmetric key for one space. Zeroed on drop; never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SpaceKey([u8; 32]);
+/// A 32-byte secret: a struct that zeroes itself on drop, prints as `Name(..)`, and is made
+/// fresh from the OS generator.
+macro_rules! secret32 {
+    ($(#[$doc:meta])* $vis:vis struct $name:ident;) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        $vis struct $name([u8; 32]);
 
-impl Drop for SpaceKey {
-    fn drop(&mut self) {
-        self.0.zeroize();
-    }
+        impl Drop for $name {
+            fn drop(&mut self) {
+                self.0.zeroize();
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(..)"))
+            }
+        }
+
+        impl $name {
+            fn random() -> Self {
+                let mut k = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut k);
+                Self(k)
+            }
+        }
+    };
 }
 
-impl std::fmt::Debug for SpaceKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SpaceKey(..)")
-    }
+secret32! {
+    /// A 256-bit symmetric key for one space. Zeroed on drop; never printed.
+    pub struct SpaceKey;
 }
 
 impl SpaceKey {
     /// A fresh random key from the OS generator.
     pub fn generate() -> Self {
-        let mut k = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut k);
-        Self(k)
+        Self::random()
     }
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let arr: [u8; 32] = bytes
@@ -119,7 +136,11 @@ pub fn padme(len: usize) -> usize {
 /// the relay learns sizes only coarsely. The plaintexts padded here are one CBOR item each,
 /// and readers stop after that item, so the zeros are never read.
 pub(crate) fn pad_for_sealing(plain: &mut Vec<u8>) {
-    let overhead = HEADER_LEN + NONCE_LEN + TAG_LEN;
+    pad_with_overhead(plain, HEADER_LEN + NONCE_LEN + TAG_LEN);
+}
+
+/// Pad `plain` so that it and `overhead` bytes around it make a Padmé length.
+fn pad_with_overhead(plain: &mut Vec<u8>, overhead: usize) {
     let target = padme(plain.len() + overhead) - overhead;
     plain.resize(target.max(plain.len()), 0);
 }
@@ -156,6 +177,125 @@ pub fn open(key: &SpaceKey, space: &SpaceId, blob_id: &[u8; 16], sealed: &[u8]) 
         .map_err(|_| Error::WrongKey("blob could not be opened with this journal's key".into()))
 }
 
+secret32! {
+    /// A sealed prompt answer's key `K` (ADR 11), and each of its two shares (`K = K1 ⊕ K2`):
+    /// 32 bytes, zeroed on drop, never printed.
+    pub(crate) struct AnswerKey;
+}
+
+impl AnswerKey {
+    /// A fresh random key (or share) from the OS generator.
+    pub(crate) fn generate() -> Self {
+        Self::random()
+    }
+
+    /// 32 bytes from a document, the store or the relay; anything else is corrupt.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| Error::CorruptData("an answer key or share is 32 bytes".into()))?;
+        Ok(Self(arr))
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// `self ⊕ other`: a key from its two shares, or one share from the key and the other.
+    pub(crate) fn xor(&self, other: &AnswerKey) -> AnswerKey {
+        let mut out = [0u8; 32];
+        for (o, (a, b)) in out.iter_mut().zip(self.0.iter().zip(other.0.iter())) {
+            *o = a ^ b;
+        }
+        AnswerKey(out)
+    }
+}
+
+/// Domain of a sealed answer's associated data, so its ciphertext can't pass for a blob.
+const ANSWER_AAD: &[u8] = b"duet answer v1";
+
+fn answer_aad(journal: &SpaceId, entry: &EntryId) -> Vec<u8> {
+    let mut a = Vec::with_capacity(ANSWER_AAD.len() + 32);
+    a.extend_from_slice(ANSWER_AAD);
+    a.extend_from_slice(journal.as_bytes());
+    a.extend_from_slice(entry.0.as_bytes());
+    a
+}
+
+/// An answer's text as sealed: CBOR `{title, body}`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AnswerText {
+    title: String,
+    body: String,
+}
+
+/// Seal a prompt answer's text under its answer key: `nonce (24) ‖ XChaCha20-Poly1305(CBOR
+/// {title, body}, Padmé-padded)`, bound to its journal and entry (ADR 11).
+pub(crate) fn seal_answer(
+    key: &AnswerKey,
+    journal: &SpaceId,
+    entry: &EntryId,
+    title: &str,
+    body: &str,
+) -> Result<Vec<u8>> {
+    let mut plain = Vec::with_capacity(title.len() + body.len() + 16);
+    ciborium::into_writer(
+        &AnswerText {
+            title: title.to_string(),
+            body: body.to_string(),
+        },
+        &mut plain,
+    )
+    .map_err(|e| Error::Internal(format!("encoding an answer: {e}")))?;
+    pad_with_overhead(&mut plain, NONCE_LEN + TAG_LEN);
+    let cipher = XChaCha20Poly1305::new(key.0.as_ref().into());
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let ct = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: &plain,
+                aad: &answer_aad(journal, entry),
+            },
+        )
+        .map_err(|_| Error::Internal("encryption failed".into()));
+    plain.zeroize();
+    let ct = ct?;
+    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Open a sealed answer: its (title, body). `wrong_key` when the key (or journal, or entry)
+/// doesn't match — how a wrong share shows — and `corrupt_data` when it is malformed.
+pub(crate) fn open_answer(
+    key: &AnswerKey,
+    journal: &SpaceId,
+    entry: &EntryId,
+    sealed: &[u8],
+) -> Result<(String, String)> {
+    if sealed.len() < NONCE_LEN + TAG_LEN {
+        return Err(Error::CorruptData("a sealed answer is truncated".into()));
+    }
+    let cipher = XChaCha20Poly1305::new(key.0.as_ref().into());
+    let mut plain = cipher
+        .decrypt(
+            XNonce::from_slice(&sealed[..NONCE_LEN]),
+            Payload {
+                msg: &sealed[NONCE_LEN..],
+                aad: &answer_aad(journal, entry),
+            },
+        )
+        .map_err(|_| Error::WrongKey("the answer could not be opened with this key".into()))?;
+    let text: Result<AnswerText> = ciborium::from_reader(plain.as_slice())
+        .map_err(|e| Error::CorruptData(format!("sealed answer: {e}")));
+    plain.zeroize();
+    let text = text?;
+    Ok((text.title, text.body))
+}
+
 /// Where space keys live. The default keeps them in the device store; an app can supply
 /// one backed by the iOS Keychain or Android Keystore so keys never sit in the database.
 pub trait KeyStore: Send + Sync + std::fmt::Debug {
@@ -169,21 +309,24 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
 mod tests {
     use super::*;
 
-    #[test]
-    fn round_trip() {
+    /// "hello" sealed at epoch 1 under a new key, space and blob id, and those three.
+    fn sealed_hello() -> (SpaceKey, SpaceId, [u8; 16], Vec<u8>) {
         let k = SpaceKey::generate();
         let s = SpaceId::new();
         let id = new_blob_id();
         let sealed = seal(&k, 1, &s, &id, b"hello").unwrap();
+        (k, s, id, sealed)
+    }
+
+    #[test]
+    fn round_trip() {
+        let (k, s, id, sealed) = sealed_hello();
         assert_eq!(open(&k, &s, &id, &sealed).unwrap(), b"hello");
     }
 
     #[test]
     fn wrong_key_space_or_id_is_refused() {
-        let k = SpaceKey::generate();
-        let s = SpaceId::new();
-        let id = new_blob_id();
-        let sealed = seal(&k, 1, &s, &id, b"hello").unwrap();
+        let (k, s, id, sealed) = sealed_hello();
         let e = open(&SpaceKey::generate(), &s, &id, &sealed).unwrap_err();
         assert_eq!(e.code(), crate::ErrorCode::WrongKey);
         assert!(open(&k, &SpaceId::new(), &id, &sealed).is_err());
@@ -230,6 +373,44 @@ mod tests {
             let sealed = seal(&k, 1, &s, &new_blob_id(), &plain).unwrap();
             assert_eq!(padme(sealed.len()), sealed.len(), "{len}");
         }
+    }
+
+    /// An answer sealed under K = K1 ⊕ K2 opens with K only: neither share alone, nor K1
+    /// with a wrong second share, nor K under another journal or entry; tampering fails.
+    #[test]
+    fn an_answer_opens_with_both_shares_only() {
+        let (journal, entry) = (SpaceId::new(), EntryId::new());
+        let k = AnswerKey::generate();
+        let k2 = AnswerKey::generate();
+        let k1 = k.xor(&k2);
+        let sealed = seal_answer(&k, &journal, &entry, "Title", "What I love most").unwrap();
+        assert_eq!(
+            open_answer(&k1.xor(&k2), &journal, &entry, &sealed).unwrap(),
+            ("Title".to_string(), "What I love most".to_string())
+        );
+        for wrong in [k1.clone(), k2.clone(), k1.xor(&AnswerKey::generate())] {
+            let e = open_answer(&wrong, &journal, &entry, &sealed).unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::WrongKey);
+        }
+        assert!(open_answer(&k, &SpaceId::new(), &entry, &sealed).is_err());
+        assert!(open_answer(&k, &journal, &EntryId::new(), &sealed).is_err());
+        for i in [0, NONCE_LEN, sealed.len() - 1] {
+            let mut tampered = sealed.clone();
+            tampered[i] ^= 1;
+            assert!(open_answer(&k, &journal, &entry, &tampered).is_err(), "{i}");
+        }
+        assert_eq!(
+            open_answer(&k, &journal, &entry, &sealed[..20])
+                .unwrap_err()
+                .code(),
+            crate::ErrorCode::CorruptData
+        );
+        // A new nonce every time, and the plaintext nowhere in the ciphertext.
+        let again = seal_answer(&k, &journal, &entry, "Title", "What I love most").unwrap();
+        assert_ne!(again, sealed);
+        assert_eq!(padme(sealed.len()), sealed.len());
+        assert!(!sealed.windows(4).any(|w| w == b"love"));
+        assert_eq!(format!("{k:?}"), "AnswerKey(..)");
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub mod prompts;
 mod state;
 mod store;
 pub mod sync;
+#[cfg(test)]
+mod testing;
 pub mod text;
 
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
@@ -42,6 +44,7 @@ pub use model::*;
 pub use state::{SyncListener, SyncReport, SyncState};
 pub use store::Durability;
 pub use sync::live::LiveHandle;
+pub use sync::policy::{AppState, BACKGROUND_INTERVAL, SyncPolicy};
 pub use sync::{Invite, Quarantined, RelayIdentity, RelayInfo, RelaySwitch};
 
 // This crate's part of the bindings (the `duet_core` component: Kotlin package

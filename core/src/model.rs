@@ -61,6 +61,11 @@ impl EntryKind {
         }
     }
 
+    /// The kind in words ("check in"), for text people read.
+    pub fn words(self) -> String {
+        self.as_str().replace('_', " ")
+    }
+
     pub fn parse(s: &str) -> Result<Self> {
         let norm = s.trim().to_ascii_lowercase().replace('-', "_");
         Self::ALL
@@ -278,6 +283,23 @@ pub struct Entry {
     /// For a private draft that was shared: the entry it became in the journal.
     #[cfg_attr(feature = "uniffi", uniffi(name = "shared_as_id"))]
     pub shared_as: Option<EntryId>,
+    /// A partner's prompt answer this device can't read yet: sealed until you answer the
+    /// same prompt too (or they reveal it). Its title and body are empty meanwhile.
+    pub sealed: bool,
+    /// For a sealed prompt answer (`answer_prompt`): its round, `"{prompt_id}.{cycle}"`;
+    /// answers in one round are revealed together.
+    pub answer_round: Option<String>,
+}
+
+impl Entry {
+    /// What a heading calls the entry: its title, else its kind in words.
+    pub fn heading(&self) -> String {
+        if self.title.trim().is_empty() {
+            self.kind.words()
+        } else {
+            self.title.clone()
+        }
+    }
 }
 
 /// An entry as listed, read from the index without loading its document.
@@ -305,6 +327,8 @@ pub struct EntrySummary {
     pub mood: Option<u8>,
     /// Check-ins: closeness.
     pub closeness: Option<u8>,
+    /// A partner's prompt answer this device can't read yet (title and excerpt empty).
+    pub sealed: bool,
 }
 
 /// What a new entry starts with. Every field may be left out.

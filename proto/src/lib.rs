@@ -5,12 +5,14 @@
 //! any person with curl can read them. The relay only ever sees these types: ids, sizes,
 //! times and sealed bytes — never content.
 
+pub mod answers;
 pub mod error;
 pub mod limits;
 pub mod live;
 pub mod sealed;
 pub mod types;
 
+pub use answers::{AnswerInfo, AnswerShare, Answers};
 pub use error::{ErrorBody, ErrorCode};
 pub use types::*;
 

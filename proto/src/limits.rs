@@ -32,3 +32,9 @@ pub const MAX_PENDING_INVITES_PER_DEVICE: u32 = 100;
 /// Device registrations per client address per hour (a burst of this many, then one per
 /// `3600 / n` seconds).
 pub const REGISTRATIONS_PER_HOUR: u32 = 60;
+/// Bytes of an answer's relay share (ADR 11).
+pub const ANSWER_SHARE_BYTES: usize = 32;
+/// Longest round id of a prompt answer.
+pub const MAX_ROUND_LEN: usize = 80;
+/// Prompt answers (one share per person and round) one space holds.
+pub const MAX_ANSWERS_PER_SPACE: u32 = 10_000;

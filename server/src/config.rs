@@ -57,6 +57,9 @@ pub struct Config {
     /// Pending (unused, unexpired) invites one device may hold (`too_many_invites` past it).
     #[arg(long, env = "DUET_MAX_PENDING_INVITES_PER_DEVICE", default_value_t = duet_proto::limits::MAX_PENDING_INVITES_PER_DEVICE)]
     pub max_pending_invites_per_device: u32,
+    /// Prompt answers one space holds (`quota_exceeded` past it): one per person and round.
+    #[arg(long, env = "DUET_MAX_ANSWERS_PER_SPACE", default_value_t = duet_proto::limits::MAX_ANSWERS_PER_SPACE)]
+    pub max_answers_per_space: u32,
     /// Expired invites (used or not) are deleted this many hours after they expire; until
     /// then a late join hears `invite_expired` or `invite_used` rather than `not_found`.
     #[arg(long, env = "DUET_INVITE_RETENTION_HOURS", default_value_t = 24)]
@@ -129,6 +132,7 @@ impl Config {
             space_quota_bytes: self.space_quota_bytes,
             max_spaces_per_device: self.max_spaces_per_device,
             max_pending_invites_per_device: self.max_pending_invites_per_device,
+            max_answers_per_space: self.max_answers_per_space,
             registrations_per_hour: self.registrations_per_hour,
             body_read_timeout: Duration::from_secs(self.body_read_timeout_secs.max(1)),
             body_memory_bytes: self.body_memory_bytes.max(self.max_body_bytes),

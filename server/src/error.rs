@@ -25,6 +25,11 @@ impl ApiError {
     pub fn not_found() -> Self {
         Self::new(ErrorCode::NotFound, "no such resource")
     }
+
+    /// `invalid_request`: the request breaks a rule of the protocol.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -43,9 +48,7 @@ impl From<StoreError> for ApiError {
             e @ StoreError::StaleEpoch { .. } => {
                 ApiError::new(ErrorCode::StaleEpoch, e.to_string())
             }
-            e @ StoreError::EpochJump { .. } => {
-                ApiError::new(ErrorCode::InvalidRequest, e.to_string())
-            }
+            e @ StoreError::EpochJump { .. } => ApiError::invalid(e.to_string()),
             StoreError::TooManySpaces { max } => ApiError::new(
                 ErrorCode::TooManySpaces,
                 format!("a device may create at most {max} spaces"),
@@ -55,6 +58,11 @@ impl From<StoreError> for ApiError {
                 format!(
                     "a device may hold at most {max} pending invites; wait for one to be used or to expire"
                 ),
+            ),
+            // The space's own storage cap, as its byte quota is: the same code.
+            StoreError::TooManyAnswers { max } => ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!("a space holds at most {max} prompt answers"),
             ),
             StoreError::Backend(m) => {
                 // Storage details stay in the log, not in the response.

@@ -14,47 +14,46 @@ use crate::error::ApiError;
 pub fn typed_rejection(rejection: impl IntoResponse + std::fmt::Display) -> ApiError {
     let message = rejection.to_string();
     if rejection.into_response().status().is_client_error() {
-        ApiError::new(ErrorCode::InvalidRequest, message)
+        ApiError::invalid(message)
     } else {
         tracing::error!(error = %message, "extractor failed");
         ApiError::new(ErrorCode::Internal, "request extraction failed")
     }
 }
 
-/// Path parameters (e.g. a space id that must be a UUID).
-#[derive(Debug)]
-pub struct Path<T>(pub T);
+/// A wrapper around one of axum's parts extractors that turns its rejection into a typed
+/// error; both wrappers are the same code but for the type they wrap.
+macro_rules! typed_extractor {
+    ($(#[$doc:meta])* $name:ident wraps $axum:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name<T>(pub T);
 
-impl<T, S> FromRequestParts<S> for Path<T>
-where
-    T: DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
+        impl<T, S> FromRequestParts<S> for $name<T>
+        where
+            T: DeserializeOwned + Send,
+            S: Send + Sync,
+        {
+            type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|p| Path(p.0))
-            .map_err(typed_rejection)
-    }
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                axum::extract::$axum::<T>::from_request_parts(parts, state)
+                    .await
+                    .map(|x| $name(x.0))
+                    .map_err(typed_rejection)
+            }
+        }
+    };
 }
 
-/// Query parameters (e.g. a cursor that must be a number).
-#[derive(Debug)]
-pub struct Query<T>(pub T);
-
-impl<T, S> FromRequestParts<S> for Query<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Query(q.0))
-            .map_err(typed_rejection)
-    }
-}
+typed_extractor!(
+    /// Path parameters (e.g. a space id that must be a UUID).
+    Path wraps Path
+);
+typed_extractor!(
+    /// Query parameters (e.g. a cursor that must be a number).
+    Query wraps Query
+);

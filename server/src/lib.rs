@@ -57,9 +57,9 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
     let _ = std::io::stdout().flush();
 
     let retention = Duration::from_secs(config.snapshot_retention_hours * 3600);
-    let pruner = tokio::spawn(prune_forever(store.clone(), retention));
+    let pruner = tokio::spawn(sweep_forever(store.clone(), Sweep::PruneLog, retention));
     let invite_retention = Duration::from_secs(config.invite_retention_hours * 3600);
-    let purger = tokio::spawn(purge_invites_forever(store, invite_retention));
+    let purger = tokio::spawn(sweep_forever(store, Sweep::PurgeInvites, invite_retention));
     // The rate limiters keep a cell per device that pushed and per address that
     // registered; forget the idle ones.
     let limiter_state = state.clone();
@@ -114,29 +114,35 @@ async fn open_store(
     }
 }
 
-async fn prune_forever(store: Arc<dyn RelayStore>, retention: Duration) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let older_than = now_ms() - retention.as_millis() as i64;
-        match store.prune(older_than).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(blobs = n, "pruned log behind snapshots"),
-            Err(e) => tracing::warn!(error = %e, "pruning failed"),
-        }
-    }
+/// The store's clean-ups, each run now and then on what is older than its retention.
+#[derive(Debug, Clone, Copy)]
+enum Sweep {
+    /// Log blobs behind snapshots older than the retention, every hour.
+    PruneLog,
+    /// Invites that expired more than the retention ago, every ten minutes.
+    PurgeInvites,
 }
 
-/// Delete invites that expired more than `retention` ago, every ten minutes.
-async fn purge_invites_forever(store: Arc<dyn RelayStore>, retention: Duration) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+/// Run `sweep` forever; a failed run is logged and tried again next time.
+async fn sweep_forever(store: Arc<dyn RelayStore>, sweep: Sweep, retention: Duration) {
+    let every = match sweep {
+        Sweep::PruneLog => Duration::from_secs(3600),
+        Sweep::PurgeInvites => Duration::from_secs(600),
+    };
+    let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        let expired_before = now_ms() - retention.as_millis() as i64;
-        match store.purge_invites(expired_before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(invites = n, "purged expired invites"),
-            Err(e) => tracing::warn!(error = %e, "purging invites failed"),
+        let cutoff = now_ms() - retention.as_millis() as i64;
+        let swept = match sweep {
+            Sweep::PruneLog => store.prune(cutoff).await,
+            Sweep::PurgeInvites => store.purge_invites(cutoff).await,
+        };
+        match (sweep, swept) {
+            (_, Ok(0)) => {}
+            (Sweep::PruneLog, Ok(n)) => tracing::info!(blobs = n, "pruned log behind snapshots"),
+            (Sweep::PurgeInvites, Ok(n)) => tracing::info!(invites = n, "purged expired invites"),
+            (Sweep::PruneLog, Err(e)) => tracing::warn!(error = %e, "pruning failed"),
+            (Sweep::PurgeInvites, Err(e)) => tracing::warn!(error = %e, "purging invites failed"),
         }
     }
 }

@@ -37,6 +37,7 @@ pub struct Metrics {
     pub connections_open: Gauge,
     pub connections_refused: Family<ReasonLabel, Counter>,
     pub large_bodies_refused: Counter,
+    pub answer_shares: Counter,
 }
 
 impl Metrics {
@@ -54,6 +55,7 @@ impl Metrics {
         let connections_open = Gauge::default();
         let connections_refused = Family::<ReasonLabel, Counter>::default();
         let large_bodies_refused = Counter::default();
+        let answer_shares = Counter::default();
         registry.register(
             "connections_open",
             "Open client connections (live channels included)",
@@ -104,6 +106,11 @@ impl Metrics {
             "Live connections closed because they fell behind (they reconnect and pull)",
             live_dropped.clone(),
         );
+        registry.register(
+            "answer_shares_registered",
+            "Relay shares of prompt answers registered (first shares only)",
+            answer_shares.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             requests,
@@ -116,6 +123,7 @@ impl Metrics {
             connections_open,
             connections_refused,
             large_bodies_refused,
+            answer_shares,
         }
     }
 

@@ -25,6 +25,7 @@ pub struct Limits {
     pub live_inline_bytes: usize,
     pub max_spaces_per_device: u32,
     pub max_pending_invites_per_device: u32,
+    pub max_answers_per_space: u32,
     /// Per client address; 0: no limit.
     pub registrations_per_hour: u32,
     /// A request body must arrive whole within this.
@@ -46,6 +47,7 @@ impl Default for Limits {
             live_inline_bytes: LIVE_INLINE_BYTES,
             max_spaces_per_device: MAX_SPACES_PER_DEVICE,
             max_pending_invites_per_device: MAX_PENDING_INVITES_PER_DEVICE,
+            max_answers_per_space: MAX_ANSWERS_PER_SPACE,
             registrations_per_hour: REGISTRATIONS_PER_HOUR,
             body_read_timeout: Duration::from_secs(60),
             body_memory_bytes: crate::net::DEFAULT_BODY_MEMORY_BYTES,

@@ -58,7 +58,7 @@ pub fn new(duet: &Duet, a: NewEntryArgs) -> Result<Report> {
         }
         SpaceKind::Journal => format!("“{}”", journal.title),
     };
-    let what = entry.kind.as_str().replace('_', " ");
+    let what = entry.kind.words();
     let text = match entry.title.trim() {
         "" => format!("Wrote a new {what} in {place}.\nid: {}", entry.id),
         t => format!("Wrote a new {what}, “{t}”, in {place}.\nid: {}", entry.id),
@@ -200,7 +200,7 @@ pub fn entry_report(duet: &Duet, id: &EntryId, message: Option<String>) -> Resul
 }
 
 /// The body from `--body`, or the file `--body-file` names (`-`: stdin).
-fn read_body(a: &BodyArgs) -> Result<Option<String>> {
+pub(super) fn read_body(a: &BodyArgs) -> Result<Option<String>> {
     match (&a.body, &a.body_file) {
         (Some(body), _) => Ok(Some(body.clone())),
         (None, Some(path)) => read_text(path).map(Some),

@@ -4,10 +4,12 @@
 use std::fmt::Write as _;
 
 use duet_core::clock::rfc3339;
-use duet_core::{CheckIn, Duet, Result};
+use duet_core::{CheckIn, Duet, Error, Result};
 use serde_json::{Value, json};
+use tokio::runtime::Runtime;
 
-use crate::args::CheckinArgs;
+use super::entries::{entry_report, read_body};
+use crate::args::{AnswerArgs, CheckinArgs};
 use crate::output::{Report, entry_json, summary_json, summary_line, to_json};
 use crate::resolve::{self, Names};
 
@@ -80,13 +82,52 @@ pub fn prompt(duet: &Duet, journal: &str) -> Result<Report> {
         obj.insert("practice_label".into(), json!(p.practice.label()));
     }
     let text = format!(
-        "Today's prompt ({}):\n\n  {}\n\nAnswer it: duet entry new --journal {} --prompt {} --body \"…\"",
+        "Today's prompt ({}):\n\n  {}\n\nAnswer it (sealed until your partner answers too): \
+         duet prompt answer --journal {} --body \"…\"",
         p.practice.label(),
         p.text,
         journal.id,
-        p.id
     );
     Ok(Report::new(json, text))
+}
+
+/// `prompt answer`: a sealed answer to today's prompt (or `--prompt ID`).
+pub fn answer(duet: &Duet, a: AnswerArgs) -> Result<Report> {
+    let journal = resolve::journal(duet, &a.journal)?;
+    let body = read_body(&a.body)?.unwrap_or_default();
+    if body.trim().is_empty() {
+        return Err(Error::InvalidInput {
+            field: "body",
+            reason: "write your answer: give --body or --body-file".into(),
+        });
+    }
+    let title = a.title.unwrap_or_default();
+    let id = duet.answer_prompt(&journal.id, a.prompt.as_deref(), &title, &body)?;
+    let entry = duet.get_entry(&id)?;
+    let names = Names::load(duet)?;
+    let prompt = entry
+        .prompt_id
+        .as_deref()
+        .and_then(duet_core::prompts::by_id)
+        .map(|p| format!(" “{}”", p.text))
+        .unwrap_or_default();
+    let text = format!(
+        "Answered{prompt} in “{}”.\nSealed: your partner reads it once they have answered this \
+         prompt too (or reveal it now with `duet prompt reveal {id}`); sync to send it.\nid: {id}",
+        journal.title
+    );
+    Ok(Report::new(entry_json(&entry, &names)?, text))
+}
+
+/// `prompt reveal ID`: my sealed answer, revealed before my partner answered.
+pub fn reveal(rt: &Runtime, duet: &Duet, id: &str) -> Result<Report> {
+    let id = resolve::entry(duet, id)?;
+    rt.block_on(duet.reveal_answer(&id))?;
+    entry_report(
+        duet,
+        &id,
+        Some("Revealed: your partner reads your answer at their next sync.".into()),
+    )
 }
 
 pub fn search(duet: &Duet, query: &str, journal: Option<&str>, limit: u32) -> Result<Report> {

@@ -122,21 +122,28 @@ pub(crate) fn device_of_actor(actor: &ActorId) -> Option<DeviceId> {
     Some(DeviceId::from_bytes(bytes))
 }
 
-pub(crate) fn get_str(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<String> {
+/// The scalar at `obj[key]`, read by `f` (which says `None` for a scalar of another type).
+fn get_scalar<T>(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    f: impl FnOnce(&ScalarValue) -> Option<T>,
+) -> Option<T> {
     match doc.get(obj, key).ok()?? {
-        (Value::Scalar(s), _) => match s.as_ref() {
-            ScalarValue::Str(s) => Some(s.to_string()),
-            _ => None,
-        },
+        (Value::Scalar(s), _) => f(s.as_ref()),
         _ => None,
     }
 }
 
-pub(crate) fn get_int(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<i64> {
-    match doc.get(obj, key).ok()?? {
-        (Value::Scalar(s), _) => scalar_int(&s),
+pub(crate) fn get_str(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<String> {
+    get_scalar(doc, obj, key, |s| match s {
+        ScalarValue::Str(s) => Some(s.to_string()),
         _ => None,
-    }
+    })
+}
+
+pub(crate) fn get_int(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<i64> {
+    get_scalar(doc, obj, key, scalar_int)
 }
 
 pub(crate) fn scalar_int(s: &ScalarValue) -> Option<i64> {
@@ -147,6 +154,20 @@ pub(crate) fn scalar_int(s: &ScalarValue) -> Option<i64> {
         ScalarValue::Counter(c) => Some(i64::from(c)),
         _ => None,
     }
+}
+
+pub(crate) fn get_bytes(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<Vec<u8>> {
+    get_scalar(doc, obj, key, |s| match s {
+        ScalarValue::Bytes(b) => Some(b.clone()),
+        _ => None,
+    })
+}
+
+pub(crate) fn get_bool(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<bool> {
+    get_scalar(doc, obj, key, |s| match s {
+        ScalarValue::Boolean(b) => Some(*b),
+        _ => None,
+    })
 }
 
 /// The id of a child object of the given type, if present.

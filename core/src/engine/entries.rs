@@ -3,8 +3,8 @@
 use automerge::ReadDoc;
 use automerge::transaction::Transactable;
 
-use super::Duet;
 use super::tx::{DocRef, Tx};
+use super::{Duet, answers};
 use crate::blob::DocKind;
 use crate::doc::{self, entry as edoc};
 use crate::error::{Error, Result};
@@ -41,6 +41,9 @@ impl Duet {
         limits::check_len(field.key(), new_text, field.max_chars())?;
         self.write(|tx| {
             let d = live_entry(tx, entry)?;
+            if answers::edit_sealed(tx, d, entry, field, |_| Ok(new_text.to_string()))? {
+                return Ok(());
+            }
             let me = tx.me.member;
             let (_, changed) = tx.change(d, |doc| {
                 let obj = edoc::text_obj(doc, field, &me)?;
@@ -81,28 +84,18 @@ impl Duet {
         }
         self.write(|tx| {
             let d = live_entry(tx, entry)?;
+            if answers::edit_sealed(tx, d, entry, field, |old| {
+                answers::apply_splices(old, field, splices)
+            })? {
+                return Ok(());
+            }
             let me = tx.me.member;
             let mut excerpt_touched = false;
             let (_, changed) = tx.change(d, |doc| {
                 let obj = edoc::text_obj(doc, field, &me)?;
                 let mut len = doc.length(&obj);
                 for (pos, del, ins) in splices {
-                    if *pos > len || *del > len - pos {
-                        return Err(Error::invalid(
-                            "splice",
-                            format!(
-                                "range {pos}..{} is outside the text (length {len})",
-                                pos + del
-                            ),
-                        ));
-                    }
-                    let new_len = len - del + ins.chars().count();
-                    if new_len > field.max_chars() {
-                        return Err(Error::invalid(
-                            field.key(),
-                            format!("longer than {} characters", field.max_chars()),
-                        ));
-                    }
+                    let new_len = check_splice(field, len, *pos, *del, ins)?;
                     doc.splice_text(&obj, *pos, *del as isize, ins)?;
                     len = new_len;
                     excerpt_touched |= *pos < edoc::EXCERPT_CHARS * 2;
@@ -155,49 +148,40 @@ impl Duet {
 
     /// Move an entry to the trash (soft delete). Only its author may.
     pub fn delete_entry(&self, entry: &EntryId) -> Result<()> {
-        self.write(|tx| {
-            let d = tx.entry_ref(entry)?;
-            let now = tx.now;
-            let me = tx.me.member;
-            let (_, changed) = tx.change(d, |doc| {
-                if edoc::author(doc)? != me {
-                    return Err(Error::NotAllowed(
-                        "only its author can delete an entry".into(),
-                    ));
-                }
-                if edoc::deleted_at(doc).is_some() {
-                    return Ok(());
-                }
-                edoc::set_deleted(doc, Some(now))
-            })?;
-            if changed {
-                tx.reindex(d.rowid, entry, &d.space, now, false)?;
-                tx.local_event(EntryEventKind::Deleted, *entry, d.space);
-            }
-            Ok(())
-        })
+        self.set_trashed(entry, true)
     }
 
     /// Bring an entry back from the trash, with every edit made meanwhile.
     pub fn restore_entry(&self, entry: &EntryId) -> Result<()> {
+        self.set_trashed(entry, false)
+    }
+
+    /// Move an entry into the trash or out of it; only its author may. An entry already
+    /// where it is asked to be gets no change (and no event).
+    fn set_trashed(&self, entry: &EntryId, trash: bool) -> Result<()> {
+        let (verb, event) = if trash {
+            ("delete", EntryEventKind::Deleted)
+        } else {
+            ("restore", EntryEventKind::Restored)
+        };
         self.write(|tx| {
             let d = tx.entry_ref(entry)?;
             let now = tx.now;
             let me = tx.me.member;
             let (_, changed) = tx.change(d, |doc| {
                 if edoc::author(doc)? != me {
-                    return Err(Error::NotAllowed(
-                        "only its author can restore an entry".into(),
-                    ));
+                    return Err(Error::NotAllowed(format!(
+                        "only its author can {verb} an entry"
+                    )));
                 }
-                if edoc::deleted_at(doc).is_none() {
+                if edoc::deleted_at(doc).is_some() == trash {
                     return Ok(());
                 }
-                edoc::set_deleted(doc, None)
+                edoc::set_deleted(doc, trash.then_some(now))
             })?;
             if changed {
                 tx.reindex(d.rowid, entry, &d.space, now, false)?;
-                tx.local_event(EntryEventKind::Restored, *entry, d.space);
+                tx.local_event(event, *entry, d.space);
             }
             Ok(())
         })
@@ -350,7 +334,7 @@ impl Duet {
         self.read(|tx| {
             let row = index::entry_row(&tx.sql, entry)?
                 .ok_or_else(|| Error::not_found("entry", entry))?;
-            edoc::read(tx.doc(row.rowid)?, *entry, row.space, row.updated_at)
+            tx.read_entry(row.rowid, *entry, row.space, row.updated_at)
         })
     }
 
@@ -490,6 +474,18 @@ fn create_in(
     new: &NewEntry,
     id: EntryId,
 ) -> Result<()> {
+    create_in_with(tx, journal, kind, new, id, |_| Ok(()))
+}
+
+/// [`create_in`], with `extra` written into the document in its creating change.
+pub(super) fn create_in_with(
+    tx: &mut Tx<'_>,
+    journal: &SpaceId,
+    kind: EntryKind,
+    new: &NewEntry,
+    id: EntryId,
+    extra: impl FnOnce(&mut automerge::AutoCommit) -> Result<()>,
+) -> Result<()> {
     if store::space(&tx.sql, journal)?.is_none() {
         return Err(Error::not_found("journal", journal));
     }
@@ -516,7 +512,8 @@ fn create_in(
                 entry: new,
                 members: &members,
             },
-        )
+        )?;
+        extra(doc)
     })?;
     tx.reindex(rowid, &id, journal, now, true)?;
     tx.local_event(EntryEventKind::Added, id, *journal);
@@ -551,4 +548,32 @@ fn after_text_edit(
     index::touch(&tx.sql, d.rowid, now, title.as_deref(), excerpt.as_deref())?;
     tx.local_event(EntryEventKind::Changed, *entry, d.space);
     Ok(())
+}
+
+/// Whether a splice at `pos` deleting `del` characters and inserting `ins` fits a text of
+/// `len` characters and the field's limit; the text's new length if so.
+pub(super) fn check_splice(
+    field: TextField,
+    len: usize,
+    pos: usize,
+    del: usize,
+    ins: &str,
+) -> Result<usize> {
+    if pos > len || del > len - pos {
+        return Err(Error::invalid(
+            "splice",
+            format!(
+                "range {pos}..{} is outside the text (length {len})",
+                pos + del
+            ),
+        ));
+    }
+    let new_len = len - del + ins.chars().count();
+    if new_len > field.max_chars() {
+        return Err(Error::invalid(
+            field.key(),
+            format!("longer than {} characters", field.max_chars()),
+        ));
+    }
+    Ok(new_len)
 }

@@ -42,7 +42,16 @@ impl Duet {
                     snapshot.as_deref(),
                     chunks.iter().map(Vec::as_slice),
                 )?;
-                out.push(edoc::read(&doc, id, *journal, updated)?);
+                let mut e = edoc::read(&doc, id, *journal, updated)?;
+                // A sealed answer is exported only where this device can read it.
+                if e.sealed
+                    && let Some(sealed) = edoc::sealed(&doc)
+                    && let Some((title, body)) =
+                        super::tx::open_with_held_key(&tx.sql, &sealed, &id, journal)?
+                {
+                    (e.title, e.body, e.sealed) = (title, body, false);
+                }
+                out.push(e);
             }
             out.sort_by_key(|e| (e.created_at, e.id));
             Ok(out)
@@ -79,12 +88,7 @@ impl Duet {
         let names: Vec<String> = j.members.iter().map(|m| m.name.clone()).collect();
         let _ = writeln!(md, "_{}_\n", names.join(" & "));
         for e in entries.iter().filter(|e| !e.deleted) {
-            let title = if e.title.trim().is_empty() {
-                e.kind.as_str().replace('_', " ")
-            } else {
-                e.title.clone()
-            };
-            let _ = writeln!(md, "## {title}\n");
+            let _ = writeln!(md, "## {}\n", e.heading());
             let _ = writeln!(
                 md,
                 "*{}* · {} · {}\n",
@@ -101,6 +105,9 @@ impl Duet {
                     let _ = writeln!(md, "- Grateful for: {}", ci.gratitude);
                 }
                 md.push('\n');
+            }
+            if e.sealed {
+                let _ = writeln!(md, "_Sealed until you answer this prompt too._\n");
             }
             if !e.body.is_empty() {
                 let _ = writeln!(md, "{}\n", e.body);

@@ -11,7 +11,7 @@ use crate::store::{self, index};
 
 /// Edits by one device closer together than this are one history item ("a session").
 const SESSION_GAP_MS: i64 = 10 * 60 * 1000;
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+pub(super) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 impl Duet {
     /// Who changed an entry, and when, grouped into editing sessions, oldest first.
@@ -90,22 +90,8 @@ impl Duet {
             }
         }
         for m in &mut members {
-            let n: u32 = m.weeks.iter().map(|w| w.check_ins).sum();
-            let n = f64::from(n.max(1));
-            m.average_mood = round2(
-                m.weeks
-                    .iter()
-                    .map(|w| w.mood * f64::from(w.check_ins))
-                    .sum::<f64>()
-                    / n,
-            );
-            m.average_closeness = round2(
-                m.weeks
-                    .iter()
-                    .map(|w| w.closeness * f64::from(w.check_ins))
-                    .sum::<f64>()
-                    / n,
-            );
+            m.average_mood = average(&m.weeks, |w| w.mood);
+            m.average_closeness = average(&m.weeks, |w| w.closeness);
             m.mood_change = change(&m.weeks, |w| w.mood);
             m.closeness_change = change(&m.weeks, |w| w.closeness);
         }
@@ -168,6 +154,13 @@ impl Duet {
 
 fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
+}
+
+/// Mean over every check-in: each week's value weighted by its number of check-ins.
+fn average(weeks: &[TrendPoint], f: impl Fn(&TrendPoint) -> f64) -> f64 {
+    let n: u32 = weeks.iter().map(|w| w.check_ins).sum();
+    let total: f64 = weeks.iter().map(|w| f(w) * f64::from(w.check_ins)).sum();
+    round2(total / f64::from(n.max(1)))
 }
 
 /// Mean of the last k weekly values minus the mean of the k before, k = min(4, n/2).

@@ -9,12 +9,15 @@ use crate::error::{Error, Result};
 use crate::ids::{EntryId, MemberId, SpaceId};
 use crate::limits::MAX_PAGE;
 use crate::model::*;
+use crate::store::collect_rows;
 
 const DEFAULT_PAGE: u32 = 50;
 /// Separates tags in the `group_concat` of a list query (a control character, which tags
 /// may not contain).
 const TAG_SEP: char = '\u{1f}';
 
+/// Index an entry. `answer_state` says whether an unrevealed sealed answer (one with
+/// `f.sealed_round`) is sealed here or read here (`store::answers`); 0 for any other entry.
 pub(crate) fn upsert(
     conn: &Connection,
     rowid: i64,
@@ -22,17 +25,20 @@ pub(crate) fn upsert(
     space: &SpaceId,
     f: &IndexFields,
     updated_at: Millis,
+    answer_state: i64,
 ) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO entries (rowid, id, space_id, author, kind, created_at, updated_at, deleted_at,
-                              title, excerpt, prompt_id, mood, closeness, reaction_count, reply_count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                              title, excerpt, prompt_id, mood, closeness, reaction_count, reply_count,
+                              answer_state, answer_round)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
          ON CONFLICT(rowid) DO UPDATE SET
             author = excluded.author, kind = excluded.kind, created_at = excluded.created_at,
             updated_at = max(entries.updated_at, excluded.updated_at),
             deleted_at = excluded.deleted_at, title = excluded.title, excerpt = excluded.excerpt,
             prompt_id = excluded.prompt_id, mood = excluded.mood, closeness = excluded.closeness,
-            reaction_count = excluded.reaction_count, reply_count = excluded.reply_count",
+            reaction_count = excluded.reaction_count, reply_count = excluded.reply_count,
+            answer_state = excluded.answer_state, answer_round = excluded.answer_round",
     )?
     .execute(params![
         rowid,
@@ -50,6 +56,8 @@ pub(crate) fn upsert(
         f.closeness,
         f.reaction_count,
         f.reply_count,
+        answer_state,
+        f.sealed_round,
     ])?;
     conn.prepare_cached("DELETE FROM entry_tags WHERE entry = ?1")?
         .execute([rowid])?;
@@ -126,9 +134,7 @@ pub(crate) fn entry_row(conn: &Connection, id: &EntryId) -> Result<Option<EntryR
         .map(|(rowid, s, updated_at)| {
             Ok(EntryRow {
                 rowid,
-                space: s
-                    .parse()
-                    .map_err(|_| Error::CorruptData("malformed index row".into()))?,
+                space: s.parse().map_err(|_| corrupt())?,
                 updated_at,
             })
         })
@@ -151,39 +157,36 @@ pub(crate) fn clear(conn: &Connection) -> Result<()> {
 
 const SUMMARY_COLUMNS: &str = "e.id, e.space_id, e.kind, e.author, e.title, e.excerpt,
     e.created_at, e.updated_at, e.deleted_at, e.reaction_count, e.reply_count, e.mood, e.closeness,
-    (SELECT group_concat(tag, char(31)) FROM entry_tags t WHERE t.entry = e.rowid)";
+    (SELECT group_concat(tag, char(31)) FROM entry_tags t WHERE t.entry = e.rowid),
+    e.answer_state";
 
-fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<EntrySummary>> {
-    let id: String = r.get(0)?;
-    let space: String = r.get(1)?;
-    let kind: String = r.get(2)?;
-    let author: String = r.get(3)?;
-    let tags: Option<String> = r.get(13)?;
-    let deleted_at: Option<i64> = r.get(8)?;
-    let build = || -> Result<EntrySummary> {
-        let bad = || Error::CorruptData("malformed index row".into());
-        let mut tags: Vec<String> = tags
-            .map(|t| t.split(TAG_SEP).map(str::to_string).collect())
-            .unwrap_or_default();
-        tags.sort();
-        Ok(EntrySummary {
-            id: id.parse().map_err(|_| bad())?,
-            journal: space.parse().map_err(|_| bad())?,
-            kind: EntryKind::parse(&kind).map_err(|_| bad())?,
-            author: author.parse().map_err(|_| bad())?,
-            title: r.get(4)?,
-            excerpt: r.get(5)?,
-            tags,
-            created_at: r.get(6)?,
-            updated_at: r.get(7)?,
-            deleted: deleted_at.is_some(),
-            reaction_count: r.get(9)?,
-            reply_count: r.get(10)?,
-            mood: r.get(11)?,
-            closeness: r.get(12)?,
-        })
-    };
-    Ok(build())
+fn corrupt() -> Error {
+    Error::CorruptData("malformed index row".into())
+}
+
+fn summary(r: &rusqlite::Row<'_>) -> Result<EntrySummary> {
+    let mut tags: Vec<String> = r
+        .get::<_, Option<String>>(13)?
+        .map(|t| t.split(TAG_SEP).map(str::to_string).collect())
+        .unwrap_or_default();
+    tags.sort();
+    Ok(EntrySummary {
+        id: r.get::<_, String>(0)?.parse().map_err(|_| corrupt())?,
+        journal: r.get::<_, String>(1)?.parse().map_err(|_| corrupt())?,
+        kind: EntryKind::parse(&r.get::<_, String>(2)?).map_err(|_| corrupt())?,
+        author: r.get::<_, String>(3)?.parse().map_err(|_| corrupt())?,
+        title: r.get(4)?,
+        excerpt: r.get(5)?,
+        tags,
+        created_at: r.get(6)?,
+        updated_at: r.get(7)?,
+        deleted: r.get::<_, Option<i64>>(8)?.is_some(),
+        reaction_count: r.get(9)?,
+        reply_count: r.get(10)?,
+        mood: r.get(11)?,
+        closeness: r.get(12)?,
+        sealed: r.get::<_, i64>(14)? == crate::store::answers::SEALED_HERE,
+    })
 }
 
 fn parse_cursor(c: &str) -> Result<(Millis, String)> {
@@ -259,11 +262,7 @@ pub(crate) fn list(conn: &Connection, q: &EntryQuery) -> Result<EntryPage> {
         args.len()
     ));
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), summary)?;
-    let mut items = Vec::new();
-    for row in rows {
-        items.push(row??);
-    }
+    let mut items = collect_rows(&mut stmt, rusqlite::params_from_iter(args), summary)?;
     let next = if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(|e| format!("{}:{}", e.created_at, e.id))
@@ -321,18 +320,16 @@ pub(crate) fn search(
          ORDER BY rank LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![m, journal.map(|j| j.to_string()), limit], |r| {
-        Ok((summary(r)?, r.get::<_, String>(14)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (entry, snippet) = row?;
-        out.push(SearchHit {
-            entry: entry?,
-            snippet,
-        });
-    }
-    Ok(out)
+    collect_rows(
+        &mut stmt,
+        params![m, journal.map(|j| j.to_string()), limit],
+        |r| {
+            Ok(SearchHit {
+                entry: summary(r)?,
+                snippet: r.get(15)?,
+            })
+        },
+    )
 }
 
 /// One (member, week) bucket of check-ins.
@@ -353,29 +350,15 @@ pub(crate) fn checkin_weeks(conn: &Connection, space: &SpaceId) -> Result<Vec<We
            AND mood BETWEEN 1 AND 5 AND closeness BETWEEN 1 AND 5
          GROUP BY author, week ORDER BY author, week",
     )?;
-    let rows = stmt.query_map([space.to_string()], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, u32>(2)?,
-            r.get::<_, f64>(3)?,
-            r.get::<_, f64>(4)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (m, week, count, mood, closeness) = row?;
-        out.push(WeekRow {
-            member: m
-                .parse()
-                .map_err(|_| Error::CorruptData("malformed index row".into()))?,
-            week,
-            count,
-            mood,
-            closeness,
-        });
-    }
-    Ok(out)
+    collect_rows(&mut stmt, [space.to_string()], |r| {
+        Ok(WeekRow {
+            member: r.get::<_, String>(0)?.parse().map_err(|_| corrupt())?,
+            week: r.get(1)?,
+            count: r.get(2)?,
+            mood: r.get(3)?,
+            closeness: r.get(4)?,
+        })
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The device store: one SQLite database (WAL) holding identity, spaces, keys, documents
 //! (snapshot + incremental chunks), the outbox and the derived entries index.
 
+pub(crate) mod answers;
 pub(crate) mod checkpoint;
 pub(crate) mod index;
 #[cfg(test)]
@@ -182,23 +183,30 @@ pub(crate) fn space(conn: &Connection, id: &SpaceId) -> Result<Option<SpaceRow>>
 pub(crate) fn spaces(conn: &Connection) -> Result<Vec<SpaceRow>> {
     let mut stmt = conn
         .prepare_cached("SELECT id, kind, title, created_at FROM spaces ORDER BY created_at, id")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, i64>(3)?,
-        ))
-    })?;
+    collect_rows(&mut stmt, [], |r| {
+        Ok(SpaceRow {
+            id: r
+                .get::<_, String>(0)?
+                .parse()
+                .map_err(|_| corrupt("space"))?,
+            kind: SpaceKind::parse(&r.get::<_, String>(1)?)?,
+            title: r.get(2)?,
+            created_at: r.get(3)?,
+        })
+    })
+}
+
+/// Every row of `stmt` through `row`, which unlike `query_map`'s closure may fail with our
+/// own errors (a malformed id in a row is `CorruptData`, not a rusqlite error).
+pub(crate) fn collect_rows<T>(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+    mut row: impl FnMut(&rusqlite::Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut rows = stmt.query(params)?;
     let mut out = Vec::new();
-    for row in rows {
-        let (id, kind, title, created_at) = row?;
-        out.push(SpaceRow {
-            id: id.parse().map_err(|_| corrupt("space"))?,
-            kind: SpaceKind::parse(&kind)?,
-            title,
-            created_at,
-        });
+    while let Some(r) = rows.next()? {
+        out.push(row(r)?);
     }
     Ok(out)
 }
@@ -292,6 +300,22 @@ fn chunk_range(rowid: i64) -> Result<(i64, i64)> {
     Ok((rowid << 32, (rowid + 1) << 32))
 }
 
+/// The document at `rowid`: its id and space.
+pub(crate) fn doc_at(conn: &Connection, rowid: i64) -> Result<Option<(uuid::Uuid, SpaceId)>> {
+    conn.prepare_cached("SELECT doc_id, space_id FROM docs WHERE rowid = ?1")?
+        .query_row([rowid], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .optional()?
+        .map(|(d, s)| {
+            Ok((
+                d.parse().map_err(|_| corrupt("document"))?,
+                s.parse().map_err(|_| corrupt("document"))?,
+            ))
+        })
+        .transpose()
+}
+
 /// A document's stored snapshot and its chunks, in order.
 pub(crate) fn doc_bytes(conn: &Connection, rowid: i64) -> Result<DocBytes> {
     let snapshot: Option<Vec<u8>> = conn
@@ -343,19 +367,14 @@ pub(crate) fn space_docs(
     let mut stmt = conn.prepare_cached(
         "SELECT rowid, doc_id, kind FROM docs WHERE space_id = ?1 ORDER BY rowid",
     )?;
-    let rows = stmt.query_map([space.to_string()], |r| {
+    collect_rows(&mut stmt, [space.to_string()], |r| {
+        let id: String = r.get(1)?;
         Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
+            r.get(0)?,
+            id.parse().map_err(|_| corrupt("document"))?,
+            r.get(2)?,
         ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (rowid, id, kind) = row?;
-        out.push((rowid, id.parse().map_err(|_| corrupt("document"))?, kind));
-    }
-    Ok(out)
+    })
 }
 
 /// Queue a change for the relay, in the clear: it is sealed when pushed, with the key

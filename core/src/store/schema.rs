@@ -9,11 +9,43 @@ pub(crate) fn migrations() -> Migrations<'static> {
         M::up(V2),
         M::up(V3),
         M::up_with_hook(V4, v4_epochs),
+        M::up(V5),
     ])
 }
 
 /// Number of migrations this build knows; a store with a higher `user_version` is refused.
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 5;
+
+/// Sealed prompt answers (ADR 11).
+///
+/// - `answer_keys`: the key `K` of each sealed answer this device can read; `own` when it
+///   wrote the answer (only that device writes the text into the document once revealed, so
+///   two devices never insert it twice).
+/// - `answer_shares`: my person's relay share `K2` of a round of a space, made by the first
+///   answer written here in that round and reused by the next; `registered` once the relay
+///   holds it (or another device's share of mine, which then replaces it here).
+/// - `entries.answer_state`: 0 an ordinary entry (or a revealed answer), 1 an answer sealed
+///   on this device (no key: title and excerpt empty), 2 an unrevealed answer this device
+///   reads; `answer_round` is its round. Derived like the rest of the index.
+const V5: &str = r#"
+CREATE TABLE answer_keys (
+    entry_id TEXT PRIMARY KEY,
+    key      BLOB NOT NULL,
+    own      INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE answer_shares (
+    space_id   TEXT NOT NULL,
+    round      TEXT NOT NULL,
+    share      BLOB NOT NULL,
+    registered INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (space_id, round)
+) WITHOUT ROWID;
+
+ALTER TABLE entries ADD COLUMN answer_state INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE entries ADD COLUMN answer_round TEXT;
+CREATE INDEX entries_answers ON entries(answer_state) WHERE answer_state > 0;
+"#;
 
 /// Seal at push time, refuse stale epochs, keep relay identities.
 ///
@@ -250,6 +282,19 @@ mod tests {
 
     use super::*;
 
+    /// Every row of `sql`, each as a tuple of its columns.
+    fn all_rows<T>(conn: &Connection, sql: &str) -> Vec<T>
+    where
+        T: for<'a> TryFrom<&'a rusqlite::Row<'a>, Error = rusqlite::Error>,
+    {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| T::try_from(r))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
     #[test]
     fn migrations_are_valid() {
         assert!(super::migrations().validate().is_ok());
@@ -293,13 +338,8 @@ mod tests {
         }
         migrations().to_latest(&mut conn).unwrap();
 
-        let chunks: Vec<(i64, i64, Vec<u8>)> = conn
-            .prepare("SELECT seq, doc, data FROM chunks ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let chunks: Vec<(i64, i64, Vec<u8>)> =
+            all_rows(&conn, "SELECT seq, doc, data FROM chunks ORDER BY seq");
         let want = |doc: i64, n: i64, d: &str| (doc << 32 | n, doc, d.as_bytes().to_vec());
         assert_eq!(
             chunks,
@@ -311,13 +351,10 @@ mod tests {
                 want(7, 2, "b2"),
             ]
         );
-        let outbox: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
-            .prepare("SELECT seq, blob_id, sealed FROM outbox ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let outbox: Vec<(i64, Vec<u8>, Vec<u8>)> = all_rows(
+            &conn,
+            "SELECT seq, blob_id, sealed FROM outbox ORDER BY seq",
+        );
         assert_eq!(
             outbox,
             vec![
@@ -346,6 +383,34 @@ mod tests {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
         assert_eq!(check, "ok");
+    }
+
+    /// A V4 store's index comes through V5 with every entry an ordinary one (no answer
+    /// state), and the answer tables start empty.
+    #[test]
+    fn v5_keeps_the_index_and_adds_the_answer_tables() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)])
+            .to_latest(&mut conn)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO spaces (id, kind, title, created_at) VALUES ('s', 'journal', 'Us', 0);
+             INSERT INTO docs (rowid, doc_id, space_id, kind) VALUES (3, 'e', 's', 'entry');
+             INSERT INTO entries (rowid, id, space_id, author, kind, created_at, updated_at,
+                                  title, excerpt)
+                 VALUES (3, 'e', 's', 'm', 'prompt_answer', 1, 2, 't', 'x');",
+        )
+        .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let rows: Vec<(String, i64, Option<String>)> =
+            all_rows(&conn, "SELECT id, answer_state, answer_round FROM entries");
+        assert_eq!(rows, vec![("e".to_string(), 0, None)]);
+        for table in ["answer_keys", "answer_shares"] {
+            let n: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
     }
 
     /// A V3 store's outbox comes through V4 whole and in order: its rows stay sealed, their
@@ -380,15 +445,10 @@ mod tests {
         migrations().to_latest(&mut conn).unwrap();
 
         type Row = (i64, Vec<u8>, Option<u32>, Vec<u8>, Option<Vec<u8>>);
-        let rows: Vec<Row> = conn
-            .prepare("SELECT seq, blob_id, epoch, sealed, data FROM outbox ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let rows: Vec<Row> = all_rows(
+            &conn,
+            "SELECT seq, blob_id, epoch, sealed, data FROM outbox ORDER BY seq",
+        );
         assert_eq!(
             rows,
             vec![

@@ -50,10 +50,7 @@ pub async fn push(
     // Held until the push is stored: the body's bytes stay counted while they are in memory.
     let (req, _room) = body.read(&state, l.max_body_bytes).await?;
     if req.blobs.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "a push holds at least one blob",
-        ));
+        return Err(ApiError::invalid("a push holds at least one blob"));
     }
     if req.blobs.len() > l.max_blobs_per_push {
         return Err(ApiError::new(
@@ -63,16 +60,10 @@ pub async fn push(
     }
     for b in &req.blobs {
         if b.id.len() != 16 {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                "blob ids are 16 bytes",
-            ));
+            return Err(ApiError::invalid("blob ids are 16 bytes"));
         }
         if b.data.is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                "a blob is not empty",
-            ));
+            return Err(ApiError::invalid("a blob is not empty"));
         }
         if b.data.len() > l.max_blob_bytes {
             return Err(ApiError::new(
@@ -144,10 +135,7 @@ pub async fn pull(
     require_member(&state, space, &caller).await?;
     let limit = q.limit.unwrap_or(DEFAULT_PULL_PAGE);
     if limit == 0 || limit > MAX_PULL_PAGE {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("limit is 1 to {MAX_PULL_PAGE}"),
-        ));
+        return Err(ApiError::invalid(format!("limit is 1 to {MAX_PULL_PAGE}")));
     }
     let mut pulled = state.store.pull(space, q.after.unwrap_or(0), limit).await?;
     if let Some(max) = q.max_bytes {
@@ -197,10 +185,7 @@ pub async fn put_snapshot(
     require_member(&state, space, &caller).await?;
     let (req, _room) = body.read(&state, state.limits.max_body_bytes).await?;
     if req.data.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "a snapshot is not empty",
-        ));
+        return Err(ApiError::invalid("a snapshot is not empty"));
     }
     // The snapshot counts toward the space's quota (in place of the one it replaces).
     state

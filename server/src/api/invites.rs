@@ -11,7 +11,7 @@ use duet_proto::{
 };
 use uuid::Uuid;
 
-use super::spaces::require_member;
+use super::spaces::member_space;
 use crate::auth::{self, Caller};
 use crate::cbor::{Cbor, CborResponse};
 use crate::error::ApiError;
@@ -34,12 +34,7 @@ pub async fn create(
     Path(space): Path<Uuid>,
     Cbor(req): Cbor<CreateInvite>,
 ) -> Result<CborResponse<InviteCreated>, ApiError> {
-    require_member(&state, space, &caller).await?;
-    let info = state
-        .store
-        .space_info(space)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let info = member_space(&state, space, &caller).await?;
     if info.kind == SpaceKind::Personal && req.kind == InviteKind::Partner {
         return Err(ApiError::new(
             ErrorCode::NotAllowed,
@@ -50,19 +45,17 @@ pub async fn create(
         .token_hash
         .as_slice()
         .try_into()
-        .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "token_hash is 32 bytes"))?;
+        .map_err(|_| ApiError::invalid("token_hash is 32 bytes"))?;
     if req.wrapped_key.is_empty() || req.wrapped_key.len() > MAX_WRAPPED_KEY_BYTES {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("wrapped_key is 1 to {MAX_WRAPPED_KEY_BYTES} bytes"),
-        ));
+        return Err(ApiError::invalid(format!(
+            "wrapped_key is 1 to {MAX_WRAPPED_KEY_BYTES} bytes"
+        )));
     }
     let ttl = req.ttl_secs.unwrap_or(INVITE_DEFAULT_TTL_SECS);
     if ttl == 0 || ttl > INVITE_MAX_TTL_SECS {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("ttl_secs is 1 to {INVITE_MAX_TTL_SECS}"),
-        ));
+        return Err(ApiError::invalid(format!(
+            "ttl_secs is 1 to {INVITE_MAX_TTL_SECS}"
+        )));
     }
     let now = now_ms();
     let expires_at = now + (ttl as i64) * 1000;

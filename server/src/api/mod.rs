@@ -1,6 +1,7 @@
 //! The HTTP surface: `/v1` routes, health, metrics, OpenAPI, and the fallbacks that turn
 //! unknown versions and paths into typed errors.
 
+pub mod answers;
 pub mod blobs;
 pub mod devices;
 pub mod invites;
@@ -31,6 +32,7 @@ use crate::state::AppState;
         spaces::announce_epoch,
         invites::create, invites::join,
         blobs::push, blobs::pull, blobs::put_snapshot, blobs::get_snapshot,
+        answers::put, answers::list, answers::reveal,
     ),
     components(schemas(duet_proto::ErrorBody, duet_proto::ErrorCode)),
     modifiers(&BearerAuth),
@@ -81,6 +83,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/spaces/{space}/snapshot",
             get(blobs::get_snapshot).put(blobs::put_snapshot),
+        )
+        .route(
+            "/spaces/{space}/answers/{round}",
+            get(answers::list).put(answers::put),
+        )
+        .route(
+            "/spaces/{space}/answers/{round}/reveal",
+            post(answers::reveal),
         )
         .route("/live", get(crate::live::live))
         .route("/openapi.json", get(openapi))

@@ -26,6 +26,20 @@ pub async fn require_member(
     }
 }
 
+/// The space, for a caller who is a member of it (404 otherwise, as for no such space).
+pub async fn member_space(
+    state: &AppState,
+    space: Uuid,
+    caller: &Caller,
+) -> Result<SpaceInfo, ApiError> {
+    require_member(state, space, caller).await?;
+    state
+        .store
+        .space_info(space)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
 /// Create a space (the client chooses its id); the caller is its first member. The answer
 /// is the same when the id is already someone else's space (then nothing changes and the
 /// caller is not a member), so a stranger can't probe which ids exist — also at the cap on
@@ -89,12 +103,7 @@ pub async fn get(
     caller: Caller,
     Path(space): Path<Uuid>,
 ) -> Result<CborResponse<SpaceInfo>, ApiError> {
-    require_member(&state, space, &caller).await?;
-    let info = state
-        .store
-        .space_info(space)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let info = member_space(&state, space, &caller).await?;
     Ok(CborResponse(StatusCode::OK, info))
 }
 
@@ -162,12 +171,7 @@ pub async fn remove_member(
     caller: Caller,
     Path((space, device)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    require_member(&state, space, &caller).await?;
-    let info = state
-        .store
-        .space_info(space)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let info = member_space(&state, space, &caller).await?;
     let Some(person) = info
         .members
         .iter()

@@ -82,6 +82,40 @@ impl ConnIo {
             && self.shared.in_flight.load(Ordering::Acquire) == 0
     }
 
+    /// Take the `taken` bytes of hyper's answer and send `typed` in their place: out now, or
+    /// at the next flush.
+    fn answer_typed(
+        &mut self,
+        cx: &mut Context<'_>,
+        typed: Vec<u8>,
+        taken: usize,
+    ) -> Poll<io::Result<usize>> {
+        self.out = Some((typed, 0));
+        if let Poll::Ready(Err(e)) = self.poll_out(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(taken))
+    }
+
+    /// What a write to the socket came to: bytes out count as activity, and a write that
+    /// can't go on waits no longer than the idle timeout.
+    fn wrote(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match written {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.touch();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => self.poll_idle(cx).map(Err),
+        }
+    }
+
     /// Write out the pending typed answer, if any.
     fn poll_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some((bytes, done)) = self.out.as_mut() {
@@ -135,23 +169,10 @@ impl AsyncWrite for ConnIo {
         if this.may_rewrite()
             && let Some(typed) = typed_hyper_error(buf)
         {
-            this.out = Some((typed, 0));
-            // hyper's bytes are taken; ours go out now or at the next flush.
-            if let Poll::Ready(Err(e)) = this.poll_out(cx) {
-                return Poll::Ready(Err(e));
-            }
-            return Poll::Ready(Ok(buf.len()));
+            return this.answer_typed(cx, typed, buf.len());
         }
-        match Pin::new(&mut this.inner).poll_write(cx, buf) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.touch();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => this.poll_idle(cx).map(Err),
-        }
+        let written = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.wrote(cx, written)
     }
 
     fn poll_write_vectored(
@@ -166,24 +187,12 @@ impl AsyncWrite for ConnIo {
             if total <= 512 {
                 let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
                 if let Some(typed) = typed_hyper_error(&joined) {
-                    this.out = Some((typed, 0));
-                    if let Poll::Ready(Err(e)) = this.poll_out(cx) {
-                        return Poll::Ready(Err(e));
-                    }
-                    return Poll::Ready(Ok(total));
+                    return this.answer_typed(cx, typed, total);
                 }
             }
         }
-        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.touch();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => this.poll_idle(cx).map(Err),
-        }
+        let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.wrote(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -1,7 +1,7 @@
 //! `duet-relay migrate-from-sqlite`: move a single relay's SQLite data into PostgreSQL, for
 //! an operator who outgrows one machine. Everything is copied as it is — device token
 //! hashes, memberships, open invites, the sealed-blob logs with their sequence numbers,
-//! snapshots — in one PostgreSQL transaction, so a failed run leaves the target empty, and
+//! snapshots, the relay's shares of prompt answers — in one PostgreSQL transaction, so a failed run leaves the target empty, and
 //! devices carry on with their tokens and cursors against the new nodes.
 
 use std::path::Path;
@@ -12,6 +12,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::postgres::PgStore;
+use super::sqlite::all_rows;
 use super::{StoreError, StoreResult};
 
 /// What was copied.
@@ -23,6 +24,7 @@ pub struct Copied {
     pub invites: u64,
     pub blobs: u64,
     pub snapshots: u64,
+    pub answers: u64,
 }
 
 const BLOB_BATCH: i64 = 500;
@@ -60,12 +62,11 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
     let mut copied = Copied::default();
 
     type DeviceRow = (Vec<u8>, Vec<u8>, Vec<u8>, i64, Option<i64>);
-    let devices: Vec<DeviceRow> = src
-        .prepare("SELECT id, person, token_hash, created_at, revoked_at FROM devices")?
-        .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let devices: Vec<DeviceRow> = all_rows(
+        &src,
+        "SELECT id, person, token_hash, created_at, revoked_at FROM devices",
+        [],
+    )?;
     for (id, person, hash, created, revoked) in devices {
         sqlx::query(
             "INSERT INTO devices (id, person, token_hash, created_at, revoked_at)
@@ -82,24 +83,12 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
     }
 
     type SpaceRow = (Vec<u8>, i64, i64, i64, i64, String, i64, Option<Vec<u8>>);
-    let spaces: Vec<SpaceRow> = src
-        .prepare(
-            "SELECT id, head, bytes, pruned_seq, created_at, kind, key_epoch, created_by
-             FROM spaces",
-        )?
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let spaces: Vec<SpaceRow> = all_rows(
+        &src,
+        "SELECT id, head, bytes, pruned_seq, created_at, kind, key_epoch, created_by
+         FROM spaces",
+        [],
+    )?;
     for (id, head, bytes, pruned, created, kind, epoch, by) in spaces {
         sqlx::query(
             "INSERT INTO spaces (id, head, bytes, pruned_seq, created_at, kind, key_epoch,
@@ -119,10 +108,8 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
         copied.spaces += 1;
     }
 
-    let members: Vec<(Vec<u8>, Vec<u8>, i64)> = src
-        .prepare("SELECT space, device, added_at FROM members")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let members: Vec<(Vec<u8>, Vec<u8>, i64)> =
+        all_rows(&src, "SELECT space, device, added_at FROM members", [])?;
     for (space, device, added) in members {
         sqlx::query("INSERT INTO members (space, device, added_at) VALUES ($1, $2, $3)")
             .bind(uuid(&space)?)
@@ -145,26 +132,12 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
         Option<i64>,
         String,
     );
-    let invites: Vec<InviteRow> = src
-        .prepare(
-            "SELECT id, space, created_by, token_hash, wrapped_key, expires_at, attempts,
-                    used_by, used_at, kind FROM invites",
-        )?
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let invites: Vec<InviteRow> = all_rows(
+        &src,
+        "SELECT id, space, created_by, token_hash, wrapped_key, expires_at, attempts,
+                used_by, used_at, kind FROM invites",
+        [],
+    )?;
     for (id, space, by, hash, wrapped, expires, attempts, used_by, used_at, kind) in invites {
         sqlx::query(
             "INSERT INTO invites (id, space, created_by, token_hash, wrapped_key, expires_at,
@@ -190,23 +163,12 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
     let mut after = 0i64;
     loop {
         type BlobRow = (i64, Vec<u8>, i64, Vec<u8>, Vec<u8>, Vec<u8>, i64);
-        let batch: Vec<BlobRow> = src
-            .prepare_cached(
-                "SELECT rowid, space, seq, blob_id, device, data, created_at FROM blobs
-                 WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
-            )?
-            .query_map(params![after, BLOB_BATCH], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+        let batch: Vec<BlobRow> = all_rows(
+            &src,
+            "SELECT rowid, space, seq, blob_id, device, data, created_at FROM blobs
+             WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+            params![after, BLOB_BATCH],
+        )?;
         let Some(last) = batch.last() else { break };
         after = last.0;
         let mut spaces = Vec::with_capacity(batch.len());
@@ -239,10 +201,11 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
         .await?;
     }
 
-    let snapshots: Vec<(Vec<u8>, i64, Vec<u8>, i64)> = src
-        .prepare("SELECT space, seq, data, created_at FROM snapshots")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let snapshots: Vec<(Vec<u8>, i64, Vec<u8>, i64)> = all_rows(
+        &src,
+        "SELECT space, seq, data, created_at FROM snapshots",
+        [],
+    )?;
     for (space, seq, data, created) in snapshots {
         sqlx::query("INSERT INTO snapshots (space, seq, data, created_at) VALUES ($1, $2, $3, $4)")
             .bind(uuid(&space)?)
@@ -252,6 +215,28 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
             .execute(&mut *tx)
             .await?;
         copied.snapshots += 1;
+    }
+
+    type AnswerRow = (Vec<u8>, String, Vec<u8>, Vec<u8>, i64, bool);
+    let answers: Vec<AnswerRow> = all_rows(
+        &src,
+        "SELECT space, round, person, share, answered_at, revealed FROM answer_shares",
+        [],
+    )?;
+    for (space, round, person, share, answered_at, revealed) in answers {
+        sqlx::query(
+            "INSERT INTO answer_shares (space, round, person, share, answered_at, revealed)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(uuid(&space)?)
+        .bind(round)
+        .bind(uuid(&person)?)
+        .bind(share)
+        .bind(answered_at)
+        .bind(revealed)
+        .execute(&mut *tx)
+        .await?;
+        copied.answers += 1;
     }
 
     // Cross-check before committing: every space's head matches its log.
@@ -315,6 +300,14 @@ mod tests {
         .await
         .unwrap();
         lite.prune(7).await.unwrap();
+        let (pa, pb) = (lite.device(a).await.unwrap().unwrap().person, b);
+        lite.put_answer(space, "p.1", pa, [4; 32], 7, 10)
+            .await
+            .unwrap();
+        lite.put_answer(space, "p.1", pb, [5; 32], 8, 10)
+            .await
+            .unwrap();
+        assert!(lite.reveal_answer(space, "p.1", pb).await.unwrap());
         let invite = Uuid::new_v4();
         lite.create_invite(NewInvite {
             id: invite,
@@ -340,6 +333,7 @@ mod tests {
                 invites: 1,
                 blobs: 234,
                 snapshots: 1,
+                answers: 2,
             }
         );
 
@@ -354,6 +348,16 @@ mod tests {
         assert_eq!(
             pg.space_info(space).await.unwrap(),
             lite.space_info(space).await.unwrap()
+        );
+        assert_eq!(
+            pg.answers(space, "p.1").await.unwrap(),
+            lite.answers(space, "p.1").await.unwrap()
+        );
+        assert!(
+            !pg.put_answer(space, "p.1", pa, [6; 32], 9, 10)
+                .await
+                .unwrap(),
+            "the first share came along"
         );
         for after in [0, 999, 1_000, 1_100, 1_234] {
             assert_eq!(

@@ -1,5 +1,5 @@
-//! Relay storage: devices, spaces, members, invites, the sealed-blob log and snapshots —
-//! never content. Behind a trait so SQLite (the default) and PostgreSQL share one test
+//! Relay storage: devices, spaces, members, invites, the sealed-blob log, snapshots and the
+//! relay's shares of sealed prompt answers — never content. Behind a trait so SQLite (the default) and PostgreSQL share one test
 //! suite (`suite.rs`) and the HTTP layer doesn't care which it talks to.
 
 pub mod migrate;
@@ -39,6 +39,9 @@ pub enum StoreError {
     /// The device holds as many pending invites as it may.
     #[error("this device has {max} pending invites")]
     TooManyInvites { max: u32 },
+    /// The space holds as many prompt answers as it may.
+    #[error("this space holds its {max} prompt answers")]
+    TooManyAnswers { max: u32 },
     #[error("storage backend: {0}")]
     Backend(String),
 }
@@ -135,6 +138,11 @@ pub(crate) fn kind_of(s: &str) -> StoreResult<SpaceKind> {
     SpaceKind::parse(s).ok_or_else(|| StoreError::Backend(format!("unknown space kind {s:?}")))
 }
 
+/// An invite kind as both backends store it (`partner`, `device`).
+pub(crate) fn invite_kind_of(s: &str) -> StoreResult<InviteKind> {
+    InviteKind::parse(s).ok_or_else(|| StoreError::Backend(format!("unknown invite kind {s:?}")))
+}
+
 /// Who may come in through an invite, by the rules every backend shares (read inside the
 /// join's transaction). `Ok(Some(p))`: admitted, and the joining device now acts for
 /// person `p` (a device link); `Ok(None)`: admitted as it is.
@@ -205,6 +213,135 @@ pub(crate) fn judge_epoch(current: u32, epoch: u32) -> StoreResult<u32> {
     }
 }
 
+/// A push being numbered inside its transaction, by the rules every backend shares: a blob
+/// id already in the log (or earlier in the same push) is a retry and keeps its number — a
+/// `Conflict` if its bytes differ; a fresh blob passes [`check_epoch`], must fit the
+/// quota, and takes the next number.
+#[derive(Debug)]
+pub(crate) struct Numbering {
+    head: i64,
+    bytes: i64,
+    epoch: u32,
+    quota_bytes: u64,
+    seqs: Vec<u64>,
+    fresh: Vec<LogBlob>,
+}
+
+impl Numbering {
+    /// For `pushed` blobs to a space at `head`, storing `bytes`, under key epoch `epoch`.
+    pub(crate) fn new(head: i64, bytes: i64, epoch: u32, quota_bytes: u64, pushed: usize) -> Self {
+        Numbering {
+            head,
+            bytes,
+            epoch,
+            quota_bytes,
+            seqs: Vec::with_capacity(pushed),
+            fresh: Vec::new(),
+        }
+    }
+
+    /// Number the next pushed blob; `stored` is the number and bytes of the blob the log
+    /// already holds under this id. Returns the blob when it is fresh (for the backend to
+    /// store).
+    pub(crate) fn add(
+        &mut self,
+        id: Vec<u8>,
+        data: Vec<u8>,
+        stored: Option<(u64, &[u8])>,
+    ) -> StoreResult<Option<&LogBlob>> {
+        let earlier = stored.or_else(|| {
+            self.fresh
+                .iter()
+                .find(|b| b.id == id)
+                .map(|b| (b.seq, b.data.as_slice()))
+        });
+        if let Some((seq, d)) = earlier {
+            if d != data.as_slice() {
+                return Err(StoreError::Conflict(
+                    "a blob with this id holds other bytes".into(),
+                ));
+            }
+            self.seqs.push(seq);
+            return Ok(None);
+        }
+        check_epoch(self.epoch, &data)?;
+        self.bytes += data.len() as i64;
+        if self.bytes as u64 > self.quota_bytes {
+            return Err(StoreError::QuotaExceeded);
+        }
+        self.head += 1;
+        let seq = self.head as u64;
+        self.seqs.push(seq);
+        self.fresh.push(LogBlob { seq, id, data });
+        Ok(self.fresh.last())
+    }
+
+    /// The space's head and stored bytes with the fresh blobs.
+    pub(crate) fn head_and_bytes(&self) -> (i64, i64) {
+        (self.head, self.bytes)
+    }
+
+    /// The fresh blobs so far, numbered.
+    pub(crate) fn fresh(&self) -> &[LogBlob] {
+        &self.fresh
+    }
+
+    /// What the push came to.
+    pub(crate) fn finish(self) -> Appended {
+        Appended {
+            seqs: self.seqs,
+            head: self.head as u64,
+            fresh: self.fresh,
+        }
+    }
+}
+
+/// Whether snapshot `new` goes in, by the rules every backend shares, for a space at `head`
+/// storing `bytes`, whose stored snapshot (if any) covers `seq` in `len` bytes (`old`): a
+/// snapshot beyond the head is `CursorAhead`; one no newer than the stored one changes
+/// nothing (`None`); otherwise it replaces the stored one and the space then stores the
+/// bytes returned — `QuotaExceeded` past `quota_bytes`.
+pub(crate) fn judge_snapshot(
+    head: i64,
+    bytes: i64,
+    old: Option<(i64, i64)>,
+    new: &Snapshot,
+    quota_bytes: u64,
+) -> StoreResult<Option<i64>> {
+    if new.seq > head as u64 {
+        return Err(StoreError::CursorAhead {
+            after: new.seq,
+            head: head as u64,
+        });
+    }
+    // An older snapshot never replaces a newer one (nor the same one).
+    if old.is_some_and(|(seq, _)| seq as u64 >= new.seq) {
+        return Ok(None);
+    }
+    let bytes = bytes - old.map_or(0, |(_, len)| len) + new.data.len() as i64;
+    if bytes as u64 > quota_bytes {
+        return Err(StoreError::QuotaExceeded);
+    }
+    Ok(Some(bytes))
+}
+
+/// A page of the log: `blobs` read after `from` (the cursor, or the seq of the `snapshot`
+/// that comes first), in a space at `head`.
+pub(crate) fn page(
+    blobs: Vec<LogBlob>,
+    from: u64,
+    head: u64,
+    snapshot: Option<Snapshot>,
+) -> duet_proto::Pulled {
+    let last = blobs.last().map(|b| b.seq).unwrap_or(from);
+    duet_proto::Pulled {
+        more: last < head,
+        blobs,
+        head,
+        snapshot,
+    }
+}
+
 /// The result of an append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appended {
@@ -213,6 +350,16 @@ pub struct Appended {
     pub head: u64,
     /// Blobs that were new (not retries), for the live channel.
     pub fresh: Vec<LogBlob>,
+}
+
+/// One person's answer to a round of a space, as stored: the relay's share of its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub person: Uuid,
+    pub share: Vec<u8>,
+    pub answered_at: Millis,
+    /// Revealed early by its person, before the others answered.
+    pub revealed: bool,
 }
 
 /// The cap on a device's pending invites ([`RelayStore::create_invite_capped`]).
@@ -400,4 +547,24 @@ pub trait RelayStore: Send + Sync + 'static {
     /// Delete log blobs covered by a snapshot older than `older_than`; returns how many. The
     /// space's stored bytes are then what is left of its log plus its snapshot.
     async fn prune(&self, older_than: Millis) -> StoreResult<u64>;
+
+    /// Register `person`'s relay share of their answer to `round` in `space` (ADR 11). The
+    /// first share for (space, round, person) is kept: `Ok(false)` and nothing changes when
+    /// one is there already, whatever its bytes. A space holds at most `max_per_space`
+    /// answers: one more is `TooManyAnswers`, nothing stored (checked in the inserting
+    /// transaction). `NotFound` when the space doesn't exist.
+    async fn put_answer(
+        &self,
+        space: Uuid,
+        round: &str,
+        person: Uuid,
+        share: [u8; 32],
+        now: Millis,
+        max_per_space: u32,
+    ) -> StoreResult<bool>;
+    /// Every answer to `round` in `space`, in the order they came (empty when none).
+    async fn answers(&self, space: Uuid, round: &str) -> StoreResult<Vec<StoredAnswer>>;
+    /// Mark `person`'s answer to `round` revealed (again: no change). `false` when that
+    /// person has no answer there.
+    async fn reveal_answer(&self, space: Uuid, round: &str, person: Uuid) -> StoreResult<bool>;
 }

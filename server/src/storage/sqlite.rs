@@ -9,8 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use duet_proto::{InviteKind, LogBlob, Pulled, Snapshot, SpaceInfo, SpaceKind};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use duet_proto::{LogBlob, Pulled, Snapshot, SpaceInfo, SpaceKind};
+use rusqlite::{
+    Connection, OptionalExtension, Params, Row, Transaction, TransactionBehavior, params,
+};
 use rusqlite_migration::{M, Migrations};
 use uuid::Uuid;
 
@@ -23,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_relay.sql"),
     include_str!("../../migrations/sqlite/0002_persons.sql"),
     include_str!("../../migrations/sqlite/0003_limits.sql"),
+    include_str!("../../migrations/sqlite/0004_answers.sql"),
 ];
 
 pub struct SqliteStore {
@@ -89,6 +92,16 @@ impl SqliteStore {
         .map_err(backend)?
     }
 
+    /// [`write`](Self::write) in an IMMEDIATE transaction: the write lock is taken at once,
+    /// so nothing comes between what it reads and what it writes. `f` commits.
+    async fn write_tx<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(Transaction<'_>) -> StoreResult<R> + Send + 'static,
+    ) -> StoreResult<R> {
+        self.write(move |c| f(c.transaction_with_behavior(TransactionBehavior::Immediate)?))
+            .await
+    }
+
     async fn read<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
@@ -106,6 +119,37 @@ impl SqliteStore {
 
 fn uuid_of(b: Vec<u8>) -> StoreResult<Uuid> {
     Uuid::from_slice(&b).map_err(backend)
+}
+
+/// A row's columns, in order, as a tuple.
+fn columns<T>(r: &Row<'_>) -> rusqlite::Result<T>
+where
+    T: for<'r> TryFrom<&'r Row<'r>, Error = rusqlite::Error>,
+{
+    T::try_from(r)
+}
+
+/// Every row `sql` selects, each as a tuple of its columns.
+pub(super) fn all_rows<T>(c: &Connection, sql: &str, p: impl Params) -> StoreResult<Vec<T>>
+where
+    T: for<'r> TryFrom<&'r Row<'r>, Error = rusqlite::Error>,
+{
+    Ok(c.prepare_cached(sql)?
+        .query_map(p, columns)?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Make `device` a member of `space` (if it isn't).
+fn join_space(c: &Connection, space: &Uuid, device: &Uuid, now: Millis) -> StoreResult<()> {
+    c.execute(
+        "INSERT OR IGNORE INTO members (space, device, added_at) VALUES (?1, ?2, ?3)",
+        params![
+            space.as_bytes().as_slice(),
+            device.as_bytes().as_slice(),
+            now
+        ],
+    )?;
+    Ok(())
 }
 
 /// (device, person) of every member of a space.
@@ -127,9 +171,7 @@ fn members_of(c: &Connection, space: &Uuid) -> StoreResult<Vec<(Uuid, Uuid)>> {
 fn space_info(c: &Connection, space: &Uuid) -> StoreResult<Option<SpaceInfo>> {
     let row: Option<(i64, String, u32)> = c
         .prepare_cached("SELECT head, kind, key_epoch FROM spaces WHERE id = ?1")?
-        .query_row([space.as_bytes().as_slice()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row([space.as_bytes().as_slice()], columns)
         .optional()?;
     match row {
         None => Ok(None),
@@ -235,8 +277,7 @@ impl RelayStore for SqliteStore {
     }
 
     async fn revoke_device(&self, id: Uuid, now: Millis) -> StoreResult<bool> {
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write_tx(move |tx| {
             let n = tx.execute(
                 "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
                 params![id.as_bytes().as_slice(), now],
@@ -263,8 +304,7 @@ impl RelayStore for SqliteStore {
         now: Millis,
         max_created: u32,
     ) -> StoreResult<bool> {
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write_tx(move |tx| {
             let sp = space.as_bytes().as_slice();
             let by = creator.as_bytes().as_slice();
             let exists: bool = tx
@@ -298,14 +338,8 @@ impl RelayStore for SqliteStore {
                 "INSERT INTO spaces (id, kind, created_at, created_by) VALUES (?1, ?2, ?3, ?4)",
                 params![sp, kind.as_str(), now, by],
             )?;
-            tx.execute(
-                "INSERT INTO members (space, device, added_at) VALUES (?1, ?2, ?3)",
-                params![
-                    space.as_bytes().as_slice(),
-                    creator.as_bytes().as_slice(),
-                    now
-                ],
-            )?;
+            // The space is new: the creator can't be a member of it yet.
+            join_space(&tx, &space, &creator, now)?;
             tx.commit()?;
             Ok(true)
         })
@@ -350,8 +384,7 @@ impl RelayStore for SqliteStore {
     }
 
     async fn add_member(&self, space: Uuid, device: Uuid, now: Millis) -> StoreResult<()> {
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write_tx(move |tx| {
             let ok: Option<i64> = tx
                 .query_row(
                     "SELECT 1 FROM devices WHERE id = ?1 AND revoked_at IS NULL",
@@ -362,14 +395,7 @@ impl RelayStore for SqliteStore {
             if ok.is_none() {
                 return Err(StoreError::NotFound);
             }
-            tx.execute(
-                "INSERT OR IGNORE INTO members (space, device, added_at) VALUES (?1, ?2, ?3)",
-                params![
-                    space.as_bytes().as_slice(),
-                    device.as_bytes().as_slice(),
-                    now
-                ],
-            )?;
+            join_space(&tx, &space, &device, now)?;
             tx.commit()?;
             Ok(())
         })
@@ -387,8 +413,7 @@ impl RelayStore for SqliteStore {
     }
 
     async fn remove_person(&self, space: Uuid, person: Uuid) -> StoreResult<Vec<Uuid>> {
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write_tx(move |tx| {
             let sp = space.as_bytes().as_slice();
             let pe = person.as_bytes().as_slice();
             let devices = tx
@@ -411,8 +436,7 @@ impl RelayStore for SqliteStore {
     }
 
     async fn create_invite_capped(&self, inv: NewInvite, cap: InviteCap) -> StoreResult<()> {
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write_tx(move |tx| {
             let pending: i64 = tx.query_row(
                 "SELECT count(*) FROM invites WHERE created_by = ?1 AND used_by IS NULL
                  AND expires_at > ?2 AND attempts < ?3",
@@ -469,9 +493,8 @@ impl RelayStore for SqliteStore {
         now: Millis,
         max_attempts: u32,
     ) -> StoreResult<JoinOutcome> {
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            type Row = (
+        self.write_tx(move |tx| {
+            type Invite = (
                 Vec<u8>,
                 Vec<u8>,
                 Vec<u8>,
@@ -481,24 +504,13 @@ impl RelayStore for SqliteStore {
                 String,
                 Vec<u8>,
             );
-            let row: Option<Row> = tx
+            let row: Option<Invite> = tx
                 .query_row(
                     "SELECT space, token_hash, wrapped_key, expires_at, attempts, used_by, kind,
                             created_by
                      FROM invites WHERE id = ?1",
                     [id.as_bytes().as_slice()],
-                    |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                        ))
-                    },
+                    columns,
                 )
                 .optional()?;
             let Some((space, stored, wrapped_key, expires_at, attempts, used_by, kind, by)) = row
@@ -525,13 +537,13 @@ impl RelayStore for SqliteStore {
                 }
                 JoinVerdict::Join => {}
             }
-            let space_id = uuid_of(space.clone())?;
-            let kind = InviteKind::parse(&kind)
-                .ok_or_else(|| backend(format!("unknown invite kind {kind:?}")))?;
-            let space_kind: String =
-                tx.query_row("SELECT kind FROM spaces WHERE id = ?1", [&space], |r| {
-                    r.get(0)
-                })?;
+            let space_id = uuid_of(space)?;
+            let kind = invite_kind_of(&kind)?;
+            let space_kind: String = tx.query_row(
+                "SELECT kind FROM spaces WHERE id = ?1",
+                [space_id.as_bytes().as_slice()],
+                |r| r.get(0),
+            )?;
             // The inviter acts for the person they acted for when they made it (a device
             // can't change person once it has spaces).
             let inviter = device_row(&tx, &uuid_of(by)?)?.ok_or(StoreError::NotFound)?;
@@ -569,10 +581,7 @@ impl RelayStore for SqliteStore {
                 "UPDATE invites SET used_by = ?2, used_at = ?3 WHERE id = ?1",
                 params![id.as_bytes().as_slice(), device.as_bytes().as_slice(), now],
             )?;
-            tx.execute(
-                "INSERT OR IGNORE INTO members (space, device, added_at) VALUES (?1, ?2, ?3)",
-                params![space, device.as_bytes().as_slice(), now],
-            )?;
+            join_space(&tx, &space_id, &device, now)?;
             tx.commit()?;
             Ok(JoinOutcome::Joined {
                 space: space_id,
@@ -590,18 +599,16 @@ impl RelayStore for SqliteStore {
         limits: AppendLimits,
         now: Millis,
     ) -> StoreResult<Appended> {
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (mut head, mut bytes, epoch): (i64, i64, u32) = tx
+        self.write_tx(move |tx| {
+            let (head, bytes, epoch): (i64, i64, u32) = tx
                 .query_row(
                     "SELECT head, bytes, key_epoch FROM spaces WHERE id = ?1",
                     [space.as_bytes().as_slice()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    columns,
                 )
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
-            let mut seqs = Vec::with_capacity(blobs.len());
-            let mut fresh = Vec::new();
+            let mut numbering = Numbering::new(head, bytes, epoch, limits.quota_bytes, blobs.len());
             {
                 let mut find = tx.prepare_cached(
                     "SELECT seq, data FROM blobs WHERE space = ?1 AND blob_id = ?2",
@@ -611,69 +618,35 @@ impl RelayStore for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?;
                 for (id, data) in blobs {
-                    let existing: Option<(i64, Vec<u8>)> = find
-                        .query_row(params![space.as_bytes().as_slice(), id], |r| {
-                            Ok((r.get(0)?, r.get(1)?))
-                        })
+                    let stored: Option<(i64, Vec<u8>)> = find
+                        .query_row(params![space.as_bytes().as_slice(), id], columns)
                         .optional()?;
-                    if let Some((seq, stored)) = existing {
-                        if stored != data {
-                            return Err(StoreError::Conflict(
-                                "a blob with this id holds other bytes".into(),
-                            ));
-                        }
-                        seqs.push(seq as u64);
-                        continue;
+                    let stored = stored.as_ref().map(|(seq, d)| (*seq as u64, d.as_slice()));
+                    if let Some(b) = numbering.add(id, data, stored)? {
+                        insert.execute(params![
+                            space.as_bytes().as_slice(),
+                            b.seq as i64,
+                            b.id,
+                            device.as_bytes().as_slice(),
+                            b.data,
+                            now
+                        ])?;
                     }
-                    // A retry within the same push is the same blob too.
-                    if let Some(prev) = fresh.iter().find(|b: &&LogBlob| b.id == id) {
-                        if prev.data != data {
-                            return Err(StoreError::Conflict(
-                                "a blob with this id holds other bytes".into(),
-                            ));
-                        }
-                        seqs.push(prev.seq);
-                        continue;
-                    }
-                    check_epoch(epoch, &data)?;
-                    bytes += data.len() as i64;
-                    if bytes as u64 > limits.quota_bytes {
-                        return Err(StoreError::QuotaExceeded);
-                    }
-                    head += 1;
-                    insert.execute(params![
-                        space.as_bytes().as_slice(),
-                        head,
-                        id,
-                        device.as_bytes().as_slice(),
-                        data,
-                        now
-                    ])?;
-                    seqs.push(head as u64);
-                    fresh.push(LogBlob {
-                        seq: head as u64,
-                        id,
-                        data,
-                    });
                 }
             }
+            let (head, bytes) = numbering.head_and_bytes();
             tx.execute(
                 "UPDATE spaces SET head = ?2, bytes = ?3 WHERE id = ?1",
                 params![space.as_bytes().as_slice(), head, bytes],
             )?;
             tx.commit()?;
-            Ok(Appended {
-                seqs,
-                head: head as u64,
-                fresh,
-            })
+            Ok(numbering.finish())
         })
         .await
     }
 
     async fn raise_epoch(&self, space: Uuid, epoch: u32) -> StoreResult<u32> {
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write_tx(move |tx| {
             let current: u32 = tx
                 .query_row(
                     "SELECT key_epoch FROM spaces WHERE id = ?1",
@@ -697,9 +670,7 @@ impl RelayStore for SqliteStore {
         self.read(move |c| {
             let (head, pruned): (i64, i64) = c
                 .prepare_cached("SELECT head, pruned_seq FROM spaces WHERE id = ?1")?
-                .query_row([space.as_bytes().as_slice()], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row([space.as_bytes().as_slice()], columns)
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
             let head = head as u64;
@@ -730,13 +701,7 @@ impl RelayStore for SqliteStore {
                     },
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let last = blobs.last().map(|b| b.seq).unwrap_or(from);
-            Ok(Pulled {
-                more: last < head,
-                blobs,
-                head,
-                snapshot,
-            })
+            Ok(page(blobs, from, head, snapshot))
         })
         .await
     }
@@ -748,36 +713,26 @@ impl RelayStore for SqliteStore {
         now: Millis,
         quota_bytes: u64,
     ) -> StoreResult<()> {
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write_tx(move |tx| {
             let sp = space.as_bytes().as_slice();
             let (head, bytes): (i64, i64) = tx
-                .query_row("SELECT head, bytes FROM spaces WHERE id = ?1", [sp], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    "SELECT head, bytes FROM spaces WHERE id = ?1",
+                    [sp],
+                    columns,
+                )
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
-            if s.seq > head as u64 {
-                return Err(StoreError::CursorAhead {
-                    after: s.seq,
-                    head: head as u64,
-                });
-            }
             let old: Option<(i64, i64)> = tx
                 .query_row(
                     "SELECT seq, length(data) FROM snapshots WHERE space = ?1",
                     [sp],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    columns,
                 )
                 .optional()?;
-            // An older snapshot never replaces a newer one (nor the same one).
-            if old.is_some_and(|(seq, _)| seq as u64 >= s.seq) {
+            let Some(bytes) = judge_snapshot(head, bytes, old, &s, quota_bytes)? else {
                 return Ok(());
-            }
-            let bytes = bytes - old.map_or(0, |(_, len)| len) + s.data.len() as i64;
-            if bytes as u64 > quota_bytes {
-                return Err(StoreError::QuotaExceeded);
-            }
+            };
             tx.execute(
                 "INSERT INTO snapshots (space, seq, data, created_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(space) DO UPDATE SET seq = excluded.seq, data = excluded.data,
@@ -799,15 +754,13 @@ impl RelayStore for SqliteStore {
     }
 
     async fn prune(&self, older_than: Millis) -> StoreResult<u64> {
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let due: Vec<(Vec<u8>, i64)> = tx
-                .prepare(
-                    "SELECT s.space, s.seq FROM snapshots s JOIN spaces p ON p.id = s.space
-                     WHERE s.created_at < ?1 AND s.seq > p.pruned_seq",
-                )?
-                .query_map([older_than], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
+        self.write_tx(move |tx| {
+            let due: Vec<(Vec<u8>, i64)> = all_rows(
+                &tx,
+                "SELECT s.space, s.seq FROM snapshots s JOIN spaces p ON p.id = s.space
+                 WHERE s.created_at < ?1 AND s.seq > p.pruned_seq",
+                [older_than],
+            )?;
             let mut n = 0u64;
             for (space, seq) in due {
                 n += tx.execute(
@@ -825,6 +778,101 @@ impl RelayStore for SqliteStore {
             }
             tx.commit()?;
             Ok(n)
+        })
+        .await
+    }
+
+    async fn put_answer(
+        &self,
+        space: Uuid,
+        round: &str,
+        person: Uuid,
+        share: [u8; 32],
+        now: Millis,
+        max_per_space: u32,
+    ) -> StoreResult<bool> {
+        let round = round.to_owned();
+        self.write_tx(move |tx| {
+            let sp = space.as_bytes().as_slice();
+            let exists = tx
+                .query_row("SELECT 1 FROM spaces WHERE id = ?1", [sp], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !exists {
+                return Err(StoreError::NotFound);
+            }
+            let held = tx
+                .query_row(
+                    "SELECT 1 FROM answer_shares WHERE space = ?1 AND round = ?2 AND person = ?3",
+                    params![sp, round, person.as_bytes().as_slice()],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            // The first share stays: another device's later one must not change the key.
+            if held {
+                return Ok(false);
+            }
+            let stored: i64 = tx.query_row(
+                "SELECT count(*) FROM answer_shares WHERE space = ?1",
+                [sp],
+                |r| r.get(0),
+            )?;
+            if stored >= i64::from(max_per_space) {
+                return Err(StoreError::TooManyAnswers { max: max_per_space });
+            }
+            tx.execute(
+                "INSERT INTO answer_shares (space, round, person, share, answered_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    sp,
+                    round,
+                    person.as_bytes().as_slice(),
+                    share.as_slice(),
+                    now
+                ],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn answers(&self, space: Uuid, round: &str) -> StoreResult<Vec<StoredAnswer>> {
+        let round = round.to_owned();
+        self.read(move |c| {
+            let rows: Vec<(Vec<u8>, Vec<u8>, i64, bool)> = all_rows(
+                c,
+                "SELECT person, share, answered_at, revealed FROM answer_shares
+                 WHERE space = ?1 AND round = ?2 ORDER BY answered_at, person",
+                params![space.as_bytes().as_slice(), round],
+            )?;
+            rows.into_iter()
+                .map(|(person, share, answered_at, revealed)| {
+                    Ok(StoredAnswer {
+                        person: uuid_of(person)?,
+                        share,
+                        answered_at,
+                        revealed,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn reveal_answer(&self, space: Uuid, round: &str, person: Uuid) -> StoreResult<bool> {
+        let round = round.to_owned();
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE answer_shares SET revealed = 1
+                 WHERE space = ?1 AND round = ?2 AND person = ?3",
+                params![
+                    space.as_bytes().as_slice(),
+                    round,
+                    person.as_bytes().as_slice()
+                ],
+            )? > 0)
         })
         .await
     }

@@ -26,7 +26,10 @@ macro_rules! storage_suite {
             snapshots_and_pruning, device_links_make_one_person, journals_admit_two_people,
             removal_takes_the_whole_person, epochs_only_move_forward,
             snapshots_count_toward_the_quota, spaces_per_device_are_capped,
-            pending_invites_per_device_are_capped, expired_invites_are_purged);
+            pending_invites_per_device_are_capped, expired_invites_are_purged,
+            first_answer_share_wins, answers_are_listed_in_order,
+            answers_are_revealed_by_their_person, answers_per_space_are_capped,
+            answers_stay_in_their_space_and_round);
     };
 }
 pub(crate) use storage_suite;
@@ -39,6 +42,11 @@ const LIMITS: AppendLimits = AppendLimits {
     quota_bytes: 10_000,
     inline_bytes: 1024,
 };
+
+/// A pushed blob: its id is 16 bytes of `i`, its data `n` more.
+fn blob(i: u8, n: usize) -> (Vec<u8>, Vec<u8>) {
+    (vec![i; 16], vec![i; n])
+}
 
 async fn device(s: &dyn RelayStore, b: u8) -> Uuid {
     let id = Uuid::new_v4();
@@ -223,7 +231,6 @@ pub(crate) async fn invites(s: &dyn RelayStore) {
 pub(crate) async fn log(s: &dyn RelayStore) {
     let a = device(s, 6).await;
     let space = journal(s, a).await;
-    let blob = |i: u8, n: usize| (vec![i; 16], vec![i; n]);
     let r = s
         .append(space, a, vec![blob(1, 10), blob(2, 10)], LIMITS, 5)
         .await
@@ -594,7 +601,7 @@ pub(crate) async fn snapshots_count_toward_the_quota(s: &dyn RelayStore) {
         seq,
         data: vec![fill; n],
     };
-    s.append(j, a, vec![(vec![1; 16], vec![1; 6_000])], LIMITS, 1)
+    s.append(j, a, vec![blob(1, 6_000)], LIMITS, 1)
         .await
         .unwrap();
     assert!(matches!(
@@ -607,14 +614,11 @@ pub(crate) async fn snapshots_count_toward_the_quota(s: &dyn RelayStore) {
         .unwrap();
     // 6,000 + 3,000 stored: 2,000 more don't fit, 500 do.
     assert!(matches!(
-        s.append(j, a, vec![(vec![2; 16], vec![2; 2_000])], LIMITS, 4)
-            .await,
+        s.append(j, a, vec![blob(2, 2_000)], LIMITS, 4).await,
         Err(StoreError::QuotaExceeded)
     ));
     assert_eq!(s.space_info(j).await.unwrap().unwrap().head, 1);
-    s.append(j, a, vec![(vec![2; 16], vec![2; 500])], LIMITS, 4)
-        .await
-        .unwrap();
+    s.append(j, a, vec![blob(2, 500)], LIMITS, 4).await.unwrap();
     // A newer snapshot replaces the old one's bytes: 6,500 + 3,400.
     s.put_snapshot_within(j, snap(2, 3_400, 3), 5, quota)
         .await
@@ -630,12 +634,11 @@ pub(crate) async fn snapshots_count_toward_the_quota(s: &dyn RelayStore) {
     );
     // Pruning the log leaves the snapshot's 3,400: 6,600 more fit, and not a byte past.
     assert_eq!(s.prune(100).await.unwrap(), 2);
-    s.append(j, a, vec![(vec![3; 16], vec![3; 6_600])], LIMITS, 6)
+    s.append(j, a, vec![blob(3, 6_600)], LIMITS, 6)
         .await
         .unwrap();
     assert!(matches!(
-        s.append(j, a, vec![(vec![4; 16], vec![4; 1])], LIMITS, 7)
-            .await,
+        s.append(j, a, vec![blob(4, 1)], LIMITS, 7).await,
         Err(StoreError::QuotaExceeded)
     ));
     assert!(matches!(
@@ -700,57 +703,47 @@ pub(crate) async fn spaces_per_device_are_capped(s: &dyn RelayStore) {
 pub(crate) async fn pending_invites_per_device_are_capped(s: &dyn RelayStore) {
     let a = device(s, 120).await;
     let j = journal(s, a).await;
-    let cap = |now| InviteCap {
-        now,
-        max_pending: 2,
-        max_attempts: 5,
+    // Store an invite with the cap of two pending ones, as of `now`.
+    let create = |inv: &NewInvite, now| {
+        s.create_invite_capped(
+            inv.clone(),
+            InviteCap {
+                now,
+                max_pending: 2,
+                max_attempts: 5,
+            },
+        )
     };
+    let at_cap = |r: StoreResult<()>| matches!(r, Err(StoreError::TooManyInvites { max: 2 }));
     let first = invite(j, a, InviteKind::Partner, 121);
     let short = NewInvite {
         expires_at: 20,
         ..invite(j, a, InviteKind::Device, 122)
     };
     let third = invite(j, a, InviteKind::Device, 123);
-    s.create_invite_capped(first.clone(), cap(10))
-        .await
-        .unwrap();
-    s.create_invite_capped(short.clone(), cap(10))
-        .await
-        .unwrap();
-    assert!(matches!(
-        s.create_invite_capped(third.clone(), cap(10)).await,
-        Err(StoreError::TooManyInvites { max: 2 })
-    ));
+    create(&first, 10).await.unwrap();
+    create(&short, 10).await.unwrap();
+    assert!(at_cap(create(&third, 10).await));
     assert_eq!(join(s, &third, 123, a).await, JoinOutcome::NotFound);
     // Expired at 20: no longer pending.
-    s.create_invite_capped(third.clone(), cap(20))
-        .await
-        .unwrap();
+    create(&third, 20).await.unwrap();
     let fourth = invite(j, a, InviteKind::Device, 124);
-    assert!(matches!(
-        s.create_invite_capped(fourth.clone(), cap(20)).await,
-        Err(StoreError::TooManyInvites { .. })
-    ));
+    assert!(at_cap(create(&fourth, 20).await));
     // Used: no longer pending.
     let b = device(s, 125).await;
     assert!(joined(&join(s, &first, 121, b).await));
-    s.create_invite_capped(fourth.clone(), cap(20))
-        .await
-        .unwrap();
+    create(&fourth, 20).await.unwrap();
     let fifth = invite(j, a, InviteKind::Device, 126);
-    assert!(matches!(
-        s.create_invite_capped(fifth.clone(), cap(20)).await,
-        Err(StoreError::TooManyInvites { .. })
-    ));
+    assert!(at_cap(create(&fifth, 20).await));
     // Burned: no longer pending.
     for _ in 0..5 {
         join(s, &third, 1, a).await;
     }
     assert_eq!(join(s, &third, 123, a).await, JoinOutcome::Burned);
-    s.create_invite_capped(fifth, cap(20)).await.unwrap();
+    create(&fifth, 20).await.unwrap();
     // Another device's invites are its own count.
     let other = invite(j, b, InviteKind::Device, 127);
-    s.create_invite_capped(other, cap(20)).await.unwrap();
+    create(&other, 20).await.unwrap();
 }
 
 /// Invites that expired before the cutoff go, used or not; the rest stay.
@@ -777,6 +770,157 @@ pub(crate) async fn expired_invites_are_purged(s: &dyn RelayStore) {
         "an unexpired invite stays"
     );
     assert_eq!(s.purge_invites(101).await.unwrap(), 0);
+}
+
+/// A 32-byte answer share filled with `b`.
+fn share(b: u8) -> [u8; 32] {
+    [b; 32]
+}
+
+/// Register `person`'s share `b` to `round` with room for plenty of answers.
+async fn answer(
+    s: &dyn RelayStore,
+    space: Uuid,
+    round: &str,
+    person: Uuid,
+    b: u8,
+    at: i64,
+) -> bool {
+    s.put_answer(space, round, person, share(b), at, 1_000)
+        .await
+        .unwrap()
+}
+
+/// The first share a person registers for a round stays: a retry and another share (another
+/// device's, made offline) both change nothing, not even the time.
+pub(crate) async fn first_answer_share_wins(s: &dyn RelayStore) {
+    let a = device(s, 140).await;
+    let j = journal(s, a).await;
+    let pa = person(s, a).await;
+    assert!(answer(s, j, "p1.7", pa, 1, 10).await);
+    assert!(!answer(s, j, "p1.7", pa, 1, 11).await, "a retry");
+    assert!(!answer(s, j, "p1.7", pa, 2, 12).await, "another share");
+    assert_eq!(
+        s.answers(j, "p1.7").await.unwrap(),
+        vec![StoredAnswer {
+            person: pa,
+            share: share(1).to_vec(),
+            answered_at: 10,
+            revealed: false,
+        }]
+    );
+    assert!(matches!(
+        s.put_answer(Uuid::new_v4(), "p1.7", pa, share(1), 10, 1_000)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// A round lists every person who answered, in the order they did, with their shares; a
+/// round nobody answered is empty.
+pub(crate) async fn answers_are_listed_in_order(s: &dyn RelayStore) {
+    let a = device(s, 141).await;
+    let j = journal(s, a).await;
+    let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+    assert!(s.answers(j, "p2.1").await.unwrap().is_empty());
+    answer(s, j, "p2.1", second, 2, 20).await;
+    answer(s, j, "p2.1", first, 1, 30).await;
+    let got = s.answers(j, "p2.1").await.unwrap();
+    assert_eq!(
+        got.iter()
+            .map(|x| (x.person, x.share[0], x.answered_at, x.revealed))
+            .collect::<Vec<_>>(),
+        vec![(second, 2, 20, false), (first, 1, 30, false)]
+    );
+    assert!(s.answers(Uuid::new_v4(), "p2.1").await.unwrap().is_empty());
+}
+
+/// A person reveals their own answer (again: no change); one who hasn't answered reveals
+/// nothing, and a reveal marks no one else's answer.
+pub(crate) async fn answers_are_revealed_by_their_person(s: &dyn RelayStore) {
+    let a = device(s, 142).await;
+    let j = journal(s, a).await;
+    let (pa, pb) = (Uuid::new_v4(), Uuid::new_v4());
+    answer(s, j, "p3.1", pa, 1, 1).await;
+    answer(s, j, "p3.1", pb, 2, 2).await;
+    assert!(!s.reveal_answer(j, "p3.1", Uuid::new_v4()).await.unwrap());
+    assert!(
+        !s.reveal_answer(j, "p3.2", pa).await.unwrap(),
+        "another round"
+    );
+    assert!(s.reveal_answer(j, "p3.1", pa).await.unwrap());
+    assert!(s.reveal_answer(j, "p3.1", pa).await.unwrap(), "idempotent");
+    let revealed: Vec<(Uuid, bool)> = s
+        .answers(j, "p3.1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|x| (x.person, x.revealed))
+        .collect();
+    assert_eq!(revealed, vec![(pa, true), (pb, false)]);
+    // Revealed, the share is still the first one.
+    assert!(!answer(s, j, "p3.1", pa, 9, 3).await);
+    assert_eq!(
+        s.answers(j, "p3.1").await.unwrap()[0].share,
+        share(1).to_vec()
+    );
+}
+
+/// A space holds at most its cap of answers, across rounds: one more is refused and nothing
+/// stored, a share already held still answers, and other spaces have their own count.
+pub(crate) async fn answers_per_space_are_capped(s: &dyn RelayStore) {
+    let a = device(s, 143).await;
+    let j = journal(s, a).await;
+    let other = journal(s, a).await;
+    let (pa, pb) = (Uuid::new_v4(), Uuid::new_v4());
+    let put =
+        |space, round: &'static str, person, b| s.put_answer(space, round, person, share(b), 1, 3);
+    assert!(put(j, "r1", pa, 1).await.unwrap());
+    assert!(put(j, "r1", pb, 2).await.unwrap());
+    assert!(put(j, "r2", pa, 3).await.unwrap());
+    assert!(matches!(
+        put(j, "r2", pb, 4).await,
+        Err(StoreError::TooManyAnswers { max: 3 })
+    ));
+    assert!(matches!(
+        put(j, "r3", pa, 5).await,
+        Err(StoreError::TooManyAnswers { max: 3 })
+    ));
+    assert_eq!(s.answers(j, "r2").await.unwrap().len(), 1, "nothing stored");
+    assert!(s.answers(j, "r3").await.unwrap().is_empty());
+    assert!(
+        !put(j, "r1", pa, 6).await.unwrap(),
+        "a held share still answers"
+    );
+    assert!(put(other, "r2", pb, 7).await.unwrap());
+}
+
+/// Answers belong to their space and round: the same round in another space, and another
+/// round in the same space, are separate (same person, other shares).
+pub(crate) async fn answers_stay_in_their_space_and_round(s: &dyn RelayStore) {
+    let a = device(s, 144).await;
+    let (j1, j2) = (journal(s, a).await, journal(s, a).await);
+    let pa = person(s, a).await;
+    assert!(answer(s, j1, "p4.1", pa, 1, 1).await);
+    assert!(answer(s, j2, "p4.1", pa, 2, 2).await);
+    assert!(answer(s, j1, "p4.2", pa, 3, 3).await);
+    let shares = |space, round: &'static str| async move {
+        s.answers(space, round)
+            .await
+            .unwrap()
+            .iter()
+            .map(|x| x.share[0])
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shares(j1, "p4.1").await, vec![1]);
+    assert_eq!(shares(j2, "p4.1").await, vec![2]);
+    assert_eq!(shares(j1, "p4.2").await, vec![3]);
+    assert!(shares(j2, "p4.2").await.is_empty());
+    assert!(s.reveal_answer(j1, "p4.1", pa).await.unwrap());
+    assert!(!s.answers(j2, "p4.1").await.unwrap()[0].revealed);
+    assert!(!s.answers(j1, "p4.2").await.unwrap()[0].revealed);
+    // A round id is compared exactly: case matters.
+    assert!(shares(j1, "P4.1").await.is_empty());
 }
 
 /// Several writers (through one or more stores on one database, as relay nodes) push to one

@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use duet_proto::{InviteKind, LogBlob, Pulled, Snapshot, SpaceInfo, SpaceKind};
+use duet_proto::{LogBlob, Pulled, Snapshot, SpaceInfo, SpaceKind};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 use tokio::sync::mpsc;
@@ -503,8 +503,7 @@ impl RelayStore for PgStore {
             }
             JoinVerdict::Join => {}
         }
-        let kind = InviteKind::parse(&kind)
-            .ok_or_else(|| backend(format!("unknown invite kind {kind:?}")))?;
+        let kind = invite_kind_of(&kind)?;
         // The space row's lock makes joins to one space take turns (as pushes do), so two
         // partner invites used at once can't both pass the two-people check.
         let space_kind: String =
@@ -578,9 +577,14 @@ impl RelayStore for PgStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let mut head: i64 = row.try_get(0)?;
-        let mut bytes: i64 = row.try_get(1)?;
         let epoch = u32::try_from(row.try_get::<i64, _>(2)?).unwrap_or(u32::MAX);
+        let mut numbering = Numbering::new(
+            row.try_get(0)?,
+            row.try_get(1)?,
+            epoch,
+            limits.quota_bytes,
+            blobs.len(),
+        );
 
         // Retries: every pushed id already in the log, in one query.
         let ids: Vec<&[u8]> = blobs.iter().map(|(id, _)| id.as_slice()).collect();
@@ -595,35 +599,11 @@ impl RelayStore for PgStore {
         .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
         .collect::<StoreResult<_>>()?;
 
-        let mut seqs = Vec::with_capacity(blobs.len());
-        let mut fresh: Vec<LogBlob> = Vec::new();
         for (id, data) in blobs {
-            let earlier = stored
-                .get(&id)
-                .map(|(seq, d)| (*seq as u64, d))
-                .or_else(|| fresh.iter().find(|b| b.id == id).map(|b| (b.seq, &b.data)));
-            if let Some((seq, d)) = earlier {
-                if *d != data {
-                    return Err(StoreError::Conflict(
-                        "a blob with this id holds other bytes".into(),
-                    ));
-                }
-                seqs.push(seq);
-                continue;
-            }
-            check_epoch(epoch, &data)?;
-            bytes += data.len() as i64;
-            if bytes as u64 > limits.quota_bytes {
-                return Err(StoreError::QuotaExceeded);
-            }
-            head += 1;
-            seqs.push(head as u64);
-            fresh.push(LogBlob {
-                seq: head as u64,
-                id,
-                data,
-            });
+            let earlier = stored.get(&id).map(|(seq, d)| (*seq as u64, d.as_slice()));
+            numbering.add(id, data, earlier)?;
         }
+        let fresh = numbering.fresh();
         if !fresh.is_empty() {
             // One statement for the whole batch.
             let f_seqs: Vec<i64> = fresh.iter().map(|b| b.seq as i64).collect();
@@ -642,22 +622,19 @@ impl RelayStore for PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            let (head, bytes) = numbering.head_and_bytes();
             sqlx::query("UPDATE spaces SET head = $2, bytes = $3 WHERE id = $1")
                 .bind(space)
                 .bind(head)
                 .bind(bytes)
                 .execute(&mut *tx)
                 .await?;
-            if let Some(e) = Wire::appended(space, device, &fresh, limits.inline_bytes) {
+            if let Some(e) = Wire::appended(space, device, fresh, limits.inline_bytes) {
                 self.notify(&mut tx, e).await?;
             }
         }
         tx.commit().await?;
-        Ok(Appended {
-            seqs,
-            head: head as u64,
-            fresh,
-        })
+        Ok(numbering.finish())
     }
 
     async fn raise_epoch(&self, space: Uuid, epoch: u32) -> StoreResult<u32> {
@@ -724,13 +701,7 @@ impl RelayStore for PgStore {
         })
         .collect::<StoreResult<Vec<_>>>()?;
         tx.commit().await?;
-        let last = blobs.last().map(|b| b.seq).unwrap_or(from);
-        Ok(Pulled {
-            more: last < head,
-            blobs,
-            head,
-            snapshot,
-        })
+        Ok(page(blobs, from, head, snapshot))
     }
 
     async fn put_snapshot_within(
@@ -747,28 +718,16 @@ impl RelayStore for PgStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let head: i64 = row.try_get(0)?;
-        let bytes: i64 = row.try_get(1)?;
-        if s.seq > head as u64 {
-            return Err(StoreError::CursorAhead {
-                after: s.seq,
-                head: head as u64,
-            });
-        }
         let old = sqlx::query("SELECT seq, octet_length(data) FROM snapshots WHERE space = $1")
             .bind(space)
             .fetch_optional(&mut *tx)
             .await?
-            .map(|r| Ok::<_, StoreError>((r.try_get::<i64, _>(0)?, r.try_get::<i32, _>(1)?)))
+            .map(|r| Ok::<_, StoreError>((r.try_get(0)?, i64::from(r.try_get::<i32, _>(1)?))))
             .transpose()?;
-        // An older snapshot never replaces a newer one (nor the same one).
-        if old.is_some_and(|(seq, _)| seq as u64 >= s.seq) {
+        let Some(bytes) = judge_snapshot(row.try_get(0)?, row.try_get(1)?, old, &s, quota_bytes)?
+        else {
             return Ok(());
-        }
-        let bytes = bytes - old.map_or(0, |(_, len)| i64::from(len)) + s.data.len() as i64;
-        if bytes as u64 > quota_bytes {
-            return Err(StoreError::QuotaExceeded);
-        }
+        };
         sqlx::query(
             "INSERT INTO snapshots (space, seq, data, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (space) DO UPDATE SET seq = excluded.seq, data = excluded.data,
@@ -834,6 +793,93 @@ impl RelayStore for PgStore {
         }
         tx.commit().await?;
         Ok(n)
+    }
+
+    async fn put_answer(
+        &self,
+        space: Uuid,
+        round: &str,
+        person: Uuid,
+        share: [u8; 32],
+        now: Millis,
+        max_per_space: u32,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        // The space row's lock makes one space's new answers take turns (on every node), so
+        // the count below holds until this commits.
+        sqlx::query("SELECT 1 FROM spaces WHERE id = $1 FOR UPDATE")
+            .bind(space)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let held = sqlx::query(
+            "SELECT 1 FROM answer_shares WHERE space = $1 AND round = $2 AND person = $3",
+        )
+        .bind(space)
+        .bind(round)
+        .bind(person)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        // The first share stays: another device's later one must not change the key.
+        if held {
+            return Ok(false);
+        }
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM answer_shares WHERE space = $1")
+            .bind(space)
+            .fetch_one(&mut *tx)
+            .await?;
+        if stored >= i64::from(max_per_space) {
+            return Err(StoreError::TooManyAnswers { max: max_per_space });
+        }
+        sqlx::query(
+            "INSERT INTO answer_shares (space, round, person, share, answered_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(space)
+        .bind(round)
+        .bind(person)
+        .bind(share.as_slice())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn answers(&self, space: Uuid, round: &str) -> StoreResult<Vec<StoredAnswer>> {
+        sqlx::query(
+            "SELECT person, share, answered_at, revealed FROM answer_shares
+             WHERE space = $1 AND round = $2 ORDER BY answered_at, person",
+        )
+        .bind(space)
+        .bind(round)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(StoredAnswer {
+                person: r.try_get(0)?,
+                share: r.try_get(1)?,
+                answered_at: r.try_get(2)?,
+                revealed: r.try_get(3)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn reveal_answer(&self, space: Uuid, round: &str, person: Uuid) -> StoreResult<bool> {
+        let n = sqlx::query(
+            "UPDATE answer_shares SET revealed = TRUE
+             WHERE space = $1 AND round = $2 AND person = $3",
+        )
+        .bind(space)
+        .bind(round)
+        .bind(person)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n > 0)
     }
 }
 
