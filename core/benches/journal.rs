@@ -29,16 +29,16 @@ use std::time::{Duration, Instant};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, LoadOptions, ObjType, ROOT, ReadDoc, TextEncoding};
 use duet_core::*;
+use duet_e2e::SplitMix64 as Rng;
+use duet_e2e::bench::{env_usize, loadavg, tmp_root};
+use duet_e2e::stats::percentile;
 
 /// 2026-01-05, noon UTC: the 10k journal starts here and runs forward.
 const T0: i64 = 1_767_614_400_000;
 const HOUR: i64 = 3_600_000;
 
 fn main() {
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let filters = duet_e2e::bench::filters();
     let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f));
 
     print_machine();
@@ -82,7 +82,7 @@ fn main() {
 
 fn keystroke(report: &mut Report, n: usize) {
     section("keystroke: one splice_text of one character into a 5 KB body");
-    let mut rng = Rng(0x5eed_0001);
+    let mut rng = Rng::new(0x5eed_0001);
     let body = prose(&mut rng, 5_000);
     assert_eq!(body.chars().count(), 5_000);
     let warmup = 100;
@@ -146,26 +146,7 @@ fn keystroke(report: &mut Report, n: usize) {
         // keystroke with Duet's so both see the same disk and the same neighbours.
         let mut floor = bare_sqlite(&tmp.path().join("floor.sqlite3"), dur);
         let blob = vec![0x5au8; 300];
-        let duet = Duet::init(
-            tmp.path().join("home"),
-            "Ada",
-            Options {
-                durability: dur,
-                ..Options::default()
-            },
-        )
-        .unwrap();
-        let j = duet.create_journal("Us").unwrap();
-        let id = duet
-            .create_entry(
-                &j,
-                NewEntry {
-                    title: "Typing".into(),
-                    body: body.clone(),
-                    ..NewEntry::default()
-                },
-            )
-            .unwrap();
+        let (duet, id) = home_with_entry(&tmp.path().join("home"), dur, "Typing", &body);
         let mut samples = Vec::with_capacity(n);
         let mut floor_samples = Vec::with_capacity(n);
         for i in 0..warmup + n {
@@ -356,29 +337,28 @@ impl Floor {
     }
 }
 
-/// A fresh home with one journal and one entry to edit.
+/// A home at `home` with one journal and in it one entry with this title and body.
+fn home_with_entry(home: &Path, dur: Durability, title: &str, body: &str) -> (Duet, EntryId) {
+    let opts = Options {
+        durability: dur,
+        ..Options::default()
+    };
+    let duet = Duet::init(home, "Ada", opts).unwrap();
+    let j = duet.create_journal("Us").unwrap();
+    let new = NewEntry {
+        title: title.into(),
+        body: body.into(),
+        ..NewEntry::default()
+    };
+    let id = duet.create_entry(&j, new).unwrap();
+    (duet, id)
+}
+
+/// A fresh home with one journal and one (empty) entry to edit.
 fn entry_home(dur: Durability, title: &str) -> (tempfile::TempDir, PathBuf, Duet, EntryId) {
     let tmp = tempdir();
     let home = tmp.path().join("home");
-    let duet = Duet::init(
-        &home,
-        "Ada",
-        Options {
-            durability: dur,
-            ..Options::default()
-        },
-    )
-    .unwrap();
-    let j = duet.create_journal("Us").unwrap();
-    let id = duet
-        .create_entry(
-            &j,
-            NewEntry {
-                title: title.into(),
-                ..NewEntry::default()
-            },
-        )
-        .unwrap();
+    let (duet, id) = home_with_entry(&home, dur, title, "");
     (tmp, home, duet, id)
 }
 
@@ -701,30 +681,17 @@ const TAGS: &[&str] = &[
     "weekend", "date-night", "hard-talk", "milestone", "food", "outdoors", "music",
 ];
 
-/// xorshift64*: deterministic data without another dependency.
-struct Rng(u64);
+/// A vocabulary word, Zipf-like (weight 1/rank): common words often, rare words now and then.
+fn word(rng: &mut Rng) -> &'static str {
+    // Inverse of the continuous 1/x distribution over [1, n + 1).
+    let n = VOCAB.len() as f64;
+    let idx = ((n + 1.0).powf(rng.unit()) - 1.0) as usize;
+    VOCAB[idx.min(VOCAB.len() - 1)]
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo)
-    }
-    /// A word, Zipf-like (weight 1/rank): common words often, rare words now and then.
-    fn word(&mut self) -> &'static str {
-        // Inverse of the continuous 1/x distribution over [1, n + 1).
-        let n = VOCAB.len() as f64;
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        let idx = ((n + 1.0).powf(u) - 1.0) as usize;
-        VOCAB[idx.min(VOCAB.len() - 1)]
-    }
+/// A number in `lo..hi` (the benchmark's sizes and scores).
+fn range(rng: &mut Rng, lo: usize, hi: usize) -> usize {
+    rng.range(lo as u64, hi as u64) as usize
 }
 
 /// Sentences of vocabulary words, exactly `chars` characters long.
@@ -733,7 +700,7 @@ fn prose(rng: &mut Rng, chars: usize) -> String {
     let mut sentence_start = true;
     let mut in_sentence = 0;
     while out.len() < chars {
-        let w = rng.word();
+        let w = word(rng);
         if sentence_start {
             let mut c = w.chars();
             if let Some(f) = c.next() {
@@ -759,8 +726,8 @@ fn prose(rng: &mut Rng, chars: usize) -> String {
 }
 
 fn title(rng: &mut Rng) -> String {
-    let n = rng.range(2, 7);
-    let words: Vec<&str> = (0..n).map(|_| rng.word()).collect();
+    let n = range(rng, 2, 7);
+    let words: Vec<&str> = (0..n).map(|_| word(rng)).collect();
     let t = words.join(" ");
     let mut c = t.chars();
     match c.next() {
@@ -771,20 +738,8 @@ fn title(rng: &mut Rng) -> String {
 
 /// The same query string Duet builds: quoted words, the last one a prefix.
 fn fts_match(q: &str) -> String {
-    let words: Vec<String> = q.split_whitespace().map(|w| format!("\"{w}\"")).collect();
-    let last = words.len() - 1;
-    words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if i == last {
-                format!("{w}*")
-            } else {
-                w.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let quoted: Vec<String> = q.split_whitespace().map(|w| format!("\"{w}\"")).collect();
+    format!("{}*", quoted.join(" "))
 }
 
 fn journal(report: &mut Report, n: usize, repeats: usize) {
@@ -803,7 +758,7 @@ fn journal(report: &mut Report, n: usize, repeats: usize) {
     )
     .unwrap();
     let j = duet.create_journal("Us").unwrap();
-    let mut rng = Rng(0x5eed_0003);
+    let mut rng = Rng::new(0x5eed_0003);
     let prompts = duet_core::prompts::library();
     let kinds = [
         EntryKind::Reflection,
@@ -819,7 +774,7 @@ fn journal(report: &mut Report, n: usize, repeats: usize) {
     let mut check_ins = 0usize;
     let t0 = Instant::now();
     for i in 0..n {
-        clock.advance(rng.range(2, 12) as i64 * HOUR);
+        clock.advance(range(&mut rng, 2, 12) as i64 * HOUR);
         let mut tags: Vec<String> = Vec::new();
         for _ in 0..rng.below(4) {
             let t = TAGS[rng.below(TAGS.len())].to_string();
@@ -829,7 +784,7 @@ fn journal(report: &mut Report, n: usize, repeats: usize) {
         }
         let new = if i % 8 == 7 {
             check_ins += 1;
-            let (nl, gl) = (rng.range(20, 120), rng.range(20, 120));
+            let (nl, gl) = (range(&mut rng, 20, 120), range(&mut rng, 20, 120));
             let needs = prose(&mut rng, nl);
             let gratitude = prose(&mut rng, gl);
             NewEntry {
@@ -838,8 +793,8 @@ fn journal(report: &mut Report, n: usize, repeats: usize) {
                 body: String::new(),
                 tags,
                 check_in: Some(CheckIn {
-                    mood: rng.range(1, 6) as u8,
-                    closeness: rng.range(1, 6) as u8,
+                    mood: range(&mut rng, 1, 6) as u8,
+                    closeness: range(&mut rng, 1, 6) as u8,
                     needs,
                     gratitude,
                 }),
@@ -847,7 +802,7 @@ fn journal(report: &mut Report, n: usize, repeats: usize) {
             }
         } else {
             let kind = kinds[rng.below(kinds.len())];
-            let len = rng.range(350, 650);
+            let len = range(&mut rng, 350, 650);
             NewEntry {
                 kind: Some(kind),
                 title: title(&mut rng),
@@ -1164,8 +1119,7 @@ impl Stats {
         assert!(!v.is_empty());
         v.sort();
         let n = v.len();
-        // Nearest rank: the smallest sample with at least p of the samples at or below it.
-        let pct = |p: f64| v[((p * n as f64).ceil() as usize).clamp(1, n) - 1];
+        let pct = |p: f64| percentile(&v, p).unwrap_or_default();
         Stats {
             n,
             p50: pct(0.50),
@@ -1263,38 +1217,18 @@ fn section(name: &str) {
 }
 
 fn print_machine() {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, m)| m.trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let mhz = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("cpu MHz"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, m)| m.trim().to_string())
-        .unwrap_or_default();
-    let nproc = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .next()
-                .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string())
-        })
-        .unwrap_or_default();
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let m = duet_e2e::bench::machine();
     println!(
         "# Duet benchmarks (duet-core {})",
         env!("CARGO_PKG_VERSION")
     );
     println!(
-        "machine: nproc {nproc}; CPU {model} ({mhz} MHz); memory {mem} kB; Linux {}; profile {}",
-        kernel.trim(),
+        "machine: nproc {}; CPU {} ({} MHz); memory {} kB; Linux {}; profile {}",
+        m.nproc,
+        m.cpu,
+        m.mhz,
+        m.memory_kib,
+        m.kernel,
         if cfg!(debug_assertions) {
             "debug (numbers are meaningless)"
         } else {
@@ -1308,23 +1242,8 @@ fn print_machine() {
     );
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
-fn tmp_root() -> PathBuf {
-    std::env::var("DUET_BENCH_TMP")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| std::env::temp_dir())
-}
-
 fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("duet-bench-")
-        .tempdir_in(tmp_root())
-        .unwrap()
+    duet_e2e::bench::tempdir("journal")
 }
 
 /// The durability modes to measure: `DUET_BENCH_MODES` = `full`, `normal` or both (default).
@@ -1351,11 +1270,4 @@ fn dump(name: &str, samples: &[Duration]) {
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(Path::new(&dir).join(format!("{name}.txt")), text);
     }
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }

@@ -1,28 +1,26 @@
 //! The journal engine through its public API: writes, reads, merging, bundles, bad input.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use duet_core::*;
+use duet_e2e::home::*;
+use duet_e2e::listen::Recorder;
+use duet_e2e::scenario::{self, MORNINGS, MORNINGS_MERGED};
 
 #[test]
 fn write_read_list_and_search() {
-    let a = home("Ada");
-    let j = a.duet.create_journal("Us").unwrap();
-    let id = a
-        .duet
-        .create_entry(
-            &j,
-            text(EntryKind::Reflection, "Sunday", "We walked by the river."),
-        )
-        .unwrap();
+    let (a, j) = solo();
+    let id = a.duet.write(
+        &j,
+        EntryKind::Reflection,
+        "Sunday",
+        "We walked by the river.",
+    );
     let e = a.duet.get_entry(&id).unwrap();
     assert_eq!(e.title, "Sunday");
     assert_eq!(e.body, "We walked by the river.");
-    assert_eq!(e.author, a.duet.identity().member);
+    assert_eq!(e.author, a.me());
 
     a.duet
         .splice_text(&id, TextField::Body, 3, 6, "strolled")
@@ -35,15 +33,9 @@ fn write_read_list_and_search() {
         .set_text(&id, TextField::Body, "We strolled by the sea.")
         .unwrap();
 
-    let page = a
-        .duet
-        .list_entries(&EntryQuery {
-            journal: Some(j),
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(page.items.len(), 1);
-    assert_eq!(page.items[0].excerpt, "We strolled by the sea.");
+    let page = listed(&a.duet, &j);
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].excerpt, "We strolled by the sea.");
 
     let hits = a.duet.search("sea", None, 10).unwrap();
     assert_eq!(hits.len(), 1, "search sees the latest write");
@@ -54,53 +46,28 @@ fn write_read_list_and_search() {
 
 #[test]
 fn concurrent_body_edits_both_survive() {
-    let (a, b, j) = couple();
-    let id = a
-        .duet
-        .create_entry(&j, text(EntryKind::Reflection, "", "I love our mornings."))
-        .unwrap();
-    exchange(&a, &b, &j);
-    a.duet
-        .set_text(&id, TextField::Body, "I really love our mornings.")
-        .unwrap();
-    b.duet
-        .set_text(&id, TextField::Body, "I love our slow mornings.")
-        .unwrap();
-    exchange(&a, &b, &j);
-    exchange(&b, &a, &j);
+    let (a, b, j, id) = couple_sharing(EntryKind::Reflection, "", MORNINGS);
+    scenario::rewrite_mornings(&a.duet, &b.duet, &id);
+    swap(&a, &b, &j);
     let ea = a.duet.get_entry(&id).unwrap();
-    let eb = b.duet.get_entry(&id).unwrap();
-    assert_eq!(ea.body, "I really love our slow mornings.");
-    assert_eq!(ea, eb);
+    assert_eq!(ea.body, MORNINGS_MERGED);
+    assert_eq!(ea, b.duet.get_entry(&id).unwrap());
 }
 
 #[test]
 fn delete_concurrent_with_edit_keeps_the_edit() {
-    let (a, b, j) = couple();
-    let id = a
-        .duet
-        .create_entry(&j, text(EntryKind::Reflection, "", "draft"))
-        .unwrap();
-    exchange(&a, &b, &j);
+    let (a, b, j, id) = couple_sharing(EntryKind::Reflection, "", "draft");
     a.duet.delete_entry(&id).unwrap();
     b.duet
         .set_text(&id, TextField::Body, "draft, and more")
         .unwrap();
-    exchange(&a, &b, &j);
-    exchange(&b, &a, &j);
-    let e = a.duet.get_entry(&id).unwrap();
-    assert!(e.deleted);
-    assert_eq!(
-        a.duet
-            .list_entries(&EntryQuery {
-                trash: true,
-                ..Default::default()
-            })
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
+    swap(&a, &b, &j);
+    assert!(a.duet.get_entry(&id).unwrap().deleted);
+    let trash = EntryQuery {
+        trash: true,
+        ..Default::default()
+    };
+    assert_eq!(list_all(&a.duet, trash).len(), 1);
     a.duet.restore_entry(&id).unwrap();
     assert_eq!(a.duet.get_entry(&id).unwrap().body, "draft, and more");
 }
@@ -108,22 +75,7 @@ fn delete_concurrent_with_edit_keeps_the_edit() {
 #[test]
 fn conflicting_mood_is_reported_with_both_values() {
     let (a, b, j) = couple();
-    let id = a
-        .duet
-        .check_in(
-            &j,
-            CheckIn {
-                mood: 3,
-                closeness: 4,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    exchange(&a, &b, &j);
-    a.duet.set_check_in_scores(&id, Some(2), None).unwrap();
-    b.duet.set_check_in_scores(&id, Some(5), None).unwrap();
-    exchange(&a, &b, &j);
-    exchange(&b, &a, &j);
+    let id = scenario::conflicting_moods(&a, &b, &j);
     let c = a.duet.conflicts(&id).unwrap();
     assert_eq!(c.len(), 1, "{c:?}");
     assert_eq!(c[0].field, "mood");
@@ -133,10 +85,7 @@ fn conflicting_mood_is_reported_with_both_values() {
         .map(|v| (v.value.as_i64().unwrap(), v.member.unwrap()))
         .collect();
     vals.sort();
-    assert_eq!(
-        vals,
-        vec![(2, a.duet.identity().member), (5, b.duet.identity().member)]
-    );
+    assert_eq!(vals, vec![(2, a.me()), (5, b.me())]);
     assert_eq!(c[0].values.iter().filter(|v| v.winner).count(), 1);
     assert_eq!(b.duet.conflicts(&id).unwrap(), c);
 }
@@ -146,30 +95,23 @@ fn events_reach_listeners_until_the_handle_drops() {
     let (a, b, j) = couple();
     let rec = Arc::new(Recorder::default());
     let sub = b.duet.subscribe(rec.clone());
-    let id = a
-        .duet
-        .create_entry(&j, text(EntryKind::Appreciation, "", "thank you"))
-        .unwrap();
+    let id = a.duet.write(&j, EntryKind::Appreciation, "", "thank you");
     exchange(&a, &b, &j);
-    {
-        let ev = rec.0.lock().unwrap();
-        assert_eq!(ev.len(), 1);
-        assert_eq!(ev[0].kind, EntryEventKind::Added);
-        assert_eq!(ev[0].entry, id);
-        assert_eq!(ev[0].origin, Origin::Remote);
-        assert_eq!(ev[0].by, Some(a.duet.identity().member));
-    }
+    let ev = rec.events();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].kind, EntryEventKind::Added);
+    assert_eq!(ev[0].entry, id);
+    assert_eq!(ev[0].origin, Origin::Remote);
+    assert_eq!(ev[0].by, Some(a.me()));
     drop(sub);
     b.duet.react(&id, "❤️").unwrap();
-    assert_eq!(rec.0.lock().unwrap().len(), 1);
+    assert_eq!(rec.events().len(), 1);
 }
 
 #[test]
 fn bundle_import_is_idempotent() {
     let (a, b, j) = couple();
-    a.duet
-        .create_entry(&j, text(EntryKind::Reflection, "t", "b"))
-        .unwrap();
+    a.duet.write(&j, EntryKind::Reflection, "t", "b");
     let bundle = a.duet.export_bundle(&j).unwrap();
     let first = b.duet.import_bundle(&bundle).unwrap();
     assert_eq!(first.entries_added, 1);
@@ -182,26 +124,12 @@ fn bundle_import_is_idempotent() {
 #[test]
 fn bad_bundles_are_refused_and_change_nothing() {
     let (a, b, j) = couple();
-    a.duet
-        .create_entry(&j, text(EntryKind::Reflection, "t", "b"))
-        .unwrap();
+    a.duet.write(&j, EntryKind::Reflection, "t", "b");
     let bundle = a.duet.export_bundle(&j).unwrap();
-    let before = b
-        .duet
-        .list_entries(&EntryQuery::default())
-        .unwrap()
-        .items
-        .len();
-    assert_eq!(
-        b.duet.import_bundle(b"hello").unwrap_err().code(),
-        ErrorCode::CorruptData
-    );
-    let mut cut = bundle.clone();
-    cut.truncate(bundle.len() / 2);
-    assert_eq!(
-        b.duet.import_bundle(&cut).unwrap_err().code(),
-        ErrorCode::CorruptData
-    );
+    let before = list_all(&b.duet, EntryQuery::default()).len();
+    let refused = |bytes: &[u8]| b.duet.import_bundle(bytes).unwrap_err().code();
+    assert_eq!(refused(b"hello"), ErrorCode::CorruptData);
+    assert_eq!(refused(&bundle[..bundle.len() / 2]), ErrorCode::CorruptData);
     let mut flipped = bundle.clone();
     let n = flipped.len() - 20;
     flipped[n] ^= 0x55;
@@ -211,42 +139,21 @@ fn bad_bundles_are_refused_and_change_nothing() {
     let other = c.duet.create_journal("Other").unwrap();
     let foreign = c.duet.export_bundle(&other).unwrap();
     let _ = foreign;
-    assert_eq!(
-        b.duet
-            .list_entries(&EntryQuery::default())
-            .unwrap()
-            .items
-            .len(),
-        before
-    );
+    assert_eq!(list_all(&b.duet, EntryQuery::default()).len(), before);
 }
 
 #[test]
 fn out_of_range_and_over_long_input_is_refused() {
-    let a = home("Ada");
-    let j = a.duet.create_journal("Us").unwrap();
-    let e = a
-        .duet
-        .check_in(
-            &j,
-            CheckIn {
-                mood: 6,
-                closeness: 3,
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
+    let (a, j) = solo();
+    let e = a.duet.check_in(&j, scores(6, 3)).unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidInput);
     let long = "x".repeat(limits::MAX_TITLE_CHARS + 1);
     let e = a
         .duet
-        .create_entry(&j, text(EntryKind::Reflection, &long, ""))
+        .create_entry(&j, entry(EntryKind::Reflection, &long, ""))
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidInput);
-    let id = a
-        .duet
-        .create_entry(&j, text(EntryKind::Reflection, "", "abc"))
-        .unwrap();
+    let id = a.duet.write(&j, EntryKind::Reflection, "", "abc");
     let e = a
         .duet
         .splice_text(&id, TextField::Body, 10, 0, "x")

@@ -2,13 +2,11 @@
 //! derived index, paging, trends.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use common::*;
 use duet_core::*;
+use duet_e2e::home::*;
 
 #[test]
 fn a_store_from_a_newer_schema_is_refused_untouched() {
@@ -69,12 +67,8 @@ fn uninitialized_and_double_init_are_typed() {
 /// second must see the first's changes and never reuse its Automerge sequence numbers.
 #[test]
 fn two_handles_on_one_home_interleave_safely() {
-    let a = home("Ada");
-    let j = a.duet.create_journal("Us").unwrap();
-    let id = a
-        .duet
-        .create_entry(&j, text(EntryKind::Reflection, "", ""))
-        .unwrap();
+    let (a, j) = solo();
+    let id = a.duet.write(&j, EntryKind::Reflection, "", "");
     let second = Duet::open(a.dir.path(), Options::default()).unwrap();
     let mut expected = String::new();
     for i in 0..20 {
@@ -115,8 +109,7 @@ fn keys_can_live_outside_the_store() {
     };
     let d = Duet::init(dir.path(), "Ada", opts.clone()).unwrap();
     let j = d.create_journal("Us").unwrap();
-    d.create_entry(&j, text(EntryKind::Reflection, "t", "b"))
-        .unwrap();
+    d.write(&j, EntryKind::Reflection, "t", "b");
     assert_eq!(chain.0.lock().unwrap().len(), 2, "personal space + journal");
     let c = rusqlite::Connection::open(dir.path().join(STORE_FILE)).unwrap();
     let n: i64 = c
@@ -128,12 +121,10 @@ fn keys_can_live_outside_the_store() {
 
 #[test]
 fn the_index_rebuilds_from_the_documents() {
-    let a = home("Ada");
-    let j = a.duet.create_journal("Us").unwrap();
+    let (a, j) = solo();
     let id = a
         .duet
-        .create_entry(&j, text(EntryKind::Reflection, "River", "We walked."))
-        .unwrap();
+        .write(&j, EntryKind::Reflection, "River", "We walked.");
     a.duet.reply(&id, "lovely evening").unwrap();
     a.duet.set_tags(&id, &["walks".into()]).unwrap();
     let q = EntryQuery {
@@ -153,8 +144,7 @@ fn the_index_rebuilds_from_the_documents() {
 
 #[test]
 fn pages_walk_every_entry_once_with_filters() {
-    let a = home("Ada");
-    let j = a.duet.create_journal("Us").unwrap();
+    let (a, j) = solo();
     let mut ids = Vec::new();
     for i in 0..23 {
         a.clock.advance(1000);
@@ -163,11 +153,7 @@ fn pages_walk_every_entry_once_with_filters() {
         } else {
             EntryKind::Reflection
         };
-        ids.push(
-            a.duet
-                .create_entry(&j, text(kind, &format!("e{i}"), ""))
-                .unwrap(),
-        );
+        ids.push(a.duet.write(&j, kind, &format!("e{i}"), ""));
     }
     let mut seen = Vec::new();
     let mut q = EntryQuery {
@@ -221,38 +207,11 @@ fn trends_are_weekly_per_partner() {
     for w in 0..6 {
         a.clock.set(T0 + w * WEEK);
         b.clock.set(T0 + w * WEEK + 3_600_000);
-        a.duet
-            .check_in(
-                &j,
-                CheckIn {
-                    mood: 2 + (w as u8 % 2),
-                    closeness: 3,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-        b.duet
-            .check_in(
-                &j,
-                CheckIn {
-                    mood: 3,
-                    closeness: 2 + (w as u8 / 2),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        a.duet.check_in(&j, scores(2 + (w as u8 % 2), 3)).unwrap();
+        b.duet.check_in(&j, scores(3, 2 + (w as u8 / 2))).unwrap();
     }
     // Two in one week average.
-    a.duet
-        .check_in(
-            &j,
-            CheckIn {
-                mood: 5,
-                closeness: 5,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    a.duet.check_in(&j, scores(5, 5)).unwrap();
     exchange(&b, &a, &j);
     let t = a.duet.trends(&j).unwrap();
     assert_eq!(t.members.len(), 2);
@@ -269,10 +228,7 @@ fn trends_are_weekly_per_partner() {
 #[test]
 fn history_groups_sessions_by_person() {
     let (a, b, j) = couple();
-    let id = a
-        .duet
-        .create_entry(&j, text(EntryKind::Reflection, "", ""))
-        .unwrap();
+    let id = a.duet.write(&j, EntryKind::Reflection, "", "");
     for c in "hello".chars() {
         a.clock.advance(1000);
         let n = a.duet.get_entry(&id).unwrap().body.chars().count();

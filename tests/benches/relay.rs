@@ -21,23 +21,19 @@
 //! from `DUET_BENCH_BACKEND`; by default all backends when `DUET_TEST_DATABASE_URL` is set,
 //! else SQLite only (with a note).
 
-use std::fmt::Display;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
+use duet_e2e::bench::{self, ms, register_many, tempdir};
+use duet_e2e::ok;
+use duet_e2e::procfs::status_kib;
 use duet_e2e::relay::{
     Client, LiveConn, LiveEvent, RelayProcess, http_client, random_blob, relay_binary,
 };
+use duet_e2e::stats::percentile;
 use duet_proto::live::ServerFrame;
 use duet_proto::{Push, PushBlob};
 use futures_util::StreamExt;
 use uuid::Uuid;
-
-/// Unwrap with context (benches panic on any failure: a number from a broken run is worse
-/// than none).
-fn ok<T, E: Display>(r: Result<T, E>, what: &str) -> T {
-    r.unwrap_or_else(|e| panic!("{what}: {e}"))
-}
 
 fn main() {
     let args = Args::parse();
@@ -45,33 +41,16 @@ fn main() {
         args.filters.is_empty() || args.filters.iter().any(|f| name.contains(f.as_str()))
     };
     let backends = args.backends();
-    // 10,000 sockets on each side of loopback: raise the soft limit to the hard one; the
-    // relay inherits it.
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(n) => println!("RLIMIT_NOFILE raised to {n}"),
-        Err(e) => println!("RLIMIT_NOFILE not raised: {e}"),
-    }
-    let rt = ok(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build(),
-        "tokio runtime",
-    );
+    // 10,000 sockets on each side of loopback (the relay inherits the limit).
+    bench::raise_open_files_limit();
+    let rt = bench::runtime();
     machine_info();
     let pg = args
         .pg_server
         .as_deref()
         .filter(|_| backends.iter().any(|b| b.is_postgres()))
         .map(|s| rt.block_on(PgServer::probe(s)));
-    println!(
-        "backends: {}",
-        backends
-            .iter()
-            .map(|b| b.label())
-            .collect::<Vec<_>>()
-            .join("; ")
-    );
+    println!("backends: {}", labels(&backends, "; "));
     let mut summary = Summary::default();
     if wanted("append") {
         rt.block_on(append(&backends, pg.as_ref(), &mut summary));
@@ -405,14 +384,7 @@ impl Summary {
                 figures.push(f);
             }
         }
-        println!(
-            "| figure | {} |",
-            backends
-                .iter()
-                .map(|b| b.label())
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
+        println!("| figure | {} |", labels(backends, " | "));
         println!("| --- |{}", " --- |".repeat(backends.len()));
         for f in figures {
             let cells: Vec<String> = backends
@@ -430,50 +402,30 @@ impl Summary {
     }
 }
 
+/// The backends' labels, joined with `sep`.
+fn labels(backends: &[Backend], sep: &str) -> String {
+    let labels: Vec<String> = backends.iter().map(|b| b.label()).collect();
+    labels.join(sep)
+}
+
 fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
 fn machine_info() {
-    let cpuinfo = read("/proc/cpuinfo");
-    let model = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .map(str::trim)
-        .unwrap_or("unknown");
-    let mem = read("/proc/meminfo")
-        .lines()
-        .find(|l| l.starts_with("MemTotal"))
-        .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
-        .unwrap_or_default();
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
+    let m = bench::machine();
     println!("== machine");
-    println!("cpu: {model} × {cpus}");
-    println!(
-        "memory: {:.1} GiB",
-        mem.parse::<f64>().unwrap_or(0.0) / 1024.0 / 1024.0
-    );
-    println!("kernel: {}", read("/proc/sys/kernel/osrelease").trim());
-    println!("load average at start: {}", read("/proc/loadavg").trim());
-    println!("temp dir: {}", std::env::temp_dir().display());
+    println!("cpu: {} × {}", m.cpu, m.nproc);
+    println!("memory: {:.1} GiB", m.memory_kib as f64 / 1024.0 / 1024.0);
+    println!("kernel: {}", m.kernel);
+    println!("load average at start: {}", bench::loadavg());
+    println!("temp dir: {}", bench::tmp_root().display());
     println!("relay: {}", relay_binary().display());
 }
 
 /// `VmRSS` and `VmHWM` of a process, in KiB.
 fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = read(&format!("/proc/{pid}/status"));
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    (status_kib(pid, "VmRSS:"), status_kib(pid, "VmHWM:"))
 }
 
 /// The numeric fields of `/proc/<pid>/stat` after the command name (which may hold
@@ -505,43 +457,9 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn tempdir(tag: &str) -> tempfile::TempDir {
-    ok(
-        tempfile::Builder::new()
-            .prefix(&format!("duet-bench-{tag}-"))
-            .tempdir(),
-        "temp dir",
-    )
-}
-
-/// A relay for benchmarking: limits that would throttle the load itself are lifted (the
-/// per-device push rate), everything else is the default.
-fn bench_relay(dir: &Path) -> RelayProcess {
-    RelayProcess::start_with(dir, &["--pushes-per-minute", "100000000"])
-}
-
-async fn register_many(base: &str, n: usize, concurrency: usize) -> Vec<Client> {
-    let http = http_client();
-    futures_util::stream::iter(0..n)
-        .map(|_| {
-            let http = http.clone();
-            async move { ok(Client::register_with(&http, base).await, "register") }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await
+/// The nearest-rank `p` percentile of sorted latencies.
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    percentile(sorted, p).unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -625,7 +543,7 @@ async fn append(backends: &[Backend], pg: Option<&PgServer>, summary: &mut Summa
             let bench_cpu = cpu_secs("self") - bench_cpu;
             let pg_cpu = pg.map(PgServer::cpu).unwrap_or(0.0) - pg_cpu;
             let db = deployment.store_bytes(pg).await;
-            let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
+            let (p50, p99) = (pct(&lat, 0.5), pct(&lat, 0.99));
             println!(
                 "append [{}]: {clients} clients × {pushes} pushes × {per_push} blob(s) of \
                  {bytes} B ({} KiB in flight): {rate:.0} blobs/s ({:.0} pushes/s); push \
@@ -657,7 +575,7 @@ async fn append(backends: &[Backend], pg: Option<&PgServer>, summary: &mut Summa
                 },
                 relay_cpu * 1e6 / blobs,
                 blobs / relay_cpu.max(1e-9),
-                read("/proc/loadavg").trim(),
+                bench::loadavg(),
             );
             let figure = if per_push == 100 {
                 println!(
@@ -719,7 +637,7 @@ async fn rss_idle_connections() {
     const CONNECTIONS: usize = 10_000;
     println!("\n== relay RSS with {CONNECTIONS} idle authenticated live connections");
     let dir = tempdir("rss");
-    let relay = bench_relay(dir.path());
+    let relay = bench::relay(dir.path());
     let base = relay.url();
     let pid = relay.pid().unwrap_or(0);
     let (idle_rss, _) = rss_kib(pid);
@@ -863,11 +781,7 @@ async fn live_latency_on(deployment: &Deployment, summary: &mut Summary) {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     lat.sort();
-    let (p50, p90, p99) = (
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.9),
-        percentile(&lat, 0.99),
-    );
+    let (p50, p90, p99) = (pct(&lat, 0.5), pct(&lat, 0.9), pct(&lat, 0.99));
     println!(
         "latency [{}]: {} samples; p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms \
          (relay RSS {})",

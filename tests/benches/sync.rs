@@ -13,44 +13,26 @@
 //! `DUET_BENCH_ENTRIES`, `DUET_BENCH_IDLE` and `DUET_BENCH_WRITES`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fmt::Display;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use duet_core::*;
-use duet_e2e::SplitMix64;
+use duet_e2e::bench::{self, env_usize, ms};
+use duet_e2e::device::device;
 use duet_e2e::proxy::TcpProxy;
-use duet_e2e::relay::{Client, LiveEvent, RelayProcess, http_client};
+use duet_e2e::relay::{LiveEvent, RelayProcess};
+use duet_e2e::stats::percentile;
+use duet_e2e::{SplitMix64, ok};
 use futures_util::StreamExt;
 
-fn ok<T, E: Display>(r: Result<T, E>, what: &str) -> T {
-    r.unwrap_or_else(|e| panic!("{what}: {e}"))
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let filter = bench::filters().into_iter().next();
     let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
-    // A thousand sockets on each side of loopback: raise the soft limit (the relay,
-    // started afterwards, inherits it).
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(n) => println!("RLIMIT_NOFILE raised to {n}"),
-        Err(e) => println!("RLIMIT_NOFILE not raised: {e}"),
-    }
-    let rt = ok(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build(),
-        "tokio runtime",
-    );
+    // A thousand sockets on each side of loopback (the relay, started afterwards, inherits
+    // the limit).
+    bench::raise_open_files_limit();
+    let rt = bench::runtime();
     machine_info();
     if wanted("pull") {
         rt.block_on(pull(env_usize("DUET_BENCH_ENTRIES", 10_000)));
@@ -64,18 +46,9 @@ fn main() {
 }
 
 fn machine_info() {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .map(str::trim)
-        .unwrap_or("unknown");
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
+    let m = bench::machine();
     println!("== machine");
-    println!("cpu: {model}; nproc: {cpus}");
+    println!("cpu: {}; nproc: {}", m.cpu, m.nproc);
     println!(
         "build: {}",
         if duet_e2e::relay::is_release() {
@@ -84,48 +57,6 @@ fn machine_info() {
             "DEBUG — numbers are not representative"
         }
     );
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn tempdir(tag: &str) -> tempfile::TempDir {
-    ok(
-        tempfile::Builder::new()
-            .prefix(&format!("duet-bench-sync-{tag}-"))
-            .tempdir(),
-        "temp dir",
-    )
-}
-
-/// A relay whose per-device push rate doesn't throttle the load itself.
-fn bench_relay(dir: &Path) -> RelayProcess {
-    RelayProcess::start_with(dir, &["--pushes-per-minute", "100000000"])
-}
-
-fn home(dir: &Path, name: &str, relay: &str) -> Arc<Duet> {
-    let duet = ok(
-        Duet::init(
-            dir,
-            name,
-            Options {
-                durability: Durability::Normal,
-                ..Options::default()
-            },
-        ),
-        "init",
-    );
-    ok(duet.set_relay(relay), "set_relay");
-    Arc::new(duet)
 }
 
 const VOCAB: &[&str] = &[
@@ -279,9 +210,10 @@ fn unpadded_bytes(relay: &RelayProcess, store: &Path, space: &SpaceId) -> (u64, 
 
 async fn pull(entries: usize) {
     println!("\n== pull: a new device joins a {entries}-entry journal");
-    let dir = tempdir("pull");
-    let relay = bench_relay(&dir.path().join("relay"));
-    let a = home(&dir.path().join("a"), "Ada", &relay.url());
+    let dir = bench::tempdir("sync-pull");
+    let relay = bench::relay(dir.path());
+    let ada = device("Ada", &relay.url());
+    let a = &ada.duet;
     let j = ok(a.create_journal("Us"), "journal");
     let mut rng = SplitMix64::new(42);
     let t = Instant::now();
@@ -327,7 +259,8 @@ async fn pull(entries: usize) {
 
     // B talks to the relay only through the counting proxy.
     let proxy = TcpProxy::start(relay.addr(), false).await;
-    let b = home(&dir.path().join("b"), "Ben", &proxy.url());
+    let ben = device("Ben", &proxy.url());
+    let b = &ben.duet;
     let t = Instant::now();
     ok(b.join(&invite.code).await, "join");
     let joined = t.elapsed();
@@ -358,7 +291,7 @@ async fn pull(entries: usize) {
         "pull wire-overhead target ≤ 1.15×: {}",
         if ratio <= 1.15 { "MET" } else { "NOT MET" }
     );
-    let (padded, unpadded) = unpadded_bytes(&relay, &dir.path().join("a").join(STORE_FILE), &j);
+    let (padded, unpadded) = unpadded_bytes(&relay, &ada.store_path(), &j);
     println!(
         "padding (Padmé): {padded} sealed bytes, {unpadded} without the padding: +{:.1}%; \
          wire / unpadded sealed = {:.3}",
@@ -386,15 +319,7 @@ async fn idle_devices(
     Vec<tokio::task::JoinHandle<()>>,
     Arc<std::sync::atomic::AtomicUsize>,
 ) {
-    let http = http_client();
-    let clients: Vec<Client> = futures_util::stream::iter(0..n)
-        .map(|_| {
-            let http = http.clone();
-            async move { ok(Client::register_with(&http, base).await, "register") }
-        })
-        .buffer_unordered(32)
-        .collect()
-        .await;
+    let clients = bench::register_many(base, n, 32).await;
     for pair in clients.chunks(2) {
         let space = ok(pair[0].new_space().await, "space");
         if let Some(other) = pair.get(1) {
@@ -432,8 +357,8 @@ async fn live(idle: usize, writes: usize) {
     println!(
         "\n== live: create_entry on A → B's EntryListener, both live, {idle} other devices connected"
     );
-    let dir = tempdir("live");
-    let relay = bench_relay(&dir.path().join("relay"));
+    let dir = bench::tempdir("sync-live");
+    let relay = bench::relay(dir.path());
     let base = relay.url();
     let t = Instant::now();
     let (idle_tasks, ended) = idle_devices(&base, idle).await;
@@ -441,8 +366,8 @@ async fn live(idle: usize, writes: usize) {
         "{idle} idle devices registered and connected in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let a = home(&dir.path().join("a"), "Ada", &base);
-    let b = home(&dir.path().join("b"), "Ben", &base);
+    let (ada, ben) = (device("Ada", &base), device("Ben", &base));
+    let (a, b) = (&ada.duet, &ben.duet);
     let j = ok(a.create_journal("Us"), "journal");
     let invite = ok(a.create_invite(&j, None).await, "invite");
     ok(b.join(&invite.code).await, "join");
@@ -490,11 +415,8 @@ async fn live(idle: usize, writes: usize) {
     lb.stop().await;
     let closed = ended.load(std::sync::atomic::Ordering::Relaxed);
     lat.sort();
-    let (p50, p90, p99) = (
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.9),
-        percentile(&lat, 0.99),
-    );
+    let pct = |p: f64| percentile(&lat, p).unwrap_or_default();
+    let (p50, p90, p99) = (pct(0.5), pct(0.9), pct(0.99));
     println!(
         "latency: {} writes (after {WARMUP} warm-up); p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, \
          max {:.2} ms; idle connections dropped meanwhile: {closed}",

@@ -1,64 +1,51 @@
-//! End-to-end tests of Duet: several homes exchanging bundles (`tests/convergence.rs`,
-//! `tests/merging.rs`) and a writer killed at random moments (`tests/crash.rs` with the
-//! `crash_writer` helper binary). The tests live in `tests/`; this library holds only what
-//! the helper binary and the tests share. [`relay`] is the harness of the relay tests
-//! (`tests/relay_*.rs`) and benchmarks (`benches/relay.rs`): a real `duet-relay` process
-//! and a protocol client for it. [`proxy`] is a byte-counting TCP proxy for the sync tests
-//! (`tests/sync_*.rs`) and benchmark (`benches/sync.rs`). [`balancer`] and [`pg`] serve
-//! the scale-out tests: several relay nodes on one PostgreSQL database.
+//! Duet's test kit: the one library every test and benchmark of the workspace builds on
+//! (duet-core's integration tests and benchmark, the CLI's tests, the end-to-end tests in
+//! `tests/` and their benchmarks), and the home of the end-to-end tests themselves.
+//!
+//! - [`home`]: offline homes — a Duet home in a temporary directory with its own manual
+//!   clock — and bundles passed between them;
+//! - [`scenario`]: stories several layers tell the same way (a body both partners rewrite,
+//!   a mood they set at once);
+//! - [`device`]: homes pointed at a relay — partners sharing a journal, a person's second
+//!   device, syncing until everyone agrees;
+//! - [`store`]: raw reads of a home's SQLite files (what a checker or an adversary holding
+//!   the phone sees);
+//! - [`relay`]: a real `duet-relay` process and a protocol client for it; [`pg`]: a
+//!   throwaway PostgreSQL database for the scale-out tests; [`proxy`] and [`balancer`]:
+//!   a byte-counting (or link-cutting) TCP proxy and a failover balancer in front of relays;
+//! - [`cli`]: the `duet` binary run against a home, as a user would; [`binary`]: the
+//!   workspace's binaries, built for the tests that run them;
+//! - [`listen`]: a listener that records what a home hears; [`wait`]: polling with a
+//!   deadline;
+//! - [`rng`]: a deterministic seeded RNG; [`text`]: words, character splices, byte search;
+//! - [`stats`]: the one percentile definition (nearest rank); [`bench`]: what the
+//!   benchmarks share; [`procfs`]: a process's memory, from `/proc`.
+//!
+//! The `crash_writer` binary (`src/bin`) is the writer `tests/e2e/crash.rs` kills.
 
 pub mod balancer;
+pub mod bench;
+pub mod binary;
+pub mod cli;
+pub mod device;
+pub mod home;
+pub mod listen;
 pub mod pg;
+pub mod procfs;
 pub mod proxy;
 pub mod relay;
+pub mod rng;
+pub mod scenario;
+pub mod stats;
+pub mod store;
+pub mod text;
+pub mod wait;
 
-/// A small deterministic random number generator (`SplitMix64`), so a failing run can be
-/// replayed from the seed it prints.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
+pub use rng::SplitMix64;
+pub use text::WORDS;
 
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// A seed from the clock, for runs that should differ.
-    pub fn seed_from_time() -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x5eed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `lo..hi` (`lo` when the range is empty).
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        if hi <= lo {
-            return lo;
-        }
-        lo + self.next_u64() % (hi - lo)
-    }
-
-    /// An index below `n` (0 when `n` is 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        self.range(0, n as u64) as usize
-    }
-
-    /// One of `items`.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
+/// The value, or a panic that says what failed and why: how the kit, the benchmarks and
+/// the tests unwrap (a number from a broken run is worse than none).
+pub fn ok<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
+    r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
-
-/// The words the crash writer types: some multi-byte, so positions are characters.
-pub const WORDS: &[&str] = &[
-    "river", "morning", "coffee", "garden", "tender", "quiet", "brave", "sorry", "thanks", "rain",
-    "café", "naïve", "日本", "😊", "we", "us",
-];

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::common::*;
+use duet_e2e::cli::*;
 
 #[test]
 fn init_whoami_and_journals() {
@@ -52,21 +52,10 @@ fn init_whoami_and_journals() {
 fn entries_new_edit_show_list_delete_restore() {
     let (h, j) = Home::with_journal("Alice", "Us");
     let me = h.ok(&["whoami"]);
-    let e = h.entry(
-        &j,
-        &[
-            "--kind",
-            "appreciation",
-            "--title",
-            "Thank you",
-            "--body",
-            "for the soup when I was ill",
-            "--tag",
-            "care",
-            "--tag",
-            "home",
-        ],
-    );
+    let what = ["--kind", "appreciation", "--title", "Thank you"];
+    let body = ["--body", "for the soup when I was ill"];
+    let tags = ["--tag", "care", "--tag", "home"];
+    let e = h.entry(&j, &[&what[..], &body, &tags].concat());
     for key in [
         "id",
         "journal",
@@ -126,13 +115,7 @@ fn entries_new_edit_show_list_delete_restore() {
     assert_eq!(from_stdin["body"], "from stdin ✍️");
 
     // Edit the body through the full-text path; the title is untouched.
-    let edited = h.ok(&[
-        "entry",
-        "edit",
-        &id,
-        "--body",
-        "for the soup and the blanket when I was ill",
-    ]);
+    let edited = h.edit(&id, "--body", "for the soup and the blanket when I was ill");
     assert_eq!(
         edited["body"],
         "for the soup and the blanket when I was ill"
@@ -247,44 +230,23 @@ fn reactions_and_replies() {
 fn checkins_and_trends() {
     let (h, j) = Home::with_journal("Alice", "Us");
     let me = h.ok(&["whoami"]);
-    let c = h.ok(&[
-        "checkin",
-        "--journal",
-        &j,
-        "--mood",
-        "4",
-        "--closeness",
-        "5",
+    let mut args = checkin(&j, "4", "5");
+    args.extend([
         "--needs",
         "a quiet evening",
         "--gratitude",
         "breakfast in bed",
     ]);
+    let c = h.ok(&args);
     assert_eq!(c["kind"], "check_in");
     assert_eq!(c["check_in"]["mood"], 4);
     assert_eq!(c["check_in"]["closeness"], 5);
     assert_eq!(c["check_in"]["needs"], "a quiet evening");
     assert_eq!(c["check_in"]["gratitude"], "breakfast in bed");
-    h.ok(&[
-        "checkin",
-        "--journal",
-        &j,
-        "--mood",
-        "2",
-        "--closeness",
-        "3",
-    ]);
+    h.ok(&checkin(&j, "2", "3"));
 
     // Out of range: refused, nothing written.
-    let (code, err) = h.fail(&[
-        "checkin",
-        "--journal",
-        &j,
-        "--mood",
-        "7",
-        "--closeness",
-        "3",
-    ]);
+    let (code, err) = h.fail(&checkin(&j, "7", "3"));
     assert_eq!((code, err.as_str()), (2, "invalid_input"));
     let list = h.ok(&["entry", "list", "--journal", &j, "--kind", "check_in"]);
     assert_eq!(list["entries"].as_array().unwrap().len(), 2);
@@ -470,13 +432,7 @@ fn two_homes_exchange_a_journal_by_bundle() {
     assert_eq!(shown["body"], "tram 28 and custard tarts");
 
     // Bob edits it (and replies); the edit travels back to Alice.
-    let edited = b.ok(&[
-        "entry",
-        "edit",
-        &id,
-        "--body",
-        "tram 28, custard tarts and fado",
-    ]);
+    let edited = b.edit(&id, "--body", "tram 28, custard tarts and fado");
     assert_eq!(edited["body"], "tram 28, custard tarts and fado");
     b.ok(&["reply", &id, "let's go back"]);
     // Importing the same bundle again changes nothing.
@@ -580,29 +536,13 @@ fn bad_input_gives_typed_errors_and_exit_codes() {
     assert!(stderr.trim_end().ends_with("(not_found)"), "{stderr}");
 
     // Mood out of range.
-    let (code, err) = h.fail(&[
-        "checkin",
-        "--journal",
-        &j,
-        "--mood",
-        "7",
-        "--closeness",
-        "1",
-    ]);
+    let (code, err) = h.fail(&checkin(&j, "7", "1"));
     assert_eq!((code, err.as_str()), (2, "invalid_input"));
 
     // A usage error (clap) is exit 2 too, and JSON with --json.
     let (code, err) = h.fail(&["entry", "frobnicate"]);
     assert_eq!((code, err.as_str()), (2, "invalid_input"));
-    let (code, err) = h.fail(&[
-        "checkin",
-        "--journal",
-        &j,
-        "--mood",
-        "lots",
-        "--closeness",
-        "1",
-    ]);
+    let (code, err) = h.fail(&checkin(&j, "lots", "1"));
     assert_eq!((code, err.as_str()), (2, "invalid_input"));
     assert_eq!(h.run(&["entry", "frobnicate"]).status.code(), Some(2));
 
@@ -688,18 +628,10 @@ fn duet_store_file() -> &'static str {
 #[test]
 fn conflict_entries_and_all_or_nothing_edits() {
     let (h, j) = Home::with_journal("Alice", "Us");
+    let what = ["--kind", "conflict", "--title", "Dishes"];
+    let mine = ["--perspective", "I feel I always do them"];
+    let c = h.entry(&j, &[&what[..], &mine].concat());
     let me = h.ok(&["whoami"]);
-    let c = h.entry(
-        &j,
-        &[
-            "--kind",
-            "conflict",
-            "--title",
-            "Dishes",
-            "--perspective",
-            "I feel I always do them",
-        ],
-    );
     assert_eq!(c["kind"], "conflict");
     assert_eq!(c["conflict"]["perspectives"][0][0], me["member"]);
     assert_eq!(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use duet_e2e::relay::RelayProcess;
 use serde_json::Value;
 
-use crate::common::*;
+use duet_e2e::cli::*;
 
 /// Wait for a child at most `within`; kill it and fail the test when it overstays.
 fn wait_for(child: &mut Child, within: Duration) -> std::process::ExitStatus {

@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use duet_core::{Duet, Durability, EntryId, EntryQuery, NewEntry, Options, SpaceId, TextField};
+use duet_e2e::text::splice_chars;
 use duet_e2e::{SplitMix64, WORDS};
 
 /// Entries (of the newest) this run edits besides its own.
@@ -78,14 +79,6 @@ fn words(rng: &mut SplitMix64, lo: u64, hi: u64) -> String {
         .map(|_| *rng.pick(WORDS))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn splice(s: &str, pos: usize, del: usize, ins: &str) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    let mut out: String = chars[..pos].iter().collect();
-    out.push_str(ins);
-    out.extend(&chars[pos + del..]);
-    out
 }
 
 /// A random splice of `text`, deleting more when the text grows long.
@@ -166,7 +159,7 @@ fn run(home: &std::path::Path, journal: &SpaceId, seed: u64) -> Result<(), Strin
                     // Keystrokes: one splice of the body.
                     3..=6 => {
                         let (pos, del, ins) = random_splice(&mut rng, &entry.body);
-                        let new = splice(&entry.body, pos, del, &ins);
+                        let new = splice_chars(&entry.body, pos, del, &ins);
                         if !say(format!("begin\tedit\t{}\tbody\t{new}", entry.id)) {
                             return Ok(());
                         }
@@ -180,7 +173,7 @@ fn run(home: &std::path::Path, journal: &SpaceId, seed: u64) -> Result<(), Strin
                         let mut splices = Vec::new();
                         for _ in 0..rng.range(2, 5) {
                             let (pos, del, ins) = random_splice(&mut rng, &new);
-                            new = splice(&new, pos, del, &ins);
+                            new = splice_chars(&new, pos, del, &ins);
                             splices.push((pos, del, ins));
                         }
                         if !say(format!("begin\tedit\t{}\tbody\t{new}", entry.id)) {

@@ -6,10 +6,9 @@
 //! Two properties, two and three homes, 500 cases each by default (`PROPTEST_CASES`
 //! overrides the count of each).
 
-use crate::common;
-
-use common::*;
 use duet_core::*;
+use duet_e2e::home::*;
+use duet_e2e::text::splice_chars;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use proptest::test_runner::FileFailurePersistence;
@@ -323,7 +322,13 @@ impl World {
         }
     }
 
+    /// Take one step. A step that finds nothing to act on (no entry, no reply of mine) does
+    /// nothing.
     fn run(&mut self, step: &Step) {
+        let _ = self.try_run(step);
+    }
+
+    fn try_run(&mut self, step: &Step) -> Option<()> {
         let h = step.home;
         self.homes[h].clock.advance(step.tick_ms);
         let j = self.journal;
@@ -331,7 +336,7 @@ impl World {
         let joined = self.joined[h];
         // A home that has not received the journal yet can only draft and import.
         if !joined && !matches!(step.op, Op::Draft { .. } | Op::Import { .. }) {
-            return;
+            return Some(());
         }
         let d = &self.homes[h].duet;
         match &step.op {
@@ -369,9 +374,7 @@ impl World {
                 field,
                 splices,
             } => {
-                let Some(id) = self.pick(h, entry, |_| true) else {
-                    return;
-                };
+                let id = self.pick(h, entry, |_| true)?;
                 let e = d.get_entry(&id).unwrap();
                 let (f, mut text) = field_text(&e, *field, &me);
                 let mut resolved: Vec<(usize, usize, &str)> = Vec::new();
@@ -379,7 +382,7 @@ impl World {
                     let len = text.chars().count();
                     let pos = pos.index(len + 1);
                     let del = (*del).min(len - pos);
-                    text = splice_str(&text, pos, del, ins);
+                    text = splice_chars(&text, pos, del, ins);
                     resolved.push((pos, del, ins.as_str()));
                 }
                 let r = if resolved.len() == 1 {
@@ -391,32 +394,24 @@ impl World {
                 check_edit(d, &e, r, f, &text, &me);
             }
             Op::SetText { entry, field, text } => {
-                let Some(id) = self.pick(h, entry, |_| true) else {
-                    return;
-                };
+                let id = self.pick(h, entry, |_| true)?;
                 let e = d.get_entry(&id).unwrap();
                 let (f, _) = field_text(&e, *field, &me);
                 let r = d.set_text(&id, f, text);
                 check_edit(d, &e, r, f, text, &me);
             }
             Op::Delete { entry } => {
-                let Some(id) = self.pick(h, entry, |s| s.author == me) else {
-                    return;
-                };
+                let id = self.pick(h, entry, |s| s.author == me)?;
                 d.delete_entry(&id).unwrap();
                 assert!(d.get_entry(&id).unwrap().deleted);
             }
             Op::Restore { entry } => {
-                let Some(id) = self.pick(h, entry, |s| s.author == me) else {
-                    return;
-                };
+                let id = self.pick(h, entry, |s| s.author == me)?;
                 d.restore_entry(&id).unwrap();
                 assert!(!d.get_entry(&id).unwrap().deleted);
             }
             Op::React { entry, emoji } => {
-                let Some(id) = self.pick(h, entry, |_| true) else {
-                    return;
-                };
+                let id = self.pick(h, entry, |_| true)?;
                 d.react(&id, emoji).unwrap();
                 let e = d.get_entry(&id).unwrap();
                 assert!(
@@ -426,17 +421,13 @@ impl World {
                 );
             }
             Op::Unreact { entry } => {
-                let Some(id) = self.pick(h, entry, |_| true) else {
-                    return;
-                };
+                let id = self.pick(h, entry, |_| true)?;
                 d.unreact(&id).unwrap();
                 let e = d.get_entry(&id).unwrap();
                 assert!(!e.reactions.iter().any(|r| r.member == me));
             }
             Op::Reply { entry, text } => {
-                let Some(id) = self.pick(h, entry, |_| true) else {
-                    return;
-                };
+                let id = self.pick(h, entry, |_| true)?;
                 let r = d.reply(&id, text).unwrap();
                 let e = d.get_entry(&id).unwrap();
                 assert!(
@@ -446,12 +437,8 @@ impl World {
                 );
             }
             Op::EditReply { entry, reply, text } => {
-                let Some(id) = self.pick(h, entry, |s| s.reply_count > 0) else {
-                    return;
-                };
-                let Some(r) = own_reply(d, &id, reply, &me) else {
-                    return;
-                };
+                let id = self.pick(h, entry, |s| s.reply_count > 0)?;
+                let r = own_reply(d, &id, reply, &me)?;
                 d.edit_reply(&id, &r, text).unwrap();
                 let e = d.get_entry(&id).unwrap();
                 assert!(e.replies.iter().any(|x| x.id == r && x.body == *text));
@@ -461,12 +448,8 @@ impl World {
                 reply,
                 restore,
             } => {
-                let Some(id) = self.pick(h, entry, |_| true) else {
-                    return;
-                };
-                let Some(r) = own_reply(d, &id, reply, &me) else {
-                    return;
-                };
+                let id = self.pick(h, entry, |_| true)?;
+                let r = own_reply(d, &id, reply, &me)?;
                 if *restore {
                     d.restore_reply(&id, &r).unwrap();
                 } else {
@@ -476,9 +459,7 @@ impl World {
                 assert!(e.replies.iter().any(|x| x.id == r && x.deleted != *restore));
             }
             Op::Tags { entry, tags } => {
-                let Some(id) = self.pick(h, entry, |_| true) else {
-                    return;
-                };
+                let id = self.pick(h, entry, |_| true)?;
                 d.set_tags(&id, tags).unwrap();
                 let mut want = tags.clone();
                 want.sort();
@@ -492,9 +473,7 @@ impl World {
                 mood,
                 closeness,
             } => {
-                let Some(id) = self.pick(h, entry, |s| s.kind == EntryKind::CheckIn) else {
-                    return;
-                };
+                let id = self.pick(h, entry, |s| s.kind == EntryKind::CheckIn)?;
                 let before = d.get_entry(&id).unwrap().check_in.unwrap();
                 d.set_check_in_scores(&id, *mood, *closeness).unwrap();
                 let after = d.get_entry(&id).unwrap().check_in.unwrap();
@@ -504,7 +483,7 @@ impl World {
             Op::Draft { title, body, edits } => {
                 let p = self.homes[h].personal();
                 let id = d
-                    .create_entry(&p, text_entry(EntryKind::Vulnerability, title, body))
+                    .create_entry(&p, entry(EntryKind::Vulnerability, title, body))
                     .unwrap();
                 let mut text = body.clone();
                 for (pos, del, ins) in edits {
@@ -512,7 +491,7 @@ impl World {
                     let pos = pos.index(len + 1);
                     let del = (*del).min(len - pos);
                     d.splice_text(&id, TextField::Body, pos, del, ins).unwrap();
-                    text = splice_str(&text, pos, del, ins);
+                    text = splice_chars(&text, pos, del, ins);
                 }
                 assert_eq!(d.get_entry(&id).unwrap().body, text);
             }
@@ -526,7 +505,7 @@ impl World {
                     },
                 );
                 if drafts.is_empty() {
-                    return;
+                    return Some(());
                 }
                 let draft = drafts[draft.index(drafts.len())].id;
                 let before = d.get_entry(&draft).unwrap();
@@ -535,7 +514,7 @@ impl World {
                     // One draft, one shared entry.
                     assert_eq!(r.unwrap_err().code(), ErrorCode::NotAllowed);
                     assert_eq!(d.get_entry(&draft).unwrap().shared_as, Some(earlier));
-                    return;
+                    return Some(());
                 }
                 let shared = r.unwrap();
                 let (src, dst) = (d.get_entry(&draft).unwrap(), d.get_entry(&shared).unwrap());
@@ -561,6 +540,7 @@ impl World {
                 self.pool.push(b);
             }
         }
+        Some(())
     }
 
     /// Everyone sends to the first home, which then sends to everyone.
@@ -593,15 +573,6 @@ impl World {
             }
         }
     }
-}
-
-/// Apply a splice (character positions) to a string.
-fn splice_str(s: &str, pos: usize, del: usize, ins: &str) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    let mut out: String = chars[..pos].iter().collect();
-    out.push_str(ins);
-    out.extend(&chars[pos + del..]);
-    out
 }
 
 /// The concrete field an edit goes to, and its current text.
@@ -741,7 +712,7 @@ fn a_splice_that_changes_nothing_touches_nothing() {
     let j = a.duet.create_journal("Us").unwrap();
     let id = a
         .duet
-        .create_entry(&j, text_entry(EntryKind::Reflection, "t", "body"))
+        .create_entry(&j, entry(EntryKind::Reflection, "t", "body"))
         .unwrap();
     exchange(&a, &b, &j);
     let (before, outbox) = (summaries(&a.duet, &j), a.duet.outbox_len().unwrap());
@@ -771,7 +742,7 @@ fn updated_at_agrees_when_clocks_disagree() {
     exchange(&a, &c, &j);
     let id = a
         .duet
-        .create_entry(&j, text_entry(EntryKind::Reflection, "t", "body"))
+        .create_entry(&j, entry(EntryKind::Reflection, "t", "body"))
         .unwrap();
     exchange(&a, &b, &j);
     b.clock.advance(1_000);

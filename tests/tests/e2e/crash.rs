@@ -14,7 +14,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use duet_core::*;
-use duet_e2e::SplitMix64;
+use duet_e2e::home::listed;
+use duet_e2e::{SplitMix64, store};
 
 const ITERATIONS: usize = 60;
 
@@ -228,24 +229,12 @@ impl Model {
 /// left no trace. Returns whether it had committed.
 fn verify(home: &Path, journal: &SpaceId, model: &mut Model, pending: InFlight, ctx: &str) -> bool {
     // SQLite's own check of the file, before Duet touches it.
-    let store = home.join(STORE_FILE);
-    {
-        let conn = rusqlite::Connection::open(&store).unwrap();
-        let res: Vec<String> = conn
-            .prepare("PRAGMA integrity_check")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        assert_eq!(res, vec!["ok".to_string()], "{ctx}: PRAGMA integrity_check");
-        let fk: i64 = conn
-            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        assert_eq!(fk, 0, "{ctx}: foreign keys");
-    }
+    let db = home.join(STORE_FILE);
+    let res: Vec<String> = store::rows(&db, "PRAGMA integrity_check", [], |r| r.get(0));
+    assert_eq!(res, vec!["ok".to_string()], "{ctx}: PRAGMA integrity_check");
+    let fks = "SELECT count(*) FROM pragma_foreign_key_check";
+    let fk: i64 = store::row(&db, fks, [], |r| r.get(0));
+    assert_eq!(fk, 0, "{ctx}: foreign keys");
     let duet = Duet::open(home, full()).unwrap_or_else(|e| panic!("{ctx}: reopen: {e}"));
     duet.integrity_check()
         .unwrap_or_else(|e| panic!("{ctx}: integrity_check: {e}"));
@@ -298,20 +287,7 @@ fn verify(home: &Path, journal: &SpaceId, model: &mut Model, pending: InFlight, 
     );
 
     // The index agrees with the documents.
-    let mut listed = Vec::new();
-    let mut q = EntryQuery {
-        journal: Some(*journal),
-        limit: Some(limits::MAX_PAGE),
-        ..EntryQuery::default()
-    };
-    loop {
-        let page = duet.list_entries(&q).unwrap();
-        listed.extend(page.items);
-        match page.next {
-            Some(n) => q.cursor = Some(n),
-            None => break,
-        }
-    }
+    let listed = listed(&duet, journal);
     assert_eq!(listed.len(), model.entries.len(), "{ctx}: index rows");
     for s in &listed {
         assert_eq!(
@@ -325,10 +301,7 @@ fn verify(home: &Path, journal: &SpaceId, model: &mut Model, pending: InFlight, 
 
 #[test]
 fn acknowledged_writes_survive_sigkill() {
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(SplitMix64::seed_from_time);
+    let seed = SplitMix64::seed_from_env_or_time("CRASH_SEED");
     let iterations = std::env::var("CRASH_ITERATIONS")
         .ok()
         .and_then(|s| s.parse().ok())

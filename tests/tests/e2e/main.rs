@@ -1,21 +1,21 @@
 //! Duet's end-to-end tests, built as one test binary (one link of the whole stack instead
 //! of one per file): several homes (devices) and real `duet-relay` processes on loopback.
-//! Each module is one concern; `common` and `sync_support` are the shared harness.
+//! Each module is one concern; the harness is the test kit, `duet_e2e` (this package's
+//! library).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-mod sync_support;
 
 mod convergence;
 mod crash;
 mod flaky_link;
 mod membership;
 mod merging;
+mod relay_answers;
 mod relay_auth;
 mod relay_crash;
 mod relay_limits;
 mod relay_nodes;
 mod relay_protocol;
+mod sealed_answers;
 mod sync;
 mod sync_crash;
 mod sync_errors;

@@ -4,12 +4,13 @@
 //! device of the same person that was offline during a rotation; a home pointed at its
 //! relay under another name.
 
-use crate::sync_support;
-
+use duet_core::EntryKind::{Reflection, Vulnerability};
 use duet_core::*;
-use duet_e2e::relay::{Client, InviteSecret, RelayProcess};
+use duet_e2e::device::*;
+use duet_e2e::home::{Author, options};
+use duet_e2e::relay::{Client, InviteSecret, RelayProcess, refusal, refused};
+use duet_e2e::store::{relay_credentials, space_keys};
 use duet_proto::{ErrorCode, InviteKind};
-use sync_support::*;
 
 fn member_of(d: &Device) -> MemberId {
     d.duet.identity().member
@@ -27,10 +28,8 @@ fn relay_code(e: &Error) -> Option<&str> {
 /// his, not anyone he gives it to.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_partners_old_invite_admits_nobody() {
-    let data = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(data.path());
+    let Partners { relay, a, b, j } = Partners::start().await;
     let url = relay.url();
-    let (a, b, j) = partners(&url, "Ada", "Ben", "Us").await;
     b.duet.sync_now().await.unwrap();
     let kept = b.duet.create_invite(&j, None).await.unwrap();
     let link = b.duet.link_device(None).await.unwrap();
@@ -44,7 +43,7 @@ async fn a_removed_partners_old_invite_admits_nobody() {
     // His device-link code still makes a device of his (his own space is his), but it
     // brings no journal back.
     let dir = tempfile::tempdir().unwrap();
-    let linked = Duet::join_device(dir.path(), &link.uri, None, opts())
+    let linked = Duet::join_device(dir.path(), &link.uri, None, options())
         .await
         .unwrap();
     assert!(
@@ -52,20 +51,14 @@ async fn a_removed_partners_old_invite_admits_nobody() {
         "the removed journal came back through a link code"
     );
     // What Ada writes now reaches nobody of Ben's.
-    let after = a
-        .duet
-        .create_entry(&j, entry(EntryKind::Reflection, "after", "only mine now"))
-        .unwrap();
+    let after = a.duet.write(&j, Reflection, "after", "only mine now");
     a.duet.sync_now().await.unwrap();
     b.duet.sync_now().await.unwrap();
     linked.sync_now().await.unwrap();
     assert!(b.duet.get_entry(&after).is_err());
     assert!(linked.get_entry(&after).is_err());
-    let raw = raw_client(&url, &b.store_path());
-    assert_eq!(
-        raw.pull(j.0, 0, None).await.unwrap_err().code(),
-        Some(ErrorCode::NotFound)
-    );
+    let raw = b.raw_client(&url);
+    assert_eq!(refused(raw.pull(j.0, 0, None).await), ErrorCode::NotFound);
 }
 
 /// A device Ben registered and brought in through the raw API is his, whatever the
@@ -73,27 +66,16 @@ async fn a_removed_partners_old_invite_admits_nobody() {
 /// leaves with him.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_brought_in_through_the_raw_api_leaves_with_its_person() {
-    let data = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(data.path());
+    let Partners { relay, a, b, j } = Partners::start().await;
     let url = relay.url();
-    let (a, b, j) = partners(&url, "Ada", "Ben", "Us").await;
     b.duet.sync_now().await.unwrap();
-    let ben = raw_client(&url, &b.store_path());
+    let ben = b.raw_client(&url);
 
     // As a new person: the journal has its two people.
     let stranger = Client::register(&url).await.unwrap();
-    let secret = InviteSecret::random();
-    ben.create_invite(j.0, &secret.create_body(b"anything", None))
-        .await
-        .unwrap();
-    let e = stranger
-        .join(secret.invite_id, &secret.token)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.status(), e.code()),
-        (Some(403), Some(ErrorCode::NotAllowed))
-    );
+    let secret = ben.invite(j.0, None).await.unwrap();
+    let e = refusal(stranger.join(secret.invite_id, &secret.token).await);
+    assert_eq!(e, (403, ErrorCode::NotAllowed));
 
     // As Ben's device: a device invite into his personal space, then into the journal.
     let hidden = Client::register(&url).await.unwrap();
@@ -120,19 +102,16 @@ async fn a_device_brought_in_through_the_raw_api_leaves_with_its_person() {
     a.duet.remove_member(&j, &member_of(&b)).await.unwrap();
     for d in [&ben, &hidden] {
         assert_eq!(
-            d.pull(j.0, 0, None).await.unwrap_err().code(),
-            Some(ErrorCode::NotFound),
+            refused(d.pull(j.0, 0, None).await),
+            ErrorCode::NotFound,
             "a device of the removed person still reads the journal"
         );
     }
     // The pending invite Ben made as a partner went with him too.
     let late = Client::register(&url).await.unwrap();
     assert_eq!(
-        late.join(secret.invite_id, &secret.token)
-            .await
-            .unwrap_err()
-            .code(),
-        Some(ErrorCode::NotFound)
+        refused(late.join(secret.invite_id, &secret.token).await),
+        ErrorCode::NotFound
     );
 }
 
@@ -141,39 +120,27 @@ async fn a_device_brought_in_through_the_raw_api_leaves_with_its_person() {
 /// space, drafts and other devices alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_can_revoke_nobody_and_never_touches_the_others_space() {
-    let data = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(data.path());
-    let url = relay.url();
-    let (a, b, j) = partners(&url, "Ada", "Ben", "Us").await;
+    let Partners { relay, a, b, j } = Partners::start().await;
     let a2 = second_device(&a).await;
     b.duet.sync_now().await.unwrap();
-    let ben = raw_client(&url, &b.store_path());
+    let ben = b.raw_client(&relay.url());
     let (ada1, _) = relay_credentials(&a.store_path());
     let (ada2, _) = relay_credentials(&a2.store_path());
 
     for target in [ada1, ada2] {
-        assert_eq!(
-            ben.revoke(target).await.unwrap_err().code(),
-            Some(ErrorCode::NotFound)
-        );
+        assert_eq!(refused(ben.revoke(target).await), ErrorCode::NotFound);
         let e = b.duet.revoke_device(target).await.unwrap_err();
         assert_eq!(relay_code(&e), Some("not_found"), "{e}");
     }
     // Ben removes Ada (his one power over her)...
     b.duet.remove_member(&j, &member_of(&a)).await.unwrap();
     // ...and, as a former partner with his token, still revokes nothing of hers.
-    assert_eq!(
-        ben.revoke(ada1).await.unwrap_err().code(),
-        Some(ErrorCode::NotFound)
-    );
+    assert_eq!(refused(ben.revoke(ada1).await), ErrorCode::NotFound);
     // Ada's drafts still travel between her devices.
+    let personal = a.duet.identity().personal_space;
     let draft = a
         .duet
-        .create_entry(
-            &a.duet.identity().personal_space,
-            entry(EntryKind::Vulnerability, "draft", "for me alone"),
-        )
-        .unwrap();
+        .write(&personal, Vulnerability, "draft", "for me alone");
     a.duet.sync_now().await.unwrap();
     a2.duet.sync_now().await.unwrap();
     assert_eq!(a2.duet.get_entry(&draft).unwrap().body, "for me alone");
@@ -188,30 +155,18 @@ async fn a_partner_can_revoke_nobody_and_never_touches_the_others_space() {
 /// Ada's other device reads it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_after_a_rotation_never_opens_with_the_removed_partners_keys() {
-    let data = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(data.path());
-    let url = relay.url();
-    let (a, b, j) = partners(&url, "Ada", "Ben", "Us").await;
+    let Partners { relay, a, b, j } = Partners::start().await;
     let a2 = second_device(&a).await;
     b.duet.sync_now().await.unwrap();
     // Written on the tablet before the removal, still queued when it happens.
-    let queued = a2
-        .duet
-        .create_entry(&j, entry(EntryKind::Reflection, "queued", "before"))
-        .unwrap();
+    let queued = a2.duet.write(&j, Reflection, "queued", "before");
 
     a.duet.remove_member(&j, &member_of(&b)).await.unwrap();
-    let (_, ada_token) = relay_credentials(&a.store_path());
-    let head = relay_log(&url, &ada_token, j.0).await.len() as u64;
+    let ada = a.raw_client(&relay.url());
+    let head = ada.pull_all(j.0).await.unwrap().len() as u64;
 
     // The tablet, offline all along, writes and then syncs.
-    let later = a2
-        .duet
-        .create_entry(
-            &j,
-            entry(EntryKind::Reflection, "later", "after the removal"),
-        )
-        .unwrap();
+    let later = a2.duet.write(&j, Reflection, "later", "after the removal");
     a2.duet.sync_now().await.unwrap();
     a.duet.sync_now().await.unwrap();
     assert_eq!(a.duet.get_entry(&later).unwrap().body, "after the removal");
@@ -219,10 +174,10 @@ async fn a_write_after_a_rotation_never_opens_with_the_removed_partners_keys() {
 
     let ben_keys = space_keys(&b.store_path(), &j);
     assert!(!ben_keys.is_empty());
-    let log = relay_log(&url, &ada_token, j.0).await;
-    let fresh: Vec<_> = log.iter().filter(|(seq, _, _)| *seq > head).collect();
+    let log = ada.pull_all(j.0).await.unwrap();
+    let fresh: Vec<_> = log.iter().filter(|b| b.seq > head).collect();
     assert!(!fresh.is_empty(), "the tablet pushed nothing");
-    for (seq, id, data) in fresh {
+    for duet_proto::LogBlob { seq, id, data } in fresh {
         let id: [u8; 16] = id.as_slice().try_into().unwrap();
         assert!(crypto::epoch_of(data).unwrap() >= 2, "seq {seq}: old epoch");
         for (epoch, key) in &ben_keys {
@@ -233,7 +188,7 @@ async fn a_write_after_a_rotation_never_opens_with_the_removed_partners_keys() {
         }
     }
     // A push under the old epoch is refused by the relay now.
-    let tablet = raw_client(&url, &a2.store_path());
+    let tablet = a2.raw_client(&relay.url());
     let (epoch, key) = ben_keys[0].clone();
     let id = crypto::new_blob_id();
     let stale = crypto::seal(&key, epoch, &j, &id, b"old key").unwrap();
@@ -255,24 +210,16 @@ async fn a_write_after_a_rotation_never_opens_with_the_removed_partners_keys() {
 /// that uploads everything the home holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_set_to_another_url_of_the_same_relay_and_back_keeps_syncing() {
-    let data = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(data.path());
+    let Partners { relay, a, b, j } = Partners::start().await;
     let url = relay.url();
     let other_name = format!("http://localhost:{}", relay.addr().port());
-    let (a, b, j) = partners(&url, "Ada", "Ben", "Us").await;
     let (before, _) = relay_credentials(&a.store_path());
 
     let mut n = 0;
     for to in [other_name.as_str(), "http://127.0.0.1:9", url.as_str()] {
         a.duet.switch_relay(to).await.unwrap();
         n += 1;
-        let e = a
-            .duet
-            .create_entry(
-                &j,
-                entry(EntryKind::Reflection, "moved", &format!("note {n}")),
-            )
-            .unwrap();
+        let e = a.duet.write(&j, Reflection, "moved", &format!("note {n}"));
         if to.ends_with(":9") {
             continue; // nothing answers there; checked at the next sync
         }
@@ -284,13 +231,12 @@ async fn relay_set_to_another_url_of_the_same_relay_and_back_keeps_syncing() {
     assert_eq!(a.duet.outbox_len().unwrap(), 0);
 
     // A genuinely different relay: a new device there, holding the whole journal.
-    let data2 = tempfile::tempdir().unwrap();
-    let relay2 = RelayProcess::start(data2.path());
+    let relay2 = RelayProcess::temp();
     a.duet.switch_relay(&relay2.url()).await.unwrap();
     a.duet.sync_now().await.unwrap();
-    let (there, token) = relay_credentials(&a.store_path());
+    let (there, _) = relay_credentials(&a.store_path());
     assert_ne!(there, before);
-    let log = relay_log(&relay2.url(), &token, j.0).await;
+    let log = a.raw_client(&relay2.url()).pull_all(j.0).await.unwrap();
     assert!(
         !log.is_empty(),
         "the journal's history went to the new relay"
@@ -301,21 +247,14 @@ async fn relay_set_to_another_url_of_the_same_relay_and_back_keeps_syncing() {
 /// after another was linked, and one joined on the other, appear on both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn journals_created_or_joined_on_one_device_appear_on_the_others() {
-    let data = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(data.path());
+    let relay = RelayProcess::temp();
     let url = relay.url();
     let a1 = device("Ada", &url);
     a1.duet.sync_now().await.unwrap();
     let a2 = second_device(&a1).await;
 
     let made = a1.duet.create_journal("Made on the phone").unwrap();
-    let e = a1
-        .duet
-        .create_entry(
-            &made,
-            entry(EntryKind::Reflection, "hello", "from the phone"),
-        )
-        .unwrap();
+    let e = a1.duet.write(&made, Reflection, "hello", "from the phone");
     a1.duet.sync_now().await.unwrap();
     a2.duet.sync_now().await.unwrap();
     assert!(a2.duet.journals().unwrap().iter().any(|x| x.id == made));

@@ -3,29 +3,14 @@
 //! made while the entry was deleted, both reactions and both replies, both values of a
 //! conflicting mood — and a shared draft carries none of its drafting history.
 
-use crate::common;
-
-use common::*;
+use duet_core::EntryKind::{Appreciation, Reflection, Vulnerability};
 use duet_core::*;
+use duet_e2e::home::*;
+use duet_e2e::scenario;
+use duet_e2e::store;
+use duet_e2e::text::contains_bytes;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-
-/// Two partners sharing one journal, made by `a` and received by `b` in a bundle.
-fn couple() -> (Home, Home, SpaceId) {
-    let a = Home::new("Ada", T0);
-    let b = Home::new("Ben", T0);
-    let j = a.duet.create_journal("Us").unwrap();
-    let r = exchange(&a, &b, &j);
-    assert!(r.new_journal);
-    exchange(&b, &a, &j);
-    (a, b, j)
-}
-
-/// Both directions, so each has everything.
-fn swap(a: &Home, b: &Home, j: &SpaceId) {
-    exchange(a, b, j);
-    exchange(b, a, j);
-}
 
 fn char_at(s: &str, needle: &str) -> usize {
     let byte = s
@@ -56,13 +41,8 @@ fn assert_subsequence(text: &str, part: &str, what: &str) {
 
 #[test]
 fn concurrent_edits_of_one_body_both_survive_character_by_character() {
-    let (a, b, j) = couple();
     let base = "We walked to the market and bought bread.";
-    let id = a
-        .duet
-        .create_entry(&j, text_entry(EntryKind::Reflection, "Saturday", base))
-        .unwrap();
-    exchange(&a, &b, &j);
+    let (a, b, j, id) = couple_sharing(Reflection, "Saturday", base);
 
     // Ada types keystroke by keystroke: a word at the start, one after "walked", and
     // deletes "the ".
@@ -121,13 +101,8 @@ fn concurrent_edits_of_one_body_both_survive_character_by_character() {
 /// Unique words inserted concurrently at arbitrary places by both partners: every word
 /// survives whole, each side's words keep their order, and the base text is intact.
 fn many_words_case(a_words: &[(usize, usize)], b_words: &[(usize, usize)]) {
-    let (a, b, j) = couple();
     let base = "one two three four five six seven eight nine ten";
-    let id = a
-        .duet
-        .create_entry(&j, text_entry(EntryKind::Reflection, "", base))
-        .unwrap();
-    exchange(&a, &b, &j);
+    let (a, b, j, id) = couple_sharing(Reflection, "", base);
     let mut inserted = Vec::new();
     for (side, h, words, tag) in [(0, &a, a_words, "ada"), (1, &b, b_words, "ben")] {
         for (n, (pos, keystrokes)) in words.iter().enumerate() {
@@ -208,15 +183,7 @@ proptest! {
 
 #[test]
 fn a_delete_concurrent_with_an_edit_keeps_the_edit() {
-    let (a, b, j) = couple();
-    let id = a
-        .duet
-        .create_entry(
-            &j,
-            text_entry(EntryKind::Reflection, "Hard week", "I was tired."),
-        )
-        .unwrap();
-    exchange(&a, &b, &j);
+    let (a, b, j, id) = couple_sharing(Reflection, "Hard week", "I was tired.");
 
     // Ada deletes her entry while Ben, offline, adds to it.
     a.clock.advance(1_000);
@@ -276,15 +243,7 @@ fn a_delete_concurrent_with_an_edit_keeps_the_edit() {
 
 #[test]
 fn reactions_and_replies_from_both_partners_merge() {
-    let (a, b, j) = couple();
-    let id = a
-        .duet
-        .create_entry(
-            &j,
-            text_entry(EntryKind::Appreciation, "", "Thank you for dinner."),
-        )
-        .unwrap();
-    exchange(&a, &b, &j);
+    let (a, b, j, id) = couple_sharing(Appreciation, "", "Thank you for dinner.");
 
     a.clock.advance(10);
     a.duet.react(&id, "❤️").unwrap();
@@ -348,24 +307,7 @@ fn reactions_and_replies_from_both_partners_merge() {
 #[test]
 fn a_conflicting_mood_is_reported_with_both_values_and_authors() {
     let (a, b, j) = couple();
-    let id = a
-        .duet
-        .check_in(
-            &j,
-            CheckIn {
-                mood: 3,
-                closeness: 4,
-                needs: "more sleep".into(),
-                gratitude: String::new(),
-            },
-        )
-        .unwrap();
-    exchange(&a, &b, &j);
-    a.clock.advance(100);
-    a.duet.set_check_in_scores(&id, Some(2), None).unwrap();
-    b.clock.advance(200);
-    b.duet.set_check_in_scores(&id, Some(5), Some(3)).unwrap();
-    swap(&a, &b, &j);
+    let id = scenario::conflicting_moods(&a, &b, &j);
 
     let (ma, mb) = (a.me(), b.me());
     let conflicts = a.duet.conflicts(&id).unwrap();
@@ -433,27 +375,17 @@ fn history_strings(bytes_of_doc: &[Vec<u8>]) -> Vec<String> {
 }
 
 /// The history strings of every document in a home's store, read straight from `SQLite`.
-fn store_history_strings(store: &std::path::Path) -> Vec<String> {
-    let conn = rusqlite::Connection::open(store).unwrap();
-    let docs: Vec<(i64, Option<Vec<u8>>)> = conn
-        .prepare("SELECT rowid, snapshot FROM docs")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+fn store_history_strings(db: &std::path::Path) -> Vec<String> {
+    let docs: Vec<(i64, Option<Vec<u8>>)> =
+        store::rows(db, "SELECT rowid, snapshot FROM docs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        });
     assert!(!docs.is_empty());
     let mut out = Vec::new();
     for (rowid, snapshot) in docs {
         let mut parts: Vec<Vec<u8>> = snapshot.into_iter().filter(|s| !s.is_empty()).collect();
-        let chunks: Vec<Vec<u8>> = conn
-            .prepare("SELECT data FROM chunks WHERE doc = ?1 ORDER BY seq")
-            .unwrap()
-            .query_map([rowid], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        parts.extend(chunks);
+        let sql = "SELECT data FROM chunks WHERE doc = ?1 ORDER BY seq";
+        parts.extend(store::rows(db, sql, [rowid], |r| r.get(0)));
         out.extend(history_strings(&parts));
     }
     out
@@ -469,11 +401,7 @@ fn a_shared_draft_carries_no_drafting_history() {
     // better of it and deletes it, rewrites a sentence, comes back later.
     let draft = a
         .duet
-        .create_entry(
-            &personal,
-            text_entry(EntryKind::Vulnerability, "Hard to say", "I feel "),
-        )
-        .unwrap();
+        .write(&personal, Vulnerability, "Hard to say", "I feel ");
     type_at(&a, &draft, 7, SENTINEL);
     let typed = a.duet.get_entry(&draft).unwrap().body;
     assert_eq!(typed, format!("I feel {SENTINEL}"));
@@ -554,7 +482,7 @@ fn a_shared_draft_carries_no_drafting_history() {
     );
     // 3. the raw bytes of Ben's SQLite files (database and WAL). Weaker — Automerge may
     //    compress large columns — but small chunks are stored as written.
-    let raw = store_file_bytes(b.dir.path());
+    let raw = store::sqlite_bytes(&b.store_path());
     assert!(!contains_bytes(&raw, SENTINEL.as_bytes()));
     assert!(!contains_bytes(&raw, lower.as_bytes()));
     // 4. the bundle Ada handed over. It is sealed, so plaintext could not show here anyway;
@@ -567,15 +495,7 @@ fn search_finds_words_from_the_partners_entries_and_replies() {
     let (a, b, j) = couple();
     let id = a
         .duet
-        .create_entry(
-            &j,
-            text_entry(
-                EntryKind::Reflection,
-                "Weekend",
-                "We saw the lighthouse at dusk.",
-            ),
-        )
-        .unwrap();
+        .write(&j, Reflection, "Weekend", "We saw the lighthouse at dusk.");
     let check = a
         .duet
         .check_in(
@@ -610,15 +530,7 @@ fn search_finds_words_from_the_partners_entries_and_replies() {
     let reply = b.duet.reply(&id, "The pelicans were my favourite").unwrap();
     let mine = b
         .duet
-        .create_entry(
-            &j,
-            text_entry(
-                EntryKind::Appreciation,
-                "",
-                "Thanks for the marmalade toast",
-            ),
-        )
-        .unwrap();
+        .write(&j, Appreciation, "", "Thanks for the marmalade toast");
     exchange(&b, &a, &j);
     let hits = a.duet.search("pelicans", Some(&j), 10).unwrap();
     assert_eq!(hits.len(), 1);

@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use duet_e2e::relay::{
     Body, Client, ClientError, InviteSecret, LiveConn, LiveEvent, RelayProcess, http_client,
-    random_blob, random_bytes, send,
+    random_blob, random_bytes, refusal, refused, send,
 };
+use duet_e2e::store::sqlite_bytes;
+use duet_e2e::text::contains_bytes;
 use duet_proto::live::{ClientFrame, ServerFrame};
 use duet_proto::{
     AddMember, CreateSpace, ErrorCode, InviteCreated, InviteKind, JoinInvite, Joined, KeyEpoch,
@@ -98,155 +100,62 @@ enum Endpoint {
     Pull,
     PutSnapshot,
     GetSnapshot,
+    /// Register the caller's person's share of a prompt round (ADR 11).
+    PutAnswer,
+    ListAnswers,
+    /// Reveal early a round the caller's person answered (members answer first).
+    RevealAnswer,
 }
+
+/// A row: any working device may (the call concerns only the caller's own things).
+const fn any_device(status: u16) -> [Expect; 7] {
+    let y = Yes(status);
+    [UNAUTH, UNAUTH, y, REVOKED, y, y, y]
+}
+
+/// A row: the journal's members may; to anyone else the journal doesn't exist.
+const fn members(status: u16) -> [Expect; 7] {
+    let y = Yes(status);
+    [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, y, y]
+}
+
+/// A row: nobody may, and the thing is hidden from everyone the token is good for.
+const NOBODY: [Expect; 7] = [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, HIDDEN, HIDDEN];
 
 /// The written rules: columns are [no token, bad token, stranger, revoked, removed,
 /// partner, own device].
 const MATRIX: &[(Endpoint, [Expect; 7])] = &[
     // Registering needs no token; a stray header changes nothing.
-    (
-        Endpoint::Register,
-        [
-            Yes(201),
-            Yes(201),
-            Yes(201),
-            Yes(201),
-            Yes(201),
-            Yes(201),
-            Yes(201),
-        ],
-    ),
-    (
-        Endpoint::WhoAmI,
-        [
-            UNAUTH,
-            UNAUTH,
-            Yes(200),
-            REVOKED,
-            Yes(200),
-            Yes(200),
-            Yes(200),
-        ],
-    ),
+    (Endpoint::Register, [Yes(201); 7]),
+    (Endpoint::WhoAmI, any_device(200)),
     // Only a person's own devices revoke that person's devices.
-    (
-        Endpoint::RevokeOwnDevice,
-        [
-            UNAUTH,
-            UNAUTH,
-            Yes(204),
-            REVOKED,
-            Yes(204),
-            Yes(204),
-            Yes(204),
-        ],
-    ),
-    (
-        Endpoint::RevokeOthersDevice,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, HIDDEN, HIDDEN],
-    ),
-    (
-        Endpoint::CreateSpace,
-        [
-            UNAUTH,
-            UNAUTH,
-            Yes(201),
-            REVOKED,
-            Yes(201),
-            Yes(201),
-            Yes(201),
-        ],
-    ),
-    (
-        Endpoint::ProbeTakenSpaceId,
-        [
-            UNAUTH,
-            UNAUTH,
-            Yes(201),
-            REVOKED,
-            Yes(201),
-            Yes(201),
-            Yes(201),
-        ],
-    ),
-    (
-        Endpoint::ListSpaces,
-        [
-            UNAUTH,
-            UNAUTH,
-            Yes(200),
-            REVOKED,
-            Yes(200),
-            Yes(200),
-            Yes(200),
-        ],
-    ),
-    (
-        Endpoint::GetSpace,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(200), Yes(200)],
-    ),
-    (
-        Endpoint::AddOwnDevice,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(204), Yes(204)],
-    ),
-    (
-        Endpoint::AddOthersDevice,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, HIDDEN, HIDDEN],
-    ),
+    (Endpoint::RevokeOwnDevice, any_device(204)),
+    (Endpoint::RevokeOthersDevice, NOBODY),
+    (Endpoint::CreateSpace, any_device(201)),
+    (Endpoint::ProbeTakenSpaceId, any_device(201)),
+    (Endpoint::ListSpaces, any_device(200)),
+    (Endpoint::GetSpace, members(200)),
+    (Endpoint::AddOwnDevice, members(204)),
+    (Endpoint::AddOthersDevice, NOBODY),
     // Removing the other from a shared journal is each partner's one power over the other.
-    (
-        Endpoint::RemovePartner,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(204), Yes(204)],
-    ),
-    (
-        Endpoint::TouchOthersPersonal,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, HIDDEN, HIDDEN],
-    ),
-    (
-        Endpoint::CreatePartnerInvite,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(201), Yes(201)],
-    ),
-    (
-        Endpoint::CreateDeviceInvite,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(201), Yes(201)],
-    ),
+    (Endpoint::RemovePartner, members(204)),
+    (Endpoint::TouchOthersPersonal, NOBODY),
+    (Endpoint::CreatePartnerInvite, members(201)),
+    (Endpoint::CreateDeviceInvite, members(201)),
     (
         Endpoint::PartnerInviteIntoPersonal,
         [UNAUTH, UNAUTH, REFUSED, REVOKED, REFUSED, REFUSED, REFUSED],
     ),
     // Joining is how someone new comes in (here: a fresh journal of Ada's, one person so far).
-    (
-        Endpoint::JoinInvite,
-        [
-            UNAUTH,
-            UNAUTH,
-            Yes(200),
-            REVOKED,
-            Yes(200),
-            Yes(200),
-            Yes(200),
-        ],
-    ),
-    (
-        Endpoint::AnnounceEpoch,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(204), Yes(204)],
-    ),
-    (
-        Endpoint::Push,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(200), Yes(200)],
-    ),
-    (
-        Endpoint::Pull,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(200), Yes(200)],
-    ),
-    (
-        Endpoint::PutSnapshot,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(204), Yes(204)],
-    ),
-    (
-        Endpoint::GetSnapshot,
-        [UNAUTH, UNAUTH, HIDDEN, REVOKED, HIDDEN, Yes(200), Yes(200)],
-    ),
+    (Endpoint::JoinInvite, any_device(200)),
+    (Endpoint::AnnounceEpoch, members(204)),
+    (Endpoint::Push, members(200)),
+    (Endpoint::Pull, members(200)),
+    (Endpoint::PutSnapshot, members(204)),
+    (Endpoint::GetSnapshot, members(200)),
+    (Endpoint::PutAnswer, members(200)),
+    (Endpoint::ListAnswers, members(200)),
+    (Endpoint::RevealAnswer, members(204)),
 ];
 
 /// The cast: Ada's journal shared with Ben; Ada's second device; a former partner who was
@@ -400,6 +309,11 @@ enum After {
     /// The snapshot holds these bytes iff the call succeeded.
     Snapshot(Vec<u8>),
     GotSnapshot,
+    /// Ada sees an answer of the caller's person to this round iff the call succeeded.
+    Answered(String),
+    Answers,
+    /// Ada sees the caller's person's answer to this round revealed iff the call succeeded.
+    Revealed(String),
 }
 
 struct Call {
@@ -409,88 +323,80 @@ struct Call {
     after: After,
 }
 
+impl Call {
+    fn new(method: Method, path: impl Into<String>, after: After) -> Call {
+        let path = path.into();
+        Call {
+            method,
+            path,
+            body: None,
+            after,
+        }
+    }
+
+    /// With a CBOR body.
+    fn with(self, body: &impl serde::Serialize) -> Call {
+        Call {
+            body: Some(Body::cbor(body)),
+            ..self
+        }
+    }
+}
+
 async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
+    use Method as M;
     let s = ctx.space;
-    let call = |method: Method, path: String, body: Option<Body>, after: After| Call {
-        method,
-        path,
-        body,
-        after,
+    // A device of the caller's own person, or of someone else's.
+    let whose = |own: bool| {
+        if own {
+            ctx.of(who)
+        } else {
+            ctx.other_than(who)
+        }
     };
-    let invite = |kind: InviteKind, secret: &InviteSecret| {
-        Some(Body::cbor(&secret.create_body_of(kind, b"wrapped", None)))
+    let invite_into = |space: Uuid, kind: InviteKind, secret: &InviteSecret| {
+        let path = format!("/v1/spaces/{space}/invites");
+        (path, secret.create_body_of(kind, b"wrapped", None))
     };
     match endpoint {
-        Endpoint::Register => call(Method::POST, "/v1/devices".into(), None, After::Registered),
-        Endpoint::WhoAmI => call(
-            Method::GET,
-            "/v1/devices/me".into(),
-            None,
-            After::Me(ctx.of(who).device_id),
-        ),
+        Endpoint::Register => Call::new(M::POST, "/v1/devices", After::Registered),
+        Endpoint::WhoAmI => Call::new(M::GET, "/v1/devices/me", After::Me(ctx.of(who).device_id)),
         Endpoint::RevokeOwnDevice | Endpoint::RevokeOthersDevice => {
-            let whose = if endpoint == Endpoint::RevokeOwnDevice {
-                ctx.of(who)
-            } else {
-                ctx.other_than(who)
-            };
-            let victim = ctx.fresh_device_of(whose).await;
-            call(
-                Method::DELETE,
-                format!("/v1/devices/{}", victim.device_id),
-                None,
-                After::Victim(victim),
-            )
+            let own = endpoint == Endpoint::RevokeOwnDevice;
+            let victim = ctx.fresh_device_of(whose(own)).await;
+            let path = format!("/v1/devices/{}", victim.device_id);
+            Call::new(M::DELETE, path, After::Victim(victim))
         }
         Endpoint::CreateSpace => {
             let id = Uuid::now_v7();
-            call(
-                Method::POST,
-                "/v1/spaces".into(),
-                Some(Body::cbor(&CreateSpace {
-                    space_id: id,
-                    kind: SpaceKind::Journal,
-                })),
-                After::SpaceId(id),
-            )
+            let body = CreateSpace {
+                space_id: id,
+                kind: SpaceKind::Journal,
+            };
+            Call::new(M::POST, "/v1/spaces", After::SpaceId(id)).with(&body)
         }
-        Endpoint::ProbeTakenSpaceId => call(
-            Method::POST,
-            "/v1/spaces".into(),
-            Some(Body::cbor(&CreateSpace {
+        Endpoint::ProbeTakenSpaceId => {
+            let body = CreateSpace {
                 space_id: s,
                 kind: SpaceKind::Journal,
-            })),
-            After::Untouched {
-                caller_member: matches!(who, Who::Partner | Who::Own),
-            },
-        ),
-        Endpoint::ListSpaces => call(Method::GET, "/v1/spaces".into(), None, After::SpaceList),
-        Endpoint::GetSpace => call(
-            Method::GET,
-            format!("/v1/spaces/{s}"),
-            None,
-            After::SpaceInfo,
-        ),
-        Endpoint::AddOwnDevice | Endpoint::AddOthersDevice => {
-            let whose = if endpoint == Endpoint::AddOwnDevice {
-                ctx.of(who)
-            } else {
-                ctx.other_than(who)
             };
-            let d = ctx.fresh_device_of(whose).await;
-            call(
-                Method::POST,
-                format!("/v1/spaces/{s}/members"),
-                Some(Body::cbor(&AddMember {
-                    device_id: d.device_id,
-                })),
-                After::Membership {
-                    space: s,
-                    devices: vec![d],
-                    member_if_ok: true,
-                },
-            )
+            let caller_member = matches!(who, Who::Partner | Who::Own);
+            Call::new(M::POST, "/v1/spaces", After::Untouched { caller_member }).with(&body)
+        }
+        Endpoint::ListSpaces => Call::new(M::GET, "/v1/spaces", After::SpaceList),
+        Endpoint::GetSpace => Call::new(M::GET, format!("/v1/spaces/{s}"), After::SpaceInfo),
+        Endpoint::AddOwnDevice | Endpoint::AddOthersDevice => {
+            let own = endpoint == Endpoint::AddOwnDevice;
+            let d = ctx.fresh_device_of(whose(own)).await;
+            let body = AddMember {
+                device_id: d.device_id,
+            };
+            let after = After::Membership {
+                space: s,
+                devices: vec![d],
+                member_if_ok: true,
+            };
+            Call::new(M::POST, format!("/v1/spaces/{s}/members"), after).with(&body)
         }
         Endpoint::RemovePartner => {
             let j = ctx.fresh_shared_journal().await;
@@ -500,120 +406,81 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
                 Who::Partner => (ctx.own.device_id, vec![ctx.ada.clone(), ctx.own.clone()]),
                 _ => (ctx.partner.device_id, vec![ctx.partner.clone()]),
             };
-            call(
-                Method::DELETE,
-                format!("/v1/spaces/{j}/members/{target}"),
-                None,
-                After::Membership {
-                    space: j,
-                    devices,
-                    member_if_ok: false,
-                },
-            )
+            let after = After::Membership {
+                space: j,
+                devices,
+                member_if_ok: false,
+            };
+            Call::new(M::DELETE, format!("/v1/spaces/{j}/members/{target}"), after)
         }
         Endpoint::TouchOthersPersonal => {
             // The other person's own space, with a device of theirs in it.
-            let other = ctx.other_than(who);
             let d = ctx.fresh_device().await;
-            let personal = other.link(&d).await.unwrap();
-            call(
-                Method::DELETE,
-                format!("/v1/spaces/{personal}/members/{}", d.device_id),
-                None,
-                After::Membership {
-                    space: personal,
-                    devices: vec![d],
-                    member_if_ok: false,
-                },
-            )
+            let personal = ctx.other_than(who).link(&d).await.unwrap();
+            let path = format!("/v1/spaces/{personal}/members/{}", d.device_id);
+            let after = After::Membership {
+                space: personal,
+                devices: vec![d],
+                member_if_ok: false,
+            };
+            Call::new(M::DELETE, path, after)
         }
-        Endpoint::CreatePartnerInvite => {
+        Endpoint::CreatePartnerInvite | Endpoint::CreateDeviceInvite => {
             let secret = InviteSecret::random();
-            let body = invite(InviteKind::Partner, &secret);
-            call(
-                Method::POST,
-                format!("/v1/spaces/{s}/invites"),
-                body,
-                After::InviteCreated {
-                    secret,
-                    joiner: ctx.fresh_device().await,
-                    // The journal has its two people.
-                    then: Err(ErrorCode::NotAllowed),
-                },
-            )
-        }
-        Endpoint::CreateDeviceInvite => {
-            let secret = InviteSecret::random();
-            let body = invite(InviteKind::Device, &secret);
-            call(
-                Method::POST,
-                format!("/v1/spaces/{s}/invites"),
-                body,
-                After::InviteCreated {
-                    secret,
-                    joiner: ctx.fresh_device_of(ctx.of(who)).await,
-                    then: Ok(()),
-                },
-            )
+            let (kind, joiner, then) = if endpoint == Endpoint::CreatePartnerInvite {
+                // The journal has its two people.
+                let joiner = ctx.fresh_device().await;
+                (InviteKind::Partner, joiner, Err(ErrorCode::NotAllowed))
+            } else {
+                let joiner = ctx.fresh_device_of(ctx.of(who)).await;
+                (InviteKind::Device, joiner, Ok(()))
+            };
+            let (path, body) = invite_into(s, kind, &secret);
+            let after = After::InviteCreated {
+                secret,
+                joiner,
+                then,
+            };
+            Call::new(M::POST, path, after).with(&body)
         }
         Endpoint::PartnerInviteIntoPersonal => {
             // A personal space of the caller's (one they just linked a device through).
             let personal = ctx.of(who).link(&ctx.fresh_device().await).await.unwrap();
             let secret = InviteSecret::random();
-            let body = invite(InviteKind::Partner, &secret);
-            call(
-                Method::POST,
-                format!("/v1/spaces/{personal}/invites"),
-                body,
-                After::InviteCreated {
-                    secret,
-                    joiner: ctx.fresh_device().await,
-                    then: Err(ErrorCode::NotAllowed),
-                },
-            )
+            let (path, body) = invite_into(personal, InviteKind::Partner, &secret);
+            let after = After::InviteCreated {
+                secret,
+                joiner: ctx.fresh_device().await,
+                then: Err(ErrorCode::NotAllowed),
+            };
+            Call::new(M::POST, path, after).with(&body)
         }
         Endpoint::JoinInvite => {
             // An invite to another journal of Ada's (she alone so far), so a successful join
             // doesn't change `space` for the rows below.
             let other = ctx.ada.new_space().await.unwrap();
-            let secret = InviteSecret::random();
-            ctx.ada
-                .create_invite(other, &secret.create_body(b"wrapped", None))
-                .await
-                .unwrap();
-            call(
-                Method::POST,
-                format!("/v1/invites/{}/join", secret.invite_id),
-                Some(Body::cbor(&JoinInvite {
-                    token: secret.token.clone(),
-                })),
-                After::InviteJoined(secret, other),
-            )
+            let secret = ctx.ada.invite(other, None).await.unwrap();
+            let path = format!("/v1/invites/{}/join", secret.invite_id);
+            let body = JoinInvite {
+                token: secret.token.clone(),
+            };
+            Call::new(M::POST, path, After::InviteJoined(secret, other)).with(&body)
         }
         Endpoint::AnnounceEpoch => {
             let j = ctx.fresh_shared_journal().await;
-            call(
-                Method::PUT,
-                format!("/v1/spaces/{j}/epoch"),
-                Some(Body::cbor(&KeyEpoch { epoch: 2 })),
-                After::Epoch(j),
-            )
+            let body = KeyEpoch { epoch: 2 };
+            Call::new(M::PUT, format!("/v1/spaces/{j}/epoch"), After::Epoch(j)).with(&body)
         }
         Endpoint::Push => {
             let head = ctx.ada.space(s).await.unwrap().head;
-            call(
-                Method::POST,
-                format!("/v1/spaces/{s}/blobs"),
-                Some(Body::cbor(&Push {
-                    blobs: vec![random_blob(30)],
-                })),
-                After::Head(head),
-            )
+            let body = Push {
+                blobs: vec![random_blob(30)],
+            };
+            Call::new(M::POST, format!("/v1/spaces/{s}/blobs"), After::Head(head)).with(&body)
         }
-        Endpoint::Pull => call(
-            Method::GET,
+        Endpoint::Pull => Call::new(
+            M::GET,
             format!("/v1/spaces/{s}/blobs?after=0"),
-            None,
             After::Pulled,
         ),
         Endpoint::PutSnapshot => {
@@ -621,23 +488,46 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
             // is kept out by design).
             let head = ctx.ada.push(s, &[random_blob(8)]).await.unwrap().head;
             let data = random_bytes(48);
-            call(
-                Method::PUT,
-                format!("/v1/spaces/{s}/snapshot"),
-                Some(Body::cbor(&Snapshot {
-                    seq: head,
-                    data: data.clone(),
-                })),
-                After::Snapshot(data),
-            )
+            let body = Snapshot {
+                seq: head,
+                data: data.clone(),
+            };
+            let path = format!("/v1/spaces/{s}/snapshot");
+            Call::new(M::PUT, path, After::Snapshot(data)).with(&body)
         }
-        Endpoint::GetSnapshot => call(
-            Method::GET,
+        Endpoint::GetSnapshot => Call::new(
+            M::GET,
             format!("/v1/spaces/{s}/snapshot"),
-            None,
             After::GotSnapshot,
         ),
+        Endpoint::PutAnswer => {
+            let round = fresh_round();
+            let body = duet_proto::AnswerShare {
+                share: random_bytes(32),
+            };
+            let path = format!("/v1/spaces/{s}/answers/{round}");
+            Call::new(M::PUT, path, After::Answered(round)).with(&body)
+        }
+        Endpoint::ListAnswers => {
+            let path = format!("/v1/spaces/{s}/answers/{}", fresh_round());
+            Call::new(M::GET, path, After::Answers)
+        }
+        Endpoint::RevealAnswer => {
+            let round = fresh_round();
+            // Members answer first (a reveal is of one's own answer); others can't.
+            if matches!(who, Who::Partner | Who::Own) {
+                let me = ctx.of(who);
+                me.put_answer(s, &round, &random_bytes(32)).await.unwrap();
+            }
+            let path = format!("/v1/spaces/{s}/answers/{round}/reveal");
+            Call::new(M::POST, path, After::Revealed(round))
+        }
     }
+}
+
+/// A prompt round no call has used yet.
+fn fresh_round() -> String {
+    format!("auth.{}", Uuid::now_v7().simple())
 }
 
 /// Check the state after a call; `Err` describes what is wrong.
@@ -813,13 +703,41 @@ async fn verify(
             let snap: Snapshot = resp.cbor().map_err(|e| e.to_string())?;
             expect(!snap.data.is_empty(), "a snapshot")
         }
+        After::Answered(round) => {
+            let seen = ctx
+                .ada
+                .answers(s, &round)
+                .await
+                .map_err(|e| e.to_string())?;
+            expect(
+                seen.answers.len() == usize::from(ok),
+                "an answer is listed iff the call succeeded",
+            )
+        }
+        After::Answers => {
+            if !ok {
+                return Ok(());
+            }
+            let a: duet_proto::Answers = resp.cbor().map_err(|e| e.to_string())?;
+            expect(a.answers.is_empty(), "nobody answered a fresh round")
+        }
+        After::Revealed(round) => {
+            let seen = ctx
+                .ada
+                .answers(s, &round)
+                .await
+                .map_err(|e| e.to_string())?;
+            expect(
+                seen.answers.iter().any(|a| a.revealed) == ok,
+                "the answer is revealed iff the call succeeded",
+            )
+        }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_matrix_over_every_endpoint_and_role() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
+    let relay = RelayProcess::temp();
     let ctx = Ctx::new(&relay.url()).await;
 
     let mut failures = Vec::new();
@@ -880,7 +798,7 @@ async fn authorization_matrix_over_every_endpoint_and_role() {
         }
     }
     assert_eq!(cells, MATRIX.len() * WHO.len());
-    assert_eq!(MATRIX.len(), 21, "every endpoint has a row");
+    assert_eq!(MATRIX.len(), 24, "every endpoint has a row");
     assert!(
         failures.is_empty(),
         "authorization matrix failures:\n{}",
@@ -890,10 +808,8 @@ async fn authorization_matrix_over_every_endpoint_and_role() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_authorization_headers_are_unauthorized() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
+    let relay = RelayProcess::temp();
     let base = relay.url();
-    let http = http_client();
     let member = Client::register(&base).await.unwrap();
     for header in [
         format!("Basic {}", member.token),
@@ -901,7 +817,8 @@ async fn malformed_authorization_headers_are_unauthorized() {
         format!("Bearer {}x", member.token),
         member.token.clone(),
     ] {
-        let resp = http
+        let resp = member
+            .http()
             .get(format!("{base}/v1/spaces"))
             .header(reqwest::header::AUTHORIZATION, &header)
             .send()
@@ -932,8 +849,7 @@ async fn live_refusal(base: &str, token: &str) -> ErrorCode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_channel_authorization() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
+    let relay = RelayProcess::temp();
     let base = relay.url();
     let ctx = Ctx::new(&base).await;
     // Another device of Ada's listens; Ada pushes.
@@ -1003,18 +919,14 @@ async fn live_channel_authorization() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removed_member_stops_hearing_and_reading() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
+    let relay = RelayProcess::temp();
     let base = relay.url();
-    let a = Client::register(&base).await.unwrap();
-    let b = Client::register(&base).await.unwrap();
-    let space = a.new_space().await.unwrap();
+    let (a, b, space) = Client::partners(&base).await.unwrap();
     let b_space = b.new_space().await.unwrap();
-    a.invite_into(space, &b).await.unwrap();
     // A stranger to a space cannot add members to it.
     assert_eq!(
-        a.add_member(b_space, b.device_id).await.unwrap_err().code(),
-        Some(ErrorCode::NotFound)
+        refused(a.add_member(b_space, b.device_id).await),
+        ErrorCode::NotFound
     );
     let helper = Client::register(&base).await.unwrap();
     b.invite_into(b_space, &helper).await.unwrap();
@@ -1022,37 +934,22 @@ async fn removed_member_stops_hearing_and_reading() {
     // unknown id, and the device stays out.
     let stranger = Client::register(&base).await.unwrap();
     assert_eq!(
-        a.add_member(space, stranger.device_id)
-            .await
-            .unwrap_err()
-            .code(),
-        Some(ErrorCode::NotFound)
+        refused(a.add_member(space, stranger.device_id).await),
+        ErrorCode::NotFound
     );
-    assert_eq!(
-        stranger.space(space).await.unwrap_err().code(),
-        Some(ErrorCode::NotFound)
-    );
+    assert_eq!(refused(stranger.space(space).await), ErrorCode::NotFound);
 
     let mut live = b.live().await.unwrap();
     let first = a.push(space, &[random_blob(10)]).await.unwrap();
     assert_eq!(next_new(&mut live).await, (space, first.seqs[0]));
 
     a.remove_member(space, b.device_id).await.unwrap();
-    assert_eq!(
-        b.space(space).await.unwrap_err().code(),
-        Some(ErrorCode::NotFound)
-    );
-    assert_eq!(
-        b.pull(space, 0, None).await.unwrap_err().code(),
-        Some(ErrorCode::NotFound)
-    );
+    assert_eq!(refused(b.space(space).await), ErrorCode::NotFound);
+    assert_eq!(refused(b.pull(space, 0, None).await), ErrorCode::NotFound);
     // Removing again: not a member any more.
     assert_eq!(
-        a.remove_member(space, b.device_id)
-            .await
-            .unwrap_err()
-            .code(),
-        Some(ErrorCode::NotFound)
+        refused(a.remove_member(space, b.device_id).await),
+        ErrorCode::NotFound
     );
     a.push(space, &[random_blob(10)]).await.unwrap();
     let theirs = helper.push(b_space, &[random_blob(10)]).await.unwrap();
@@ -1063,18 +960,17 @@ async fn removed_member_stops_hearing_and_reading() {
 // Invites
 // ---------------------------------------------------------------------------------------
 
-async fn invite_setup(base: &str) -> (Client, Uuid) {
-    let inviter = Client::register(base).await.unwrap();
-    let space = inviter.new_space().await.unwrap();
-    (inviter, space)
+/// A relay of its own (and its URL) with an inviter and the inviter's space on it.
+async fn invite_setup() -> (RelayProcess, String, Client, Uuid) {
+    let relay = RelayProcess::temp();
+    let base = relay.url();
+    let (inviter, space) = Client::with_space(&base).await.unwrap();
+    (relay, base, inviter, space)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invite_is_single_use() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
-    let base = relay.url();
-    let (inviter, space) = invite_setup(&base).await;
+    let (_relay, base, inviter, space) = invite_setup().await;
     let secret = InviteSecret::random();
     let created: InviteCreated = inviter
         .create_invite(space, &secret.create_body(b"wrapped space key", Some(600)))
@@ -1097,48 +993,28 @@ async fn invite_is_single_use() {
 
     // Used: refused for anyone, the joiner included, and the latecomer is not a member.
     let latecomer = Client::register(&base).await.unwrap();
-    let e = latecomer
-        .join(secret.invite_id, &secret.token)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.status(), e.code()),
-        (Some(410), Some(ErrorCode::InviteUsed))
-    );
+    let e = refusal(latecomer.join(secret.invite_id, &secret.token).await);
+    assert_eq!(e, (410, ErrorCode::InviteUsed));
     let e = partner
         .join(secret.invite_id, &secret.token)
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::InviteUsed));
-    assert_eq!(
-        latecomer.space(space).await.unwrap_err().code(),
-        Some(ErrorCode::NotFound)
-    );
+    assert_eq!(refused(latecomer.space(space).await), ErrorCode::NotFound);
     // Unknown invite ids are not found; reusing an invite id is a conflict.
-    let e = latecomer
-        .join(Uuid::now_v7(), &secret.token)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.status(), e.code()),
-        (Some(404), Some(ErrorCode::NotFound))
+    let e = refusal(latecomer.join(Uuid::now_v7(), &secret.token).await);
+    assert_eq!(e, (404, ErrorCode::NotFound));
+    let e = refusal(
+        inviter
+            .create_invite(space, &secret.create_body(b"again", None))
+            .await,
     );
-    let e = inviter
-        .create_invite(space, &secret.create_body(b"again", None))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.status(), e.code()),
-        (Some(409), Some(ErrorCode::Conflict))
-    );
+    assert_eq!(e, (409, ErrorCode::Conflict));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invite_expires() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
-    let base = relay.url();
-    let (inviter, space) = invite_setup(&base).await;
+    let (_relay, base, inviter, space) = invite_setup().await;
 
     // Out-of-range lifetimes and malformed invites are refused.
     for (ttl, hash_len, key_len) in [
@@ -1151,99 +1027,54 @@ async fn invite_expires() {
         let secret = InviteSecret::random();
         let mut body = secret.create_body(&vec![7u8; key_len], ttl);
         body.token_hash.truncate(hash_len);
-        let e = inviter.create_invite(space, &body).await.unwrap_err();
+        let e = refusal(inviter.create_invite(space, &body).await);
         assert_eq!(
-            (e.status(), e.code()),
-            (Some(400), Some(ErrorCode::InvalidRequest)),
+            e,
+            (400, ErrorCode::InvalidRequest),
             "ttl {ttl:?}, hash {hash_len}, key {key_len}"
         );
     }
 
-    let quick = InviteSecret::random();
-    let expiring = InviteSecret::random();
-    for s in [&quick, &expiring] {
-        inviter
-            .create_invite(space, &s.create_body(b"k", Some(1)))
-            .await
-            .unwrap();
-    }
+    let quick = inviter.invite(space, Some(1)).await.unwrap();
+    let expiring = inviter.invite(space, Some(1)).await.unwrap();
     // Within its second it works...
     let early = Client::register(&base).await.unwrap();
     early.join(quick.invite_id, &quick.token).await.unwrap();
     // ...and after it, even the right token is refused.
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let late = Client::register(&base).await.unwrap();
-    let e = late
-        .join(expiring.invite_id, &expiring.token)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.status(), e.code()),
-        (Some(410), Some(ErrorCode::InviteExpired))
-    );
-    assert_eq!(
-        late.space(space).await.unwrap_err().code(),
-        Some(ErrorCode::NotFound)
-    );
+    let e = refusal(late.join(expiring.invite_id, &expiring.token).await);
+    assert_eq!(e, (410, ErrorCode::InviteExpired));
+    assert_eq!(refused(late.space(space).await), ErrorCode::NotFound);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invite_brute_force_burns_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
-    let base = relay.url();
-    let (inviter, space) = invite_setup(&base).await;
-    let secret = InviteSecret::random();
-    inviter
-        .create_invite(space, &secret.create_body(b"k", None))
-        .await
-        .unwrap();
+    let (_relay, base, inviter, space) = invite_setup().await;
+    let secret = inviter.invite(space, None).await.unwrap();
 
     let attacker = Client::register(&base).await.unwrap();
     for attempt in 1..=5 {
-        let e = attacker
-            .join(secret.invite_id, &random_bytes(32))
-            .await
-            .unwrap_err();
-        if attempt < 5 {
-            assert_eq!(
-                (e.status(), e.code()),
-                (Some(403), Some(ErrorCode::InviteWrongToken)),
-                "attempt {attempt}"
-            );
+        let e = refusal(attacker.join(secret.invite_id, &random_bytes(32)).await);
+        let expected = if attempt < 5 {
+            (403, ErrorCode::InviteWrongToken)
         } else {
             // The fifth wrong token burns it.
-            assert_eq!(
-                (e.status(), e.code()),
-                (Some(410), Some(ErrorCode::InviteBurned)),
-                "attempt {attempt}"
-            );
-        }
+            (410, ErrorCode::InviteBurned)
+        };
+        assert_eq!(e, expected, "attempt {attempt}");
     }
     let partner = Client::register(&base).await.unwrap();
-    let e = partner
-        .join(secret.invite_id, &secret.token)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.status(), e.code()),
-        (Some(410), Some(ErrorCode::InviteBurned))
-    );
+    let e = refusal(partner.join(secret.invite_id, &secret.token).await);
+    assert_eq!(e, (410, ErrorCode::InviteBurned));
     for d in [&attacker, &partner] {
-        assert_eq!(
-            d.space(space).await.unwrap_err().code(),
-            Some(ErrorCode::NotFound)
-        );
+        assert_eq!(refused(d.space(space).await), ErrorCode::NotFound);
     }
 
     // Concurrent guessing cannot get more than the allowed attempts either: of 20
     // simultaneous wrong guesses exactly 4 are told "wrong" and the rest "burned", and
     // then the right token is refused.
-    let secret = InviteSecret::random();
-    inviter
-        .create_invite(space, &secret.create_body(b"k", None))
-        .await
-        .unwrap();
+    let secret = inviter.invite(space, None).await.unwrap();
     let guesses = (0..20).map(|_| {
         let attacker = attacker.clone();
         let id = secret.invite_id;
@@ -1266,51 +1097,36 @@ async fn invite_brute_force_burns_it() {
     assert_eq!(e.code(), Some(ErrorCode::InviteBurned));
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_stores_only_token_hashes() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
-    let base = relay.url();
-    let (inviter, space) = invite_setup(&base).await;
-    let used = InviteSecret::random();
-    let pending = InviteSecret::random();
-    for s in [&used, &pending] {
-        inviter
-            .create_invite(space, &s.create_body(b"wrapped", None))
-            .await
-            .unwrap();
-    }
+    let (relay, base, inviter, space) = invite_setup().await;
+    let used = inviter.invite(space, None).await.unwrap();
+    let pending = inviter.invite(space, None).await.unwrap();
     let partner = Client::register(&base).await.unwrap();
     partner.join(used.invite_id, &used.token).await.unwrap();
 
     // Everything SQLite holds: the main file and the write-ahead log.
-    let mut stored = Vec::new();
-    for name in ["relay.sqlite3", "relay.sqlite3-wal"] {
-        if let Ok(b) = std::fs::read(dir.path().join(name)) {
-            stored.extend(b);
-        }
-    }
+    let stored = sqlite_bytes(&relay.db_path());
     assert!(!stored.is_empty());
     for s in [&used, &pending] {
         assert!(
-            !contains(&stored, &s.token),
+            !contains_bytes(&stored, &s.token),
             "the relay stored an invite token"
         );
         // The search does see what is stored: the hash is there.
-        assert!(contains(&stored, &s.hash), "the invite's hash is stored");
+        assert!(
+            contains_bytes(&stored, &s.hash),
+            "the invite's hash is stored"
+        );
     }
     for d in [&inviter, &partner] {
         assert!(
-            !contains(&stored, d.token.as_bytes()),
+            !contains_bytes(&stored, d.token.as_bytes()),
             "the relay stored a bearer token"
         );
         let hash: [u8; 32] = Sha256::digest(d.token.as_bytes()).into();
         assert!(
-            contains(&stored, &hash),
+            contains_bytes(&stored, &hash),
             "the bearer token's hash is stored"
         );
     }

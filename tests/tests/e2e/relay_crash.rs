@@ -136,11 +136,32 @@ async fn verify(
     stored
 }
 
+/// What the clients pushed and got no answer for (per client), pushed again: blobs the relay
+/// had stored get the seqs they were stored with; the others are appended now.
+async fn retry_unanswered(
+    clients: &[Client],
+    unsure: &mut [Vec<(Uuid, Vec<PushBlob>)>],
+    stored: &HashMap<Vec<u8>, u64>,
+    ledger: &mut Ledger,
+    when: &str,
+) {
+    for (c, unanswered) in clients.iter().zip(unsure) {
+        for (space, batch) in std::mem::take(unanswered) {
+            let pushed = c.push(space, &batch).await.unwrap();
+            for (blob, seq) in batch.iter().zip(&pushed.seqs) {
+                if let Some(was) = stored.get(&blob.id) {
+                    assert_eq!(was, seq, "{when}: a retry moved a stored blob");
+                }
+                ledger.ack(space, blob, *seq);
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_pushes_survive_sigkill() {
-    let dir = tempfile::tempdir().unwrap();
     // No rate limit in the way of bursts.
-    let mut relay = RelayProcess::start_with(dir.path(), &["--pushes-per-minute", "1000000"]);
+    let mut relay = RelayProcess::temp_with(&["--pushes-per-minute", "1000000"]);
     let base = relay.url();
 
     let mut clients = Vec::new();
@@ -164,19 +185,9 @@ async fn acknowledged_pushes_survive_sigkill() {
         let base = relay.url();
         clients = clients.iter().map(|c| c.at(&base)).collect();
 
-        // Carry on: first retry what got no answer last round. Blobs the relay had stored
-        // get the seqs they were stored with; the others are appended now.
-        for (i, c) in clients.iter().enumerate() {
-            for (space, batch) in std::mem::take(&mut unsure[i]) {
-                let pushed = c.push(space, &batch).await.unwrap();
-                for (blob, seq) in batch.iter().zip(&pushed.seqs) {
-                    if let Some(was) = stored.get(&blob.id) {
-                        assert_eq!(was, seq, "round {round}: a retry moved a stored blob");
-                    }
-                    ledger.ack(space, blob, *seq);
-                }
-            }
-        }
+        // Carry on: first retry what got no answer last round.
+        let when = format!("round {round}");
+        retry_unanswered(&clients, &mut unsure, &stored, &mut ledger, &when).await;
 
         // Bursts, and a SIGKILL in the middle of them.
         let stop = Arc::new(AtomicBool::new(false));
@@ -230,16 +241,9 @@ async fn acknowledged_pushes_survive_sigkill() {
     assert!(total_acked_pushes >= ROUNDS * CLIENTS);
 
     // After the last restart: the unanswered pushes are retried and new ones go on.
-    for (i, c) in clients.iter().enumerate() {
-        for (space, batch) in std::mem::take(&mut unsure[i]) {
-            let pushed = c.push(space, &batch).await.unwrap();
-            for (blob, seq) in batch.iter().zip(&pushed.seqs) {
-                if let Some(was) = stored.get(&blob.id) {
-                    assert_eq!(was, seq, "a retry moved a stored blob");
-                }
-                ledger.ack(space, blob, *seq);
-            }
-        }
+    let when = "after the last restart";
+    retry_unanswered(&clients, &mut unsure, &stored, &mut ledger, when).await;
+    for c in &clients {
         let blob = random_blob(100);
         let head = c.space(shared).await.unwrap().head;
         let pushed = c.push(shared, std::slice::from_ref(&blob)).await.unwrap();
@@ -256,11 +260,9 @@ async fn acknowledged_pushes_survive_sigkill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_shuts_down_gracefully() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut relay = RelayProcess::start(dir.path());
+    let mut relay = RelayProcess::temp();
     let base = relay.url();
-    let a = Client::register(&base).await.unwrap();
-    let space = a.new_space().await.unwrap();
+    let (a, space) = Client::with_space(&base).await.unwrap();
     let blobs: Vec<PushBlob> = (0..20).map(|_| random_blob(500)).collect();
     a.push(space, &blobs).await.unwrap();
     let mut live = a.live().await.unwrap();

@@ -13,9 +13,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use duet_e2e::procfs::rss_kib;
 use duet_e2e::relay::{
-    Client, ClientError, InviteSecret, RelayProcess, http_client, live_url, random_blob,
-    random_bytes, send,
+    Client, InviteSecret, RelayProcess, http_client, live_url, random_blob, random_bytes, refusal,
+    refused, send,
 };
 use duet_proto::live::{ClientFrame, ServerFrame};
 use duet_proto::{CBOR, ErrorBody, ErrorCode, Push, PushBlob, Snapshot};
@@ -101,6 +102,14 @@ async fn exchange(addr: SocketAddr, request: &[u8], within: Duration) -> Answer 
         .unwrap_or_else(|| panic!("no HTTP answer: {:?}", String::from_utf8_lossy(&raw)))
 }
 
+/// Send `request` on a fresh connection and read the answer, which must come `within`.
+async fn answered_within(within: Duration, addr: SocketAddr, request: &[u8]) -> Answer {
+    let t = Instant::now();
+    let answer = exchange(addr, request, Duration::from_secs(5)).await;
+    assert!(t.elapsed() < within, "answered after {:?}", t.elapsed());
+    answer
+}
+
 /// A request head (and body) for a raw socket.
 fn request(method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Vec<u8> {
     let mut out = format!("{method} {path} HTTP/1.1\r\nhost: relay\r\nconnection: close\r\n");
@@ -130,27 +139,12 @@ async fn healthz(addr: SocketAddr) -> Duration {
     start.elapsed()
 }
 
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Rows in one table of a relay's SQLite database.
 fn count(db: &Path, table: &str) -> i64 {
     let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .unwrap();
     c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
         .unwrap()
-}
-
-fn api_code(r: &Result<impl std::fmt::Debug, ClientError>) -> Option<ErrorCode> {
-    r.as_ref().err().and_then(ClientError::code)
 }
 
 /// A push body of `n` blobs of `size` random bytes each.
@@ -170,8 +164,7 @@ fn push_body(n: usize, size: usize) -> Vec<u8> {
 async fn healthz_answers_while_500_connections_dribble_headers() {
     const DRIBBLERS: usize = 500;
     const HEADER_TIMEOUT: Duration = Duration::from_secs(3);
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start_with(dir.path(), &["--header-read-timeout-secs", "3"]);
+    let relay = RelayProcess::temp_with(&["--header-read-timeout-secs", "3"]);
     let addr = relay.addr();
     healthz(addr).await;
 
@@ -240,13 +233,11 @@ async fn healthz_answers_while_500_connections_dribble_headers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_answers_and_memory_comes_back_under_32_concurrent_8_mib_pushes() {
     const PUSHERS: usize = 32;
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
+    let relay = RelayProcess::temp();
     let (addr, base, pid) = (relay.addr(), relay.url(), relay.pid().unwrap());
     let mut pushers = Vec::new();
     for _ in 0..PUSHERS {
-        let c = Client::register(&base).await.unwrap();
-        let space = c.new_space().await.unwrap();
+        let (c, space) = Client::with_space(&base).await.unwrap();
         pushers.push((c, space));
     }
     // Four blobs just under 2 MiB each: a body just under the 8 MiB limit.
@@ -318,11 +309,9 @@ async fn healthz_answers_and_memory_comes_back_under_32_concurrent_8_mib_pushes(
 /// refused with `quota_exceeded` and nothing is stored; a small one is stored and counts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_into_a_full_space_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start_with(dir.path(), &["--space-quota-bytes", "9000000"]);
+    let relay = RelayProcess::temp_with(&["--space-quota-bytes", "9000000"]);
     let base = relay.url();
-    let c = Client::register(&base).await.unwrap();
-    let space = c.new_space().await.unwrap();
+    let (c, space) = Client::with_space(&base).await.unwrap();
     // 8 MiB of log (four 2 MiB blobs) in a 9,000,000-byte quota.
     for _ in 0..2 {
         c.push_encoded(space, push_body(2, 2 * MIB)).await.unwrap();
@@ -331,14 +320,10 @@ async fn a_snapshot_into_a_full_space_is_refused() {
         seq: 4,
         data: random_bytes(8 * MIB - 64),
     };
-    let refused = c.put_snapshot(space, &big).await;
-    assert_eq!(api_code(&refused), Some(ErrorCode::QuotaExceeded));
-    assert_eq!(refused.unwrap_err().status(), Some(413));
-    assert_eq!(
-        api_code(&c.snapshot(space).await),
-        Some(ErrorCode::NotFound),
-        "nothing stored"
-    );
+    let e = refusal(c.put_snapshot(space, &big).await);
+    assert_eq!(e, (413, ErrorCode::QuotaExceeded));
+    let stored = refused(c.snapshot(space).await);
+    assert_eq!(stored, ErrorCode::NotFound, "nothing stored");
     assert_eq!(count(&relay.db_path(), "snapshots"), 0);
 
     // 300 KB fits (8,388,608 + 300,000 < 9,000,000) and counts: 400 KB more of log don't.
@@ -349,7 +334,7 @@ async fn a_snapshot_into_a_full_space_is_refused() {
     c.put_snapshot(space, &small).await.unwrap();
     assert_eq!(c.snapshot(space).await.unwrap(), small);
     let over = c.push(space, &[random_blob(400_000)]).await;
-    assert_eq!(api_code(&over), Some(ErrorCode::QuotaExceeded));
+    assert_eq!(refused(over), ErrorCode::QuotaExceeded);
     assert_eq!(c.space(space).await.unwrap().head, 4);
     c.push(space, &[random_blob(200_000)]).await.unwrap();
 }
@@ -358,20 +343,17 @@ async fn a_snapshot_into_a_full_space_is_refused() {
 /// (403), for a free id and someone else's id alike, and nothing is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spaces_per_device_are_capped() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start_with(dir.path(), &["--max-spaces-per-device", "3"]);
+    let relay = RelayProcess::temp_with(&["--max-spaces-per-device", "3"]);
     let base = relay.url();
     let a = Client::register(&base).await.unwrap();
-    let b = Client::register(&base).await.unwrap();
-    let theirs = b.new_space().await.unwrap();
+    let (b, theirs) = Client::with_space(&base).await.unwrap();
     let mut mine = Vec::new();
     for _ in 0..3 {
         mine.push(a.new_space().await.unwrap());
     }
     for id in [Uuid::now_v7(), theirs] {
-        let r = a.create_space(id).await;
-        assert_eq!(api_code(&r), Some(ErrorCode::TooManySpaces));
-        assert_eq!(r.unwrap_err().status(), Some(403));
+        let e = refusal(a.create_space(id).await);
+        assert_eq!(e, (403, ErrorCode::TooManySpaces));
     }
     // Its own space again is fine (nothing changes).
     a.create_space(mine[0]).await.unwrap();
@@ -387,29 +369,22 @@ async fn spaces_per_device_are_capped() {
 /// place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_invites_per_device_are_capped() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start_with(dir.path(), &["--max-pending-invites-per-device", "2"]);
+    let relay = RelayProcess::temp_with(&["--max-pending-invites-per-device", "2"]);
     let base = relay.url();
-    let a = Client::register(&base).await.unwrap();
-    let space = a.new_space().await.unwrap();
-    let first = InviteSecret::random();
-    a.create_invite(space, &first.create_body(b"wrapped", None))
-        .await
-        .unwrap();
-    let short = InviteSecret::random();
-    a.create_invite(space, &short.create_body(b"wrapped", Some(1)))
-        .await
-        .unwrap();
+    let (a, space) = Client::with_space(&base).await.unwrap();
+    let first = a.invite(space, None).await.unwrap();
+    a.invite(space, Some(1)).await.unwrap();
     let third = InviteSecret::random();
-    let r = a
-        .create_invite(space, &third.create_body(b"wrapped", None))
-        .await;
-    assert_eq!(api_code(&r), Some(ErrorCode::TooManyInvites));
-    assert_eq!(r.unwrap_err().status(), Some(403));
+    let e = refusal(
+        a.create_invite(space, &third.create_body(b"wrapped", None))
+            .await,
+    );
+    assert_eq!(e, (403, ErrorCode::TooManyInvites));
     let b = Client::register(&base).await.unwrap();
+    let joined = refused(b.join(third.invite_id, &third.token).await);
     assert_eq!(
-        api_code(&b.join(third.invite_id, &third.token).await),
-        Some(ErrorCode::NotFound),
+        joined,
+        ErrorCode::NotFound,
         "the refused invite was not stored"
     );
     assert_eq!(count(&relay.db_path(), "invites"), 2);
@@ -419,13 +394,11 @@ async fn pending_invites_per_device_are_capped() {
         .await
         .unwrap();
     let fourth = InviteSecret::random();
-    assert_eq!(
-        api_code(
-            &a.create_invite(space, &fourth.create_body(b"wrapped", None))
-                .await
-        ),
-        Some(ErrorCode::TooManyInvites)
+    let e = refused(
+        a.create_invite(space, &fourth.create_body(b"wrapped", None))
+            .await,
     );
+    assert_eq!(e, ErrorCode::TooManyInvites);
     // A used one frees its place too.
     b.join(first.invite_id, &first.token).await.unwrap();
     a.create_invite(space, &fourth.create_body(b"wrapped", None))
@@ -462,8 +435,7 @@ async fn assert_rate_limited(resp: reqwest::Response, what: &str) {
 /// trusted proxy changes nothing. Nothing is stored past the limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registrations_are_limited_per_address() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start_with(dir.path(), &["--registrations-per-hour", "3"]);
+    let relay = RelayProcess::temp_with(&["--registrations-per-hour", "3"]);
     let base = relay.url();
     let http = http_client();
     for _ in 0..3 {
@@ -478,23 +450,14 @@ async fn registrations_are_limited_per_address() {
     assert_eq!(count(&relay.db_path(), "devices"), 3);
     // Registered devices work on (the limit is on registering only).
     let c = Client::register(&base).await;
-    assert_eq!(api_code(&c), Some(ErrorCode::RateLimited));
+    assert_eq!(refused(c), ErrorCode::RateLimited);
 }
 
 /// Behind a trusted proxy, the client is the rightmost untrusted `X-Forwarded-For` address:
 /// each client has its own allowance, and a forged left part changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_trusted_proxy_each_forwarded_client_is_limited() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start_with(
-        dir.path(),
-        &[
-            "--registrations-per-hour",
-            "2",
-            "--trusted-proxy",
-            "127.0.0.1",
-        ],
-    );
+    let relay = RelayProcess::temp_flags("--registrations-per-hour 2 --trusted-proxy 127.0.0.1");
     let base = relay.url();
     let http = http_client();
     for _ in 0..2 {
@@ -529,8 +492,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_limited() {
 /// and nothing is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registration_token_gates_registration() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start_with(dir.path(), &["--registration-token", "op-s3cret"]);
+    let relay = RelayProcess::temp_with(&["--registration-token", "op-s3cret"]);
     let base = relay.url();
     let http = http_client();
     for token in [None, Some("wrong"), Some("op-s3cret-not")] {
@@ -567,8 +529,7 @@ async fn connection_caps_answer_too_many_connections() {
         ("--max-connections-per-ip", "3"),
         ("--max-connections", "3"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let relay = RelayProcess::start_with(dir.path(), &[flag, value]);
+        let relay = RelayProcess::temp_with(&[flag, value]);
         let addr = relay.addr();
         let mut held = Vec::new();
         for _ in 0..3 {
@@ -613,8 +574,7 @@ async fn connection_caps_answer_too_many_connections() {
 /// request line past hyper's 64 KiB (`uri_too_long` 414).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hyper_level_refusals_are_typed() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start_with(dir.path(), &["--max-header-bytes", "16384"]);
+    let relay = RelayProcess::temp_with(&["--max-header-bytes", "16384"]);
     let addr = relay.addr();
     let wait = Duration::from_secs(5);
     exchange(addr, b"GARBAGE\r\n\r\n", wait).await.assert_typed(
@@ -647,8 +607,7 @@ async fn hyper_level_refusals_are_typed() {
         .unwrap()
         .assert_typed(431, ErrorCode::HeadersTooLarge, "an unfinished 20 KB head");
     // Under a larger head limit, hyper's own cap on the request line answers.
-    let dir2 = tempfile::tempdir().unwrap();
-    let relay2 = RelayProcess::start_with(dir2.path(), &["--max-header-bytes", "131072"]);
+    let relay2 = RelayProcess::temp_with(&["--max-header-bytes", "131072"]);
     let long = format!("/v1/{}", "a".repeat(66_000));
     exchange(relay2.addr(), &request("GET", &long, &[], b""), wait)
         .await
@@ -664,61 +623,36 @@ async fn hyper_level_refusals_are_typed() {
 /// body with bytes after its CBOR is malformed. Nothing is stored by any of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_are_checked_before_they_are_buffered() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start_with(
-        dir.path(),
-        &[
-            "--pushes-per-minute",
-            "5",
-            "--max-body-bytes",
-            "1000000",
-            "--body-read-timeout-secs",
-            "1",
-        ],
+    let relay = RelayProcess::temp_flags(
+        "--pushes-per-minute 5 --max-body-bytes 1000000 --body-read-timeout-secs 1",
     );
     let (addr, base) = (relay.addr(), relay.url());
-    let c = Client::register(&base).await.unwrap();
-    let space = c.new_space().await.unwrap();
+    let (c, space) = Client::with_space(&base).await.unwrap();
     let path = format!("/v1/spaces/{space}/blobs");
-    let auth = ("authorization", format!("Bearer {}", c.token));
-    let cbor = ("content-type", CBOR.to_string());
+    // A push as a raw socket sends it: `token`'s, CBOR, one more header, these body bytes.
+    let push = |token: &str, header: (&str, &str), body: &[u8]| {
+        let headers = [
+            ("authorization", format!("Bearer {token}")),
+            ("content-type", CBOR.to_string()),
+            (header.0, header.1.to_string()),
+        ];
+        request("POST", &path, &headers, body)
+    };
     let wait = Duration::from_secs(5);
     let quick = Duration::from_millis(1500);
 
     // A declared length past the limit: refused at once, the body never sent.
-    let t = Instant::now();
-    exchange(
-        addr,
-        &request(
-            "POST",
-            &path,
-            &[
-                auth.clone(),
-                cbor.clone(),
-                ("content-length", "100000000".into()),
-            ],
-            b"",
-        ),
-        wait,
-    )
-    .await
-    .assert_typed(413, ErrorCode::PayloadTooLarge, "a declared 100 MB");
-    assert!(t.elapsed() < quick, "{:?}", t.elapsed());
+    let declared = push(&c.token, ("content-length", "100000000"), b"");
+    answered_within(quick, addr, &declared).await.assert_typed(
+        413,
+        ErrorCode::PayloadTooLarge,
+        "a declared 100 MB",
+    );
 
     // A chunked body, refused once it streams past the limit.
+    let chunked = push(&c.token, ("transfer-encoding", "chunked"), b"");
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(&request(
-        "POST",
-        &path,
-        &[
-            auth.clone(),
-            cbor.clone(),
-            ("transfer-encoding", "chunked".into()),
-        ],
-        b"",
-    ))
-    .await
-    .unwrap();
+    s.write_all(&chunked).await.unwrap();
     let chunk = vec![0u8; 64 * 1024];
     for _ in 0..16 {
         let mut frame = format!("{:x}\r\n", chunk.len()).into_bytes();
@@ -733,64 +667,35 @@ async fn bodies_are_checked_before_they_are_buffered() {
         .assert_typed(413, ErrorCode::PayloadTooLarge, "a streamed 1 MiB");
 
     // A body that stops arriving.
-    let t = Instant::now();
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(&request(
-        "POST",
-        &path,
-        &[
-            auth.clone(),
-            cbor.clone(),
-            ("content-length", "1000".into()),
-        ],
-        &[0xa1; 10],
-    ))
-    .await
-    .unwrap();
-    Answer::parse(&read_to_close(&mut s, wait).await)
-        .unwrap()
+    let stopping = push(&c.token, ("content-length", "1000"), &[0xa1; 10]);
+    answered_within(Duration::from_secs(4), addr, &stopping)
+        .await
         .assert_typed(408, ErrorCode::RequestTimeout, "a body that stops");
-    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
 
     // Trailing bytes after a valid push.
     let mut body = push_body(1, 100);
     body.push(0);
+    let trailing = Some(duet_e2e::relay::Body::raw(CBOR, body));
     let r = send(
         c.http(),
         &base,
         Method::POST,
         &path,
         Some(&c.token),
-        Some(duet_e2e::relay::Body::raw(CBOR, body)),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        (r.status, r.code()),
-        (400, Some(ErrorCode::MalformedBody)),
-        "trailing bytes"
+        trailing,
     );
+    let r = r.await.unwrap();
+    let got = (r.status, r.code());
+    assert_eq!(got, (400, Some(ErrorCode::MalformedBody)), "trailing bytes");
 
     // A stranger's push: 404 before the body (a declared 900 KB, never sent).
     let stranger = Client::register(&base).await.unwrap();
-    let t = Instant::now();
-    exchange(
-        addr,
-        &request(
-            "POST",
-            &path,
-            &[
-                ("authorization", format!("Bearer {}", stranger.token)),
-                cbor.clone(),
-                ("content-length", "900000".into()),
-            ],
-            b"",
-        ),
-        wait,
-    )
-    .await
-    .assert_typed(404, ErrorCode::NotFound, "a stranger's push");
-    assert!(t.elapsed() < quick, "{:?}", t.elapsed());
+    let theirs = push(&stranger.token, ("content-length", "900000"), b"");
+    answered_within(quick, addr, &theirs).await.assert_typed(
+        404,
+        ErrorCode::NotFound,
+        "a stranger's push",
+    );
 
     // The rate limit (5 a minute; the four refused pushes above counted, the stranger's
     // is his own): exhaust it, then a declared 900 KB push is refused before its body is
@@ -803,25 +708,10 @@ async fn bodies_are_checked_before_they_are_buffered() {
         }
     }
     assert!((1..3).contains(&ok), "{ok} pushes got through");
-    let t = Instant::now();
-    let limited = exchange(
-        addr,
-        &request(
-            "POST",
-            &path,
-            &[
-                auth.clone(),
-                cbor.clone(),
-                ("content-length", "900000".into()),
-            ],
-            b"",
-        ),
-        wait,
-    )
-    .await;
+    let mine = push(&c.token, ("content-length", "900000"), b"");
+    let limited = answered_within(quick, addr, &mine).await;
     limited.assert_typed(429, ErrorCode::RateLimited, "a rate-limited push");
     assert!(limited.headers.contains_key("retry-after"));
-    assert!(t.elapsed() < quick, "{:?}", t.elapsed());
 
     // Nothing but the accepted pushes was stored.
     assert_eq!(c.space(space).await.unwrap().head, ok);
@@ -831,16 +721,7 @@ async fn bodies_are_checked_before_they_are_buffered() {
 /// header timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_closed() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start_with(
-        dir.path(),
-        &[
-            "--idle-timeout-secs",
-            "1",
-            "--header-read-timeout-secs",
-            "30",
-        ],
-    );
+    let relay = RelayProcess::temp_flags("--idle-timeout-secs 1 --header-read-timeout-secs 30");
     let addr = relay.addr();
     let t = Instant::now();
     let mut silent = TcpStream::connect(addr).await.unwrap();
@@ -908,8 +789,7 @@ async fn live_socket(
 /// down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_channels_close_with_a_code() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut relay = RelayProcess::start(dir.path());
+    let mut relay = RelayProcess::temp();
     let base = relay.url();
     let a = Client::register(&base).await.unwrap();
 

@@ -11,19 +11,17 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use duet_core::EntryKind::Reflection;
 use duet_core::*;
 use duet_e2e::balancer::Balancer;
+use duet_e2e::device::device;
+use duet_e2e::home::Author;
+use duet_e2e::listen::Recorder;
 use duet_e2e::pg;
 use duet_e2e::relay::{Client, LiveEvent, RelayProcess, random_blob};
+use duet_e2e::scenario::{self, MORNINGS, MORNINGS_MERGED};
+use duet_e2e::wait::eventually;
 use duet_proto::live::ServerFrame;
-
-use crate::sync_support;
-use sync_support::{device, entry};
-
-fn new_entry(d: &Duet, j: &SpaceId, title: &str, body: &str) -> EntryId {
-    d.create_entry(j, entry(EntryKind::Reflection, title, body))
-        .unwrap()
-}
 
 /// Every entry of a journal: id → (title, body).
 fn journal(d: &Duet, j: &SpaceId) -> BTreeMap<EntryId, (String, String)> {
@@ -57,34 +55,6 @@ async fn sync_ok(d: &Duet) -> SyncReport {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("sync kept failing: {last:?}");
-}
-
-#[derive(Default)]
-struct Heard {
-    entries: Mutex<Vec<EntryEvent>>,
-    live: Mutex<bool>,
-}
-
-impl EntryListener for Heard {
-    fn on_event(&self, e: &EntryEvent) {
-        self.entries.lock().unwrap().push(e.clone());
-    }
-}
-
-impl SyncListener for Heard {
-    fn on_sync_state(&self, s: &SyncState) {
-        if matches!(s, SyncState::Live) {
-            *self.live.lock().unwrap() = true;
-        }
-    }
-}
-
-async fn eventually(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(tokio::time::Instant::now() < deadline, "{what}: timed out");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// Two nodes on a fresh database; balancers preferring node 1 (for A) and node 2 (for B).
@@ -131,10 +101,7 @@ async fn memberships_and_announcements_cross_nodes() {
     let space = a.new_space().await.unwrap();
     // B's live connection (node 2) opens before B is a member of anything.
     let mut live = b.live().await.unwrap();
-    let secret = duet_e2e::relay::InviteSecret::random();
-    a.create_invite(space, &secret.create_body(b"k", None))
-        .await
-        .unwrap();
+    let secret = a.invite(space, None).await.unwrap();
     // B joins through node 1 (its own balancer would pick node 2).
     let b_via_1 = b.with_base(&to_1.url());
     b_via_1.join(secret.invite_id, &secret.token).await.unwrap();
@@ -202,51 +169,38 @@ async fn partners_on_two_nodes_converge_and_hear_each_other_live() {
     let j = a.duet.create_journal("Us").unwrap();
     let invite = a.duet.create_invite(&j, None).await.unwrap();
     assert_eq!(b.duet.join(&invite.code).await.unwrap(), j);
-    let shared = new_entry(&a.duet, &j, "mornings", "I love our mornings.");
+    let shared = a.duet.write(&j, Reflection, "mornings", MORNINGS);
     sync_ok(&a.duet).await;
     sync_ok(&b.duet).await;
-    assert_eq!(
-        b.duet.get_entry(&shared).unwrap().body,
-        "I love our mornings."
-    );
+    assert_eq!(b.duet.get_entry(&shared).unwrap().body, MORNINGS);
 
     // Offline: both write, and both edit the same body.
-    let from_a = new_entry(&a.duet, &j, "bus", "written on the bus");
-    let from_b = new_entry(&b.duet, &j, "lunch", "written at lunch");
-    a.duet
-        .set_text(&shared, TextField::Body, "I really love our mornings.")
-        .unwrap();
-    b.duet
-        .set_text(&shared, TextField::Body, "I love our slow mornings.")
-        .unwrap();
+    let from_a = a.duet.write(&j, Reflection, "bus", "written on the bus");
+    let from_b = b.duet.write(&j, Reflection, "lunch", "written at lunch");
+    scenario::rewrite_mornings(&a.duet, &b.duet, &shared);
     for d in [&a, &b, &a, &b] {
         sync_ok(&d.duet).await;
     }
     let on_a = journal(&a.duet, &j);
     assert_eq!(on_a, journal(&b.duet, &j));
     assert!(on_a.contains_key(&from_a) && on_a.contains_key(&from_b));
-    assert_eq!(on_a[&shared].1, "I really love our slow mornings.");
+    assert_eq!(on_a[&shared].1, MORNINGS_MERGED);
     // Each really went through its own node.
     assert_eq!(to_1.forwarded()[1], 0, "A only ever reached node 1");
     assert_eq!(to_2.forwarded()[1], 0, "B only ever reached node 2");
 
     // Live across nodes: B listens on node 2; A writes through node 1.
-    let heard = Arc::new(Heard::default());
+    let heard = Arc::new(Recorder::default());
     let _e = b.duet.subscribe(heard.clone());
     let _s = b.duet.subscribe_sync(heard.clone());
     let _lb = b.duet.start_live().unwrap();
-    eventually("B's live channel", 20, || *heard.live.lock().unwrap()).await;
-    let live = new_entry(&a.duet, &j, "live", "hello across nodes");
-    sync_ok(&a.duet).await;
-    eventually("the live event on B", 10, || {
-        heard
-            .entries
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|e| e.entry == live && e.origin == Origin::Remote)
+    eventually("B's live channel", Duration::from_secs(20), || {
+        heard.states().contains(&SyncState::Live)
     })
     .await;
+    let live = a.duet.write(&j, Reflection, "live", "hello across nodes");
+    sync_ok(&a.duet).await;
+    heard.until_remote(live, Duration::from_secs(10)).await;
     assert_eq!(b.duet.get_entry(&live).unwrap().body, "hello across nodes");
 }
 
@@ -308,15 +262,11 @@ async fn a_node_killed_mid_burst_loses_nothing_acknowledged() {
     // The apps write during the burst too.
     let mut written = Vec::new();
     for i in 0..10 {
-        written.push(new_entry(
-            &a.duet,
-            &j,
-            &format!("burst {i}"),
-            "during the burst",
-        ));
+        let title = format!("burst {i}");
+        written.push(a.duet.write(&j, Reflection, &title, "during the burst"));
         let _ = a.duet.sync_now().await;
     }
-    eventually("a third of the burst", 30, || {
+    eventually("a third of the burst", Duration::from_secs(30), || {
         acked.lock().unwrap().len() >= 300
     })
     .await;
@@ -346,7 +296,7 @@ async fn a_node_killed_mid_burst_loses_nothing_acknowledged() {
     }
 
     // The apps carry on through node 2: A's queued writes go out, B gets all of them.
-    written.push(new_entry(&a.duet, &j, "after", "after node 1 died"));
+    written.push(a.duet.write(&j, Reflection, "after", "after node 1 died"));
     sync_ok(&a.duet).await;
     assert_eq!(a.duet.outbox_len().unwrap(), 0);
     sync_ok(&b.duet).await;

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
+use duet_e2e::procfs::rss_kib;
 use duet_e2e::relay::{
-    Body, Client, LiveConn, LiveEvent, RelayProcess, http_client, random_blob, random_blob_id,
-    random_bytes, send,
+    Body, Client, LiveConn, LiveEvent, RelayProcess, random_blob, random_blob_id, random_bytes,
+    refusal, refused, send,
 };
 use duet_proto::live::{ClientFrame, ServerFrame};
 use duet_proto::{CBOR, ErrorCode, LogBlob, Push, PushBlob, Snapshot};
@@ -17,9 +18,8 @@ use uuid::Uuid;
 const WAIT: Duration = Duration::from_secs(5);
 
 /// A member with a space that holds `n` blobs.
-async fn member_with_blobs(base: &str, n: usize) -> (Client, Uuid, Vec<LogBlob>) {
-    let c = Client::register(base).await.unwrap();
-    let space = c.new_space().await.unwrap();
+async fn member_with_blobs(relay: &RelayProcess, n: usize) -> (Client, Uuid, Vec<LogBlob>) {
+    let (c, space) = Client::with_space(&relay.url()).await.unwrap();
     if n > 0 {
         let blobs: Vec<PushBlob> = (0..n).map(|i| random_blob(10 + i)).collect();
         c.push(space, &blobs).await.unwrap();
@@ -30,9 +30,8 @@ async fn member_with_blobs(base: &str, n: usize) -> (Client, Uuid, Vec<LogBlob>)
 }
 
 /// The relay still serves: a brand-new device registers, creates, pushes and pulls.
-async fn still_serving(base: &str) {
-    let other = Client::register(base).await.unwrap();
-    let space = other.new_space().await.unwrap();
+async fn still_serving(relay: &RelayProcess) {
+    let (other, space) = Client::with_space(&relay.url()).await.unwrap();
     let blob = random_blob(64);
     let pushed = other
         .push(space, std::slice::from_ref(&blob))
@@ -71,20 +70,11 @@ fn assert_typed(resp: &duet_e2e::relay::Response, status: u16, code: ErrorCode, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_a_typed_error_and_stores_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start_with(
-        dir.path(),
-        &[
-            "--max-body-bytes",
-            "16384",
-            "--max-blob-bytes",
-            "1024",
-            "--max-blobs-per-push",
-            "10",
-        ],
+    let relay = RelayProcess::temp_flags(
+        "--max-body-bytes 16384 --max-blob-bytes 1024 --max-blobs-per-push 10",
     );
     let base = relay.url();
-    let (c, space, log) = member_with_blobs(&base, 1).await;
+    let (c, space, log) = member_with_blobs(&relay, 1).await;
     let blobs = format!("/v1/spaces/{space}/blobs");
     let push = |blobs: Vec<PushBlob>| Some(Body::cbor(&Push { blobs }));
 
@@ -322,20 +312,18 @@ async fn bad_input_is_a_typed_error_and_stores_nothing() {
             "{what}: the log changed"
         );
         assert_eq!(
-            c.snapshot(space).await.unwrap_err().code(),
-            Some(ErrorCode::NotFound),
+            refused(c.snapshot(space).await),
+            ErrorCode::NotFound,
             "{what}: a snapshot was stored"
         );
     }
-    still_serving(&base).await;
+    still_serving(&relay).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blob_id_reused_with_other_bytes_is_a_conflict() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
-    let base = relay.url();
-    let (c, space, _) = member_with_blobs(&base, 0).await;
+    let relay = RelayProcess::temp();
+    let (c, space, _) = member_with_blobs(&relay, 0).await;
     let x = random_blob(50);
     assert_eq!(
         c.push(space, std::slice::from_ref(&x)).await.unwrap().seqs,
@@ -356,12 +344,8 @@ async fn blob_id_reused_with_other_bytes_is_a_conflict() {
         ("after a new blob", vec![fresh.clone(), x_other.clone()]),
         ("within one push", vec![twin.clone(), twin_other.clone()]),
     ] {
-        let e = c.push(space, &batch).await.unwrap_err();
-        assert_eq!(
-            (e.status(), e.code()),
-            (Some(409), Some(ErrorCode::Conflict)),
-            "{what}"
-        );
+        let e = refusal(c.push(space, &batch).await);
+        assert_eq!(e, (409, ErrorCode::Conflict), "{what}");
         // All or nothing: the new blob of the batch isn't stored either.
         assert_eq!(c.space(space).await.unwrap().head, 1, "{what}");
         let log = c.pull_all(space).await.unwrap();
@@ -374,15 +358,14 @@ async fn blob_id_reused_with_other_bytes_is_a_conflict() {
         .unwrap();
     assert_eq!(pushed.seqs, vec![2, 2, 1]);
     assert_eq!(pushed.head, 2);
-    still_serving(&base).await;
+    still_serving(&relay).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_answers_429_with_retry_after() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start_with(dir.path(), &["--pushes-per-minute", "3"]);
+    let relay = RelayProcess::temp_with(&["--pushes-per-minute", "3"]);
     let base = relay.url();
-    let (a, space, _) = member_with_blobs(&base, 0).await;
+    let (a, space, _) = member_with_blobs(&relay, 0).await;
     for i in 1..=3u64 {
         assert_eq!(a.push(space, &[random_blob(10)]).await.unwrap().head, i);
     }
@@ -414,47 +397,38 @@ async fn rate_limit_answers_429_with_retry_after() {
         b.push(space, &[random_blob(10)]).await.unwrap().seqs,
         vec![4]
     );
-    still_serving(&base).await;
+    still_serving(&relay).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_exceeded_stores_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start_with(dir.path(), &["--space-quota-bytes", "1000"]);
-    let base = relay.url();
-    let (c, space, _) = member_with_blobs(&base, 0).await;
+    let relay = RelayProcess::temp_with(&["--space-quota-bytes", "1000"]);
+    let (c, space, _) = member_with_blobs(&relay, 0).await;
     c.push(space, &[random_blob(600)]).await.unwrap();
     // 300 alone would fit; with 200 more the batch doesn't: none of it is stored.
-    let e = c
-        .push(space, &[random_blob(300), random_blob(200)])
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.status(), e.code()),
-        (Some(413), Some(ErrorCode::QuotaExceeded))
-    );
+    let e = refusal(c.push(space, &[random_blob(300), random_blob(200)]).await);
+    assert_eq!(e, (413, ErrorCode::QuotaExceeded));
     assert_eq!(c.space(space).await.unwrap().head, 1);
     assert_eq!(c.pull_all(space).await.unwrap().len(), 1);
     // Exactly up to the quota is fine; one byte more is not.
     let last = random_blob(400);
     c.push(space, std::slice::from_ref(&last)).await.unwrap();
-    let e = c.push(space, &[random_blob(1)]).await.unwrap_err();
-    assert_eq!(e.code(), Some(ErrorCode::QuotaExceeded));
+    let e = refused(c.push(space, &[random_blob(1)]).await);
+    assert_eq!(e, ErrorCode::QuotaExceeded);
     // A retry of a stored blob costs nothing and still answers its seq.
     assert_eq!(c.push(space, &[last]).await.unwrap().seqs, vec![2]);
     assert_eq!(c.space(space).await.unwrap().head, 2);
     // The quota is per space.
     let other = c.new_space().await.unwrap();
     c.push(other, &[random_blob(900)]).await.unwrap();
-    still_serving(&base).await;
+    still_serving(&relay).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_is_idempotent() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
+    let relay = RelayProcess::temp();
     let base = relay.url();
-    let (c, space, _) = member_with_blobs(&base, 0).await;
+    let (c, space, _) = member_with_blobs(&relay, 0).await;
     let first: Vec<PushBlob> = (0..5).map(|i| random_blob(30 + i)).collect();
     let pushed = c.push(space, &first).await.unwrap();
     assert_eq!((pushed.seqs.clone(), pushed.head), (vec![1, 2, 3, 4, 5], 5));
@@ -482,10 +456,8 @@ async fn push_is_idempotent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_pages_through_the_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
-    let base = relay.url();
-    let (c, space, _) = member_with_blobs(&base, 0).await;
+    let relay = RelayProcess::temp();
+    let (c, space, _) = member_with_blobs(&relay, 0).await;
     let mut sent = Vec::new();
     for n in [7, 1, 9, 8] {
         let batch: Vec<PushBlob> = (0..n).map(|i| random_blob(5 + i)).collect();
@@ -527,11 +499,8 @@ async fn pull_pages_through_the_log() {
     assert!(mid.more);
     let at_head = c.pull(space, 25, None).await.unwrap();
     assert!(at_head.blobs.is_empty() && !at_head.more);
-    let e = c.pull(space, 26, None).await.unwrap_err();
-    assert_eq!(
-        (e.status(), e.code()),
-        (Some(400), Some(ErrorCode::CursorAhead))
-    );
+    let e = refusal(c.pull(space, 26, None).await);
+    assert_eq!(e, (400, ErrorCode::CursorAhead));
     // The default page holds everything here.
     let all = c.pull(space, 0, None).await.unwrap();
     assert_eq!((all.blobs.len(), all.more), (25, false));
@@ -539,14 +508,9 @@ async fn pull_pages_through_the_log() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_keeps_the_newest() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
-    let base = relay.url();
-    let (c, space, _) = member_with_blobs(&base, 3).await;
-    assert_eq!(
-        c.snapshot(space).await.unwrap_err().code(),
-        Some(ErrorCode::NotFound)
-    );
+    let relay = RelayProcess::temp();
+    let (c, space, _) = member_with_blobs(&relay, 3).await;
+    assert_eq!(refused(c.snapshot(space).await), ErrorCode::NotFound);
     let s2 = Snapshot {
         seq: 2,
         data: random_bytes(100),
@@ -582,13 +546,9 @@ async fn next_new(conn: &mut LiveConn) -> (Uuid, u64, Option<LogBlob>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_announces_to_other_members_not_the_pusher() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
+    let relay = RelayProcess::temp();
     let base = relay.url();
-    let a = Client::register(&base).await.unwrap();
-    let b = Client::register(&base).await.unwrap();
-    let space = a.new_space().await.unwrap();
-    a.invite_into(space, &b).await.unwrap();
+    let (a, b, space) = Client::partners(&base).await.unwrap();
     let mut a_live = a.live().await.unwrap();
     let mut b_live = b.live().await.unwrap();
 
@@ -661,8 +621,7 @@ async fn live_announces_to_other_members_not_the_pusher() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_first_frame_must_be_a_valid_auth() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
+    let relay = RelayProcess::temp();
     let base = relay.url();
     let member = Client::register(&base).await.unwrap();
     #[derive(serde::Serialize)]
@@ -729,7 +688,7 @@ async fn live_first_frame_must_be_a_valid_auth() {
     // The relay is fine and the member connects properly.
     let live = member.live().await.unwrap();
     live.close().await;
-    still_serving(&base).await;
+    still_serving(&relay).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -737,12 +696,9 @@ async fn errors_are_typed_for_every_method_and_path() {
     // A wrong method on a known path, paths outside the API, and a plain GET of the live
     // endpoint still answer a JSON error with a code (axum's defaults are an empty 405 and
     // plain-text 400s).
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
+    let relay = RelayProcess::temp();
     let base = relay.url();
-    let http = http_client();
-    let c = Client::register(&base).await.unwrap();
-    let space = c.new_space().await.unwrap();
+    let (c, space) = Client::with_space(&base).await.unwrap();
     let not_found = (404, ErrorCode::NotFound);
     for (method, path, (status, code)) in [
         (Method::DELETE, "/v1/spaces".to_string(), not_found),
@@ -762,7 +718,7 @@ async fn errors_are_typed_for_every_method_and_path() {
             (400, ErrorCode::InvalidRequest),
         ),
     ] {
-        let resp = send(&http, &base, method.clone(), &path, Some(&c.token), None)
+        let resp = send(c.http(), &base, method.clone(), &path, Some(&c.token), None)
             .await
             .unwrap();
         assert_typed(&resp, status, code, &format!("{method} {path}"));
@@ -775,9 +731,8 @@ async fn errors_are_typed_for_every_method_and_path() {
 async fn pruned_log_is_served_from_the_snapshot() {
     // With a retention of 0 h the pruner's first pass (at start-up) prunes the log behind
     // every snapshot: a restart exercises it.
-    let dir = tempfile::tempdir().unwrap();
-    let mut relay = RelayProcess::start_with(dir.path(), &["--snapshot-retention-hours", "0"]);
-    let (c, space, log) = member_with_blobs(&relay.url(), 5).await;
+    let mut relay = RelayProcess::temp_with(&["--snapshot-retention-hours", "0"]);
+    let (c, space, log) = member_with_blobs(&relay, 5).await;
     let snap = Snapshot {
         seq: 3,
         data: random_bytes(77),
@@ -814,17 +769,6 @@ async fn pruned_log_is_served_from_the_snapshot() {
     );
 }
 
-/// `VmRSS` of a process in KiB (Linux).
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_live_connections_are_cheap() {
@@ -832,8 +776,7 @@ async fn idle_live_connections_are_cheap() {
     // 10,000): tungstenite's default 128 KiB read buffer, zero-filled on the first read,
     // once made every idle connection cost ~130 KiB of resident memory.
     const N: usize = 400;
-    let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(dir.path());
+    let relay = RelayProcess::temp();
     let base = relay.url();
     let pid = relay.pid().unwrap();
     let mut clients = Vec::new();

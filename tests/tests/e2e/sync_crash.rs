@@ -5,17 +5,16 @@
 //! one that has only the relay to learn from — shows the same journal, with nothing left
 //! to push.
 
-use crate::sync_support;
-
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use duet_core::*;
-use duet_e2e::SplitMix64;
-use duet_e2e::relay::RelayProcess;
-use sync_support::*;
+use duet_e2e::device::*;
+use duet_e2e::home::Author;
+use duet_e2e::wait::eventually;
+use duet_e2e::{SplitMix64, WORDS, store};
 
 const KILLS: usize = 4;
 
@@ -30,10 +29,8 @@ struct Expected {
 
 /// Record every blob that leaves a device's outbox (a push the relay acknowledged), with a
 /// trigger in the device's own store: the test's view of "pushed successfully".
-fn log_pushes(store: &std::path::Path) {
-    let db = rusqlite::Connection::open(store).unwrap();
-    db.busy_timeout(Duration::from_secs(10)).unwrap();
-    db.execute_batch(
+fn log_pushes(db: &std::path::Path) {
+    store::open(db).execute_batch(
         "CREATE TABLE test_pushed (blob_id BLOB NOT NULL, space_id TEXT NOT NULL);
          CREATE TRIGGER test_pushed_log AFTER DELETE ON outbox
          BEGIN INSERT INTO test_pushed (blob_id, space_id) VALUES (old.blob_id, old.space_id); END;",
@@ -42,27 +39,21 @@ fn log_pushes(store: &std::path::Path) {
 }
 
 /// (space, blob id) of every blob the device has taken out of its outbox so far.
-fn pushed(store: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let db = rusqlite::Connection::open(store).unwrap();
-    db.busy_timeout(Duration::from_secs(10)).unwrap();
-    let mut stmt = db
-        .prepare("SELECT space_id, blob_id FROM test_pushed")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
+fn pushed(db: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let sql = "SELECT space_id, blob_id FROM test_pushed";
+    store::rows(db, sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
 }
 
 /// Every blob any device has pushed is in the relay's log (read with that device's token).
 async fn assert_nothing_pushed_is_lost(relay: &str, devices: &[&Device]) -> usize {
     let mut checked = 0;
     for d in devices {
-        let (_, token) = relay_credentials(&d.store_path());
+        let client = d.raw_client(relay);
         let pushed = pushed(&d.store_path());
         let spaces: HashSet<&String> = pushed.iter().map(|(s, _)| s).collect();
         for space in spaces {
-            let on_relay = relay_blob_ids(relay, &token, space.parse().unwrap()).await;
+            let log = client.pull_all(space.parse().unwrap()).await.unwrap();
+            let on_relay: HashSet<Vec<u8>> = log.into_iter().map(|b| b.id).collect();
             for (s, id) in pushed.iter().filter(|(s, _)| s == space) {
                 assert!(
                     on_relay.contains(id),
@@ -76,6 +67,7 @@ async fn assert_nothing_pushed_is_lost(relay: &str, devices: &[&Device]) -> usiz
     checked
 }
 
+#[derive(Default)]
 struct Stats {
     writes: AtomicU64,
     syncs_ok: AtomicU64,
@@ -104,17 +96,15 @@ async fn writer(
         match rng.below(10) {
             0..=2 => {
                 let title = format!("{me} #{n}");
-                let body = format!("{} {}", rng.pick(duet_e2e::WORDS), n);
-                let id = duet
-                    .create_entry(&journal, entry(EntryKind::Reflection, &title, &body))
-                    .unwrap();
+                let body = format!("{} {}", rng.pick(WORDS), n);
+                let id = duet.write(&journal, EntryKind::Reflection, &title, &body);
                 mine.insert(id, (title, body, false));
             }
             3..=4 if !ids.is_empty() => {
                 let id = *rng.pick(&ids);
                 let e = mine.get_mut(&id).unwrap();
                 if !e.2 {
-                    e.1 = format!("{} {}", e.1, rng.pick(duet_e2e::WORDS));
+                    e.1 = format!("{} {}", e.1, rng.pick(WORDS));
                     duet.set_text(&id, TextField::Body, &e.1).unwrap();
                 }
             }
@@ -198,17 +188,13 @@ async fn relay_killed_during_a_burst_of_pushes_loses_nothing() {
     let seed = SplitMix64::seed_from_time();
     eprintln!("seed {seed}");
     let mut rng = SplitMix64::new(seed);
-    let data = tempfile::tempdir().unwrap();
     // Four devices push in a tight loop: lift the per-device rate limit out of the way.
-    let mut relay = RelayProcess::start_with(data.path(), &["--pushes-per-minute", "1000000"]);
+    let lifted = ["--pushes-per-minute", "1000000"];
+    let Partners { mut relay, a, b, j } = Partners::start_with(&lifted).await;
     let url = relay.url();
-    let (a, b, j) = partners(&url, "Ada", "Ben", "Us").await;
     let a2 = second_device(&a).await;
     let b2 = second_device(&b).await;
-    let shared = a
-        .duet
-        .create_entry(&j, entry(EntryKind::Reflection, "ours", "We"))
-        .unwrap();
+    let shared = a.duet.write(&j, EntryKind::Reflection, "ours", "We");
     let devices = [&a, &a2, &b, &b2];
     let duets: Vec<&Duet> = devices.iter().map(|d| &*d.duet).collect();
     sync_until_converged(&duets, &j, 5).await;
@@ -217,12 +203,7 @@ async fn relay_killed_during_a_burst_of_pushes_loses_nothing() {
     }
 
     let stop = Arc::new(AtomicBool::new(false));
-    let stats = Arc::new(Stats {
-        writes: AtomicU64::new(0),
-        syncs_ok: AtomicU64::new(0),
-        syncs_offline: AtomicU64::new(0),
-        unexpected: Mutex::new(Vec::new()),
-    });
+    let stats = Arc::new(Stats::default());
     let mut writers = Vec::new();
     let mut syncers = Vec::new();
     for (d, tag) in devices.iter().zip(["A1", "A2", "B1", "B2"]) {
@@ -247,18 +228,22 @@ async fn relay_killed_during_a_burst_of_pushes_loses_nothing() {
         // Let the devices get some syncs through between kills, then kill at a random
         // moment of the burst.
         let mark = stats.syncs_ok.load(Ordering::Relaxed);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while stats.syncs_ok.load(Ordering::Relaxed) < mark + 2 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no sync succeeded before kill {kill}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let what = format!("two syncs succeeding before kill {kill}");
+        eventually(&what, Duration::from_secs(30), || {
+            stats.syncs_ok.load(Ordering::Relaxed) >= mark + 2
+        })
+        .await;
         tokio::time::sleep(Duration::from_millis(rng.range(100, 600))).await;
+        let offline_before = stats.syncs_offline.load(Ordering::Relaxed);
         relay.kill_9();
-        // Let the burst run into the dead relay for a moment.
+        // Let the burst run into the dead relay for a moment: a random 100–400 ms, and at
+        // least until one sync has (on a loaded machine a sync can outlast the window).
         tokio::time::sleep(Duration::from_millis(rng.range(100, 400))).await;
+        let what = format!("a sync running into the relay killed for the {kill}. time");
+        eventually(&what, Duration::from_secs(30), || {
+            stats.syncs_offline.load(Ordering::Relaxed) > offline_before
+        })
+        .await;
         tokio::task::block_in_place(|| relay.restart_same_port());
         assert_eq!(relay.url(), url, "the relay came back on another address");
         let n = assert_nothing_pushed_is_lost(&url, &devices).await;

@@ -3,17 +3,19 @@
 //! that expired, were used, or met too many wrong codes are rejected; a relay that is down
 //! means `offline` with the outbox intact.
 
-use crate::sync_support;
-
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use duet_core::EntryKind::{Appreciation, Reflection};
 use duet_core::*;
-use duet_e2e::relay::{self, Body, RelayProcess};
-use duet_proto::{Push, PushBlob, Pushed};
-use reqwest::Method;
+use duet_e2e::device::*;
+use duet_e2e::home::Author;
+use duet_e2e::listen::Recorder;
+use duet_e2e::relay::{self, RelayProcess};
+use duet_e2e::store;
+use duet_e2e::wait::eventually;
+use duet_proto::PushBlob;
 use serde::{Serialize, Serializer};
-use sync_support::*;
 
 /// A CBOR byte string.
 struct Bytes<'a>(&'a [u8]);
@@ -41,56 +43,16 @@ fn payload(doc: &uuid::Uuid, data: &[u8]) -> Vec<u8> {
 }
 
 /// The key of epoch 1 of `space`, from a member's device store.
-fn space_key(store: &std::path::Path, space: &SpaceId) -> SpaceKey {
-    let db = rusqlite::Connection::open(store).unwrap();
-    let key: Vec<u8> = db
-        .query_row(
-            "SELECT key FROM space_keys WHERE space_id = ?1 AND epoch = 1",
-            [space.to_string()],
-            |r| r.get(0),
-        )
-        .unwrap();
-    SpaceKey::from_bytes(&key).unwrap()
-}
-
-/// Append blobs to a space's log directly, as a device holding `token`; their seqs.
-async fn push_raw(base: &str, token: &str, space: &SpaceId, blobs: Vec<PushBlob>) -> Vec<u64> {
-    let pushed: Pushed = relay::send(
-        &relay::http_client(),
-        base,
-        Method::POST,
-        &format!("/v1/spaces/{}/blobs", space.0),
-        Some(token),
-        Some(Body::cbor(&Push { blobs })),
-    )
-    .await
-    .unwrap()
-    .ok()
-    .unwrap()
-    .cbor()
-    .unwrap();
-    pushed.seqs
+fn space_key(db: &std::path::Path, space: &SpaceId) -> SpaceKey {
+    let (epoch, key) = store::space_keys(db, space).remove(0);
+    assert_eq!(epoch, 1);
+    key
 }
 
 /// What a device's quarantine table keeps: (seq, sealed bytes).
-fn quarantine_rows(store: &std::path::Path) -> Vec<(u64, Vec<u8>)> {
-    let db = rusqlite::Connection::open(store).unwrap();
-    let mut stmt = db
-        .prepare("SELECT seq, sealed FROM quarantine ORDER BY seq")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
-}
-
-#[derive(Default)]
-struct Events(Mutex<Vec<EntryEvent>>);
-
-impl EntryListener for Events {
-    fn on_event(&self, e: &EntryEvent) {
-        self.0.lock().unwrap().push(e.clone());
-    }
+fn quarantine_rows(db: &std::path::Path) -> Vec<(u64, Vec<u8>)> {
+    let sql = "SELECT seq, sealed FROM quarantine ORDER BY seq";
+    store::rows(db, sql, [], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
 }
 
 /// Blobs of every way to be broken, each a different failure: garbage, the wrong key, an
@@ -158,37 +120,29 @@ fn broken_blobs(
 /// it arrive — through `sync_now` and through the live channel.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blobs_that_do_not_open_or_apply_are_quarantined_and_never_block() {
-    let data = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(data.path());
+    let Partners { relay, a, b, j } = Partners::start().await;
     let url = relay.url();
-    let (a, b, j) = partners(&url, "Ada", "Ben", "Us").await;
-    let before = a
-        .duet
-        .create_entry(&j, entry(EntryKind::Reflection, "before", "first words"))
-        .unwrap();
+    let before = a.duet.write(&j, Reflection, "before", "first words");
     a.duet.sync_now().await.unwrap();
     b.duet.sync_now().await.unwrap();
     assert_eq!(b.duet.get_entry(&before).unwrap().body, "first words");
 
     // Ada's device pushes garbage straight into the journal's log...
-    let (_, token) = relay_credentials(&a.store_path());
+    let ada = a.raw_client(&url);
     let key = space_key(&a.store_path(), &j);
     let broken = broken_blobs(&key, &j, &before);
     let what: Vec<&str> = broken.iter().map(|(_, w)| *w).collect();
     let blobs: Vec<PushBlob> = broken.into_iter().map(|(b, _)| b).collect();
-    let seqs = push_raw(&url, &token, &j, blobs.clone()).await;
+    let seqs = ada.push(j.0, &blobs).await.unwrap().seqs;
     assert_eq!(seqs.len(), blobs.len());
     // ...then writes for real.
-    let after = a
-        .duet
-        .create_entry(&j, entry(EntryKind::Appreciation, "after", "still here"))
-        .unwrap();
+    let after = a.duet.write(&j, Appreciation, "after", "still here");
     a.duet
         .set_text(&before, TextField::Body, "first words, edited")
         .unwrap();
     a.duet.sync_now().await.unwrap();
 
-    let events = Arc::new(Events::default());
+    let events = Arc::new(Recorder::default());
     let _sub = b.duet.subscribe(events.clone());
     let report = b.duet.sync_now().await.unwrap();
     assert_eq!(report.quarantined as usize, blobs.len(), "{report:?}");
@@ -215,7 +169,7 @@ async fn blobs_that_do_not_open_or_apply_are_quarantined_and_never_block() {
             .len(),
         2
     );
-    let heard: Vec<EntryId> = events.0.lock().unwrap().iter().map(|e| e.entry).collect();
+    let heard: Vec<EntryId> = events.events().iter().map(|e| e.entry).collect();
     assert!(
         heard.iter().all(|e| *e == before || *e == after),
         "events for garbage: {heard:?}"
@@ -255,23 +209,15 @@ async fn blobs_that_do_not_open_or_apply_are_quarantined_and_never_block() {
     // The live channel: garbage announced inline, then a real entry.
     let _live = b.duet.start_live().unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let more = push_raw(&url, &token, &j, vec![relay::random_blob(64)]).await;
-    let live = a
-        .duet
-        .create_entry(
-            &j,
-            entry(EntryKind::Reflection, "live", "through the garbage"),
-        )
-        .unwrap();
+    let more = ada.push(j.0, &[relay::random_blob(64)]).await.unwrap().seqs;
+    let live = a.duet.write(&j, Reflection, "live", "through the garbage");
     a.duet.sync_now().await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !events.0.lock().unwrap().iter().any(|e| e.entry == live) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the entry after live garbage never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "the entry after live garbage",
+        Duration::from_secs(15),
+        || events.heard(|e| e.entry == live),
+    )
+    .await;
     assert_eq!(b.duet.get_entry(&live).unwrap().body, "through the garbage");
     let q = b.duet.quarantined().unwrap();
     assert_eq!(q.len(), blobs.len() + 1);
@@ -299,8 +245,7 @@ fn holds(d: &Device, j: &SpaceId) -> bool {
 /// Invites are refused once expired, once used, and once five wrong codes were tried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invites_expire_are_single_use_and_burn_after_five_wrong_codes() {
-    let data = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(data.path());
+    let relay = RelayProcess::temp();
     let url = relay.url();
     let a = device("Ada", &url);
     let j = a.duet.create_journal("Us").unwrap();
@@ -362,51 +307,30 @@ async fn invites_expire_are_single_use_and_burn_after_five_wrong_codes() {
     assert_eq!(e.code(), ErrorCode::InviteRejected, "{e}");
 }
 
-#[derive(Default)]
-struct States(Mutex<Vec<SyncState>>);
-
-impl SyncListener for States {
-    fn on_sync_state(&self, s: &SyncState) {
-        self.0.lock().unwrap().push(s.clone());
-    }
-}
-
 /// With the relay down, syncing says `offline`, writes keep working and stay queued; once
 /// the relay is back (same address), they all go out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_with_the_relay_down_is_offline_and_keeps_the_outbox() {
-    let data = tempfile::tempdir().unwrap();
-    let mut relay = RelayProcess::start(data.path());
-    let url = relay.url();
-    let (a, b, j) = partners(&url, "Ada", "Ben", "Us").await;
+    let Partners { mut relay, a, b, j } = Partners::start().await;
     for i in 0..3 {
-        a.duet
-            .create_entry(&j, entry(EntryKind::Reflection, &format!("e{i}"), "words"))
-            .unwrap();
+        a.duet.write(&j, Reflection, &format!("e{i}"), "words");
     }
     let queued = a.duet.outbox_len().unwrap();
     assert!(queued >= 3);
-    let states = Arc::new(States::default());
+    let states = Arc::new(Recorder::default());
     let _sub = a.duet.subscribe_sync(states.clone());
 
     relay.kill_9();
     let e = a.duet.sync_now().await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::Offline, "{e}");
     assert_eq!(a.duet.outbox_len().unwrap(), queued);
+    let seen = states.states();
     assert!(
-        states
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|s| matches!(s, SyncState::Offline { .. })),
-        "{:?}",
-        states.0.lock().unwrap()
+        seen.iter().any(|s| matches!(s, SyncState::Offline { .. })),
+        "{seen:?}"
     );
     // Writing offline works and queues.
-    a.duet
-        .create_entry(&j, entry(EntryKind::Reflection, "offline", "on the bus"))
-        .unwrap();
+    a.duet.write(&j, Reflection, "offline", "on the bus");
     assert_eq!(a.duet.outbox_len().unwrap(), queued + 1);
     let e = a.duet.create_invite(&j, None).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::Offline, "{e}");
@@ -419,7 +343,7 @@ async fn sync_with_the_relay_down_is_offline_and_keeps_the_outbox() {
     assert_eq!(u64::from(report.pushed), queued + 1, "{report:?}");
     assert_eq!(a.duet.outbox_len().unwrap(), 0);
     assert!(matches!(
-        states.0.lock().unwrap().last(),
+        states.states().last(),
         Some(SyncState::Synced { .. })
     ));
     b.duet.sync_now().await.unwrap();

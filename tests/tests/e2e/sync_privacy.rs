@@ -5,18 +5,20 @@
 //! before and after a WAL checkpoint), nowhere in the live frames a device of the journal
 //! receives, and nowhere in any byte the devices and the relay exchanged.
 
-use crate::sync_support;
-
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use duet_core::*;
+use duet_e2e::device::*;
+use duet_e2e::home::Author;
 use duet_e2e::proxy::TcpProxy;
 use duet_e2e::relay::{self, RelayProcess};
+use duet_e2e::store::{self, files, relay_credentials};
+use duet_e2e::text::contains_bytes;
+use duet_e2e::wait::eventually;
 use duet_proto::live::{ClientFrame, ServerFrame};
 use futures_util::{SinkExt, StreamExt};
-use sync_support::*;
 use tokio_tungstenite::tungstenite::Message;
 
 const NAME_A: &str = "Ada Sentinel-NAME-ADA-4f9c2e";
@@ -59,18 +61,9 @@ fn found(hay: &[u8]) -> Vec<&'static str> {
         .collect()
 }
 
-/// Every file under `dir` (recursively) with its bytes.
-fn files(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(files(&p));
-        } else if let Ok(b) = std::fs::read(&p) {
-            out.push((p, b));
-        }
-    }
-    out
+/// The bytes of every file under `dir`, one after the other.
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    files(dir).into_iter().flat_map(|(_, b)| b).collect()
 }
 
 fn assert_no_sentinel_in_files(dir: &Path, when: &str) -> usize {
@@ -131,8 +124,7 @@ async fn tap_live(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_plaintext_reaches_the_relay_its_files_or_the_wire() {
-    let data = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(data.path());
+    let relay = RelayProcess::temp();
     // The devices talk to the relay only through a proxy that keeps every byte.
     let proxy = TcpProxy::start(relay.addr(), true).await;
     let (a, b, j) = partners(&proxy.url(), NAME_A, NAME_B, JOURNAL).await;
@@ -185,23 +177,16 @@ async fn no_plaintext_reaches_the_relay_its_files_or_the_wire() {
         .set_text(&conflict, TextField::Agreement, AGREEMENT)
         .unwrap();
     b.duet.rename_journal(&j, JOURNAL_RENAMED).unwrap();
+    let personal = a.duet.identity().personal_space;
     let draft = a
         .duet
-        .create_entry(
-            &a.duet.identity().personal_space,
-            entry(EntryKind::Reflection, "not yet", DRAFT),
-        )
-        .unwrap();
+        .write(&personal, EntryKind::Reflection, "not yet", DRAFT);
     b.duet.sync_now().await.unwrap();
     // Ada answers once Ben's entry is there, and shares her draft.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while a.duet.get_entry(&entry_id).is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Ben's entry never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("Ben's entry", Duration::from_secs(20), || {
+        a.duet.get_entry(&entry_id).is_ok()
+    })
+    .await;
     a.duet.reply(&entry_id, REPLY).unwrap();
     a.duet.share_draft(&draft, &j).unwrap();
     b.duet
@@ -223,20 +208,11 @@ async fn no_plaintext_reaches_the_relay_its_files_or_the_wire() {
             assert!(export.contains(s), "{s} missing from an export");
         }
     }
-    assert!(
-        a.duet
-            .export_json(&a.duet.identity().personal_space)
-            .unwrap()
-            .contains(DRAFT)
-    );
+    assert!(a.duet.export_json(&personal).unwrap().contains(DRAFT));
     // And the byte scan finds plaintext in SQLite files when it is there: the device's
     // index holds titles in the clear.
-    let mut store = Vec::new();
-    for (_, bytes) in files(a.home()) {
-        store.extend(bytes);
-    }
     assert!(
-        found(&store).contains(&TITLE),
+        found(&all_bytes(a.home())).contains(&TITLE),
         "the scan can't see a device's own index"
     );
 
@@ -287,22 +263,12 @@ async fn no_plaintext_reaches_the_relay_its_files_or_the_wire() {
 
     // The relay's files, as they are and after a checkpoint folds the WAL into the database.
     assert_no_sentinel_in_files(relay.data_dir(), "live");
-    {
-        let db = rusqlite::Connection::open(relay.db_path()).unwrap();
-        db.busy_timeout(Duration::from_secs(10)).unwrap();
-        let (busy, _, _): (i64, i64, i64) = db
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .unwrap();
-        assert_eq!(busy, 0, "the checkpoint could not complete");
-    }
+    let checkpoint = "PRAGMA wal_checkpoint(TRUNCATE)";
+    let busy: i64 = store::row(&relay.db_path(), checkpoint, [], |r| r.get(0));
+    assert_eq!(busy, 0, "the checkpoint could not complete");
     let bytes = assert_no_sentinel_in_files(relay.data_dir(), "after a checkpoint");
     // The files do hold the sealed blobs the scan looked through.
-    let mut relay_bytes = Vec::new();
-    for (_, b) in files(relay.data_dir()) {
-        relay_bytes.extend(b);
-    }
+    let relay_bytes = all_bytes(relay.data_dir());
     for blob in &inline {
         assert!(
             contains_bytes(&relay_bytes, &blob[..32]),

@@ -1,6 +1,5 @@
-//! The CLI test harness: a Duet home in a temporary directory and the `duet` binary run
-//! against it with `--json`.
-#![allow(dead_code)]
+//! The `duet` command line run as a user would: a home in a temporary directory and the
+//! binary run against it with `--json`.
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -8,7 +7,16 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// One Duet home (a device) in a temporary directory.
+use crate::binary::workspace_binary;
+use crate::ok;
+
+/// The `duet` binary (see [`workspace_binary`]).
+pub fn duet_binary() -> PathBuf {
+    workspace_binary("duet-cli", "duet")
+}
+
+/// One Duet home (a device) in a temporary directory, driven through the `duet` binary.
+#[derive(Debug)]
 pub struct Home {
     pub dir: TempDir,
     pub path: PathBuf,
@@ -16,8 +24,9 @@ pub struct Home {
 
 impl Home {
     /// A home that does not exist yet.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = ok(tempfile::tempdir(), "a temporary home");
         let path = dir.path().join("home");
         Home { dir, path }
     }
@@ -46,7 +55,7 @@ impl Home {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_duet"));
+        let mut c = Command::new(duet_binary());
         c.arg("--home")
             .arg(&self.path)
             .args(args)
@@ -57,7 +66,7 @@ impl Home {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
+        ok(self.cmd(args).output(), "running duet")
     }
 
     /// Run with `--json`, expect success, return the parsed document.
@@ -82,7 +91,11 @@ impl Home {
             err["message"].as_str().is_some_and(|m| !m.is_empty()),
             "{doc}"
         );
-        (out.status.code().unwrap(), s(&err["code"]))
+        let code = out
+            .status
+            .code()
+            .unwrap_or_else(|| panic!("duet {args:?} was killed"));
+        (code, s(&err["code"]))
     }
 
     /// Create an entry and return its JSON.
@@ -100,14 +113,17 @@ impl Home {
     /// The journal's entries as (id, excerpt), sorted by id.
     pub fn entries(&self, journal: &str) -> Vec<(String, String)> {
         let list = self.ok(&["entry", "list", "--journal", journal, "--limit", "500"]);
-        let mut v: Vec<(String, String)> = list["entries"]
-            .as_array()
-            .unwrap()
+        let mut v: Vec<(String, String)> = array(&list["entries"])
             .iter()
             .map(|e| (s(&e["id"]), s(&e["excerpt"])))
             .collect();
         v.sort();
         v
+    }
+
+    /// `entry edit ID FLAG TEXT` (`--title`, `--body`, …): the edited entry's JSON.
+    pub fn edit(&self, id: &str, flag: &str, text: &str) -> Value {
+        self.ok(&["entry", "edit", id, flag, text])
     }
 
     pub fn body(&self, id: &str) -> String {
@@ -117,6 +133,12 @@ impl Home {
     pub fn sync(&self) -> Value {
         self.ok(&["sync"])
     }
+}
+
+/// The arguments of `checkin` into `journal` with these scores (as the user types them).
+pub fn checkin<'a>(journal: &'a str, mood: &'a str, closeness: &'a str) -> Vec<&'a str> {
+    let scores = ["--mood", mood, "--closeness", closeness];
+    [&["checkin", "--journal", journal][..], &scores].concat()
 }
 
 pub fn with_json<'a>(args: &[&'a str]) -> Vec<&'a str> {
@@ -136,6 +158,12 @@ pub fn parse(out: &Output) -> Value {
     })
 }
 
+/// The items of a JSON array.
+pub fn array(v: &Value) -> &Vec<Value> {
+    v.as_array().unwrap_or_else(|| panic!("not an array: {v}"))
+}
+
+/// A JSON string's text.
 pub fn s(v: &Value) -> String {
     v.as_str()
         .unwrap_or_else(|| panic!("not a string: {v}"))
@@ -144,9 +172,7 @@ pub fn s(v: &Value) -> String {
 
 /// The ids of an `entry list` document.
 pub fn ids(list: &Value) -> Vec<String> {
-    list["entries"]
-        .as_array()
-        .unwrap()
+    array(&list["entries"])
         .iter()
         .map(|e| s(&e["id"]))
         .collect()
