@@ -62,6 +62,16 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// The relay operator's token, for a relay that registers devices only with it; used
+    /// when this device registers (init --relay then sync, relay set, device join)
+    #[arg(
+        long,
+        global = true,
+        env = "DUET_REGISTRATION_TOKEN",
+        hide_env_values = true
+    )]
+    pub registration_token: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -110,12 +120,9 @@ pub enum Command {
         #[arg(long, short = 'j', value_name = "J")]
         journal: String,
     },
-    /// Today's prompt for a journal (the same on both partners' devices)
-    Prompt {
-        /// The journal: id, id prefix, title or `personal`
-        #[arg(long, short = 'j', value_name = "J")]
-        journal: String,
-    },
+    /// Today's prompt for a journal (the same on both partners' devices); answer it sealed
+    /// until your partner answers too
+    Prompt(PromptArgs),
     /// Full-text search over everything written, offline
     Search {
         /// Words to look for
@@ -183,6 +190,44 @@ pub enum Command {
     Member(MemberCommand),
     /// Who this device belongs to
     Whoami,
+}
+
+/// `prompt --journal J` shows today's prompt; `prompt answer` and `prompt reveal` act on it.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct PromptArgs {
+    /// The journal: id, id prefix, title or `personal`
+    #[arg(long, short = 'j', value_name = "J", required = true)]
+    pub journal: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<PromptCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PromptCommand {
+    /// Answer today's prompt (or --prompt ID), sealed: your partner reads it once they have
+    /// answered the same prompt too, or once you reveal it
+    Answer(AnswerArgs),
+    /// Reveal your sealed answer now, before your partner has answered (needs the relay)
+    Reveal {
+        /// Your answer's entry id or unique prefix
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AnswerArgs {
+    /// The shared journal: id, id prefix or title
+    #[arg(long, short = 'j', value_name = "J")]
+    pub journal: String,
+    /// A title (optional)
+    #[arg(long, short = 't', allow_hyphen_values = true)]
+    pub title: Option<String>,
+    #[command(flatten)]
+    pub body: BodyArgs,
+    /// The prompt to answer [default: today's prompt of the journal]
+    #[arg(long, value_name = "ID")]
+    pub prompt: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,12 +20,21 @@ pub fn resolve(explicit: Option<PathBuf>) -> Result<PathBuf> {
         })
 }
 
-/// Open an initialized home. Full durability: every write is on disk before we report it.
-pub fn open(home: &Path) -> Result<Duet> {
-    Duet::open(home, Options::default())
+/// How the CLI opens a home: full durability (every write is on disk before we report it),
+/// with the relay operator's registration token when one was given.
+pub fn options(registration_token: Option<String>) -> Options {
+    Options {
+        registration_token: registration_token.filter(|t| !t.is_empty()),
+        ..Options::default()
+    }
+}
+
+/// Open an initialized home.
+pub fn open(home: &Path, opts: Options) -> Result<Duet> {
+    Duet::open(home, opts)
 }
 
 /// Create a home.
-pub fn init(home: &Path, name: &str) -> Result<Duet> {
-    Duet::init(home, name, Options::default())
+pub fn init(home: &Path, name: &str, opts: Options) -> Result<Duet> {
+    Duet::init(home, name, opts)
 }

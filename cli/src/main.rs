@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     };
     let json = cli.json;
     let result = runtime().and_then(|rt| {
-        let report = commands::run(&rt, cli.home, cli.command, json);
+        let report = commands::run(&rt, cli.home, cli.registration_token, cli.command, json);
         // Whatever a command left running on the runtime (a live task being torn down) gets
         // a moment to finish, never a hang.
         rt.shutdown_timeout(std::time::Duration::from_secs(2));

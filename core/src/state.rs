@@ -32,8 +32,12 @@ pub enum SyncState {
         /// Why.
         reason: String,
     },
-    /// A sync is running.
-    Syncing,
+    /// A sync is running; sent when it starts and again as each acknowledged push batch or
+    /// pulled page is kept, so a slow link shows how far it got.
+    Syncing {
+        /// What this sync has done so far (it keeps all of it, even if it fails later).
+        progress: SyncReport,
+    },
     /// A sync finished.
     Synced {
         /// What it did.

@@ -9,32 +9,44 @@
 #   bindings-out/python/{duet_mobile.py, duet_core.py, libduet_mobile.so}
 #
 # Extra cargo flags may be passed through CARGO_FLAGS (e.g. "--features tls").
+# DUET_BINDINGS_PROFILE=dev builds the library in the dev profile instead (target/debug):
+# what the binding tests use, since it shares every dependency the workspace's own tests
+# built already (a release build is some 6 minutes on two cores). The API is the same.
 set -euo pipefail
 cd "$(dirname "$0")/../.."   # the workspace root
-# The bundled SQLite without the features duet-core never uses (see the file).
-# shellcheck source=sqlite-flags.sh
-source mobile-bindings/scripts/sqlite-flags.sh
 
 OUT=bindings-out
 CARGO_FLAGS=${CARGO_FLAGS:-}
+PROFILE=${DUET_BINDINGS_PROFILE:-release}
+case "$PROFILE" in
+    release)
+        PROFILE_FLAG=--release
+        DIR=target/release
+        # The bundled SQLite without the features duet-core never uses (see the file).
+        # shellcheck source=sqlite-flags.sh
+        source mobile-bindings/scripts/sqlite-flags.sh
+        ;;
+    dev) PROFILE_FLAG= DIR=target/debug ;;
+    *) echo "DUET_BINDINGS_PROFILE is release or dev, not '$PROFILE'" >&2; exit 2 ;;
+esac
 
 case "$(uname -s)" in
     Darwin) LIB=libduet_mobile.dylib ;;
     *) LIB=libduet_mobile.so ;;
 esac
 
-echo "==> libduet_mobile and uniffi-bindgen (release)"
+echo "==> libduet_mobile and uniffi-bindgen ($PROFILE)"
 # One build makes both: the generator needs uniffi's `cli` feature, which only adds code the
 # library never calls (the exported symbols are identical; LTO drops the rest). The packaging
 # scripts (build-android.sh, build-xcframework.sh) build the library without it.
 # shellcheck disable=SC2086
-cargo build --locked --release -p duet-mobile --features cli $CARGO_FLAGS
+cargo build --locked $PROFILE_FLAG -p duet-mobile --features cli $CARGO_FLAGS
 
 rm -rf "$OUT/kotlin" "$OUT/swift" "$OUT/python"
 for lang in kotlin swift python; do
     echo "==> $lang bindings"
-    target/release/uniffi-bindgen generate \
-        --library "target/release/$LIB" \
+    "$DIR/uniffi-bindgen" generate \
+        --library "$DIR/$LIB" \
         --language "$lang" \
         --out-dir "$OUT/$lang" \
         --no-format
@@ -44,5 +56,5 @@ done
 perl -0pi -e 's/(\s*)header "DuetFFI.h"/$1header "DuetCoreFFI.h"$1header "DuetFFI.h"/' \
     "$OUT/swift/DuetFFI.modulemap"
 # Python loads the library from next to the module.
-cp "target/release/$LIB" "$OUT/python/"
+cp "$DIR/$LIB" "$OUT/python/"
 echo "bindings in $OUT/: $(cd "$OUT" && find kotlin swift python -type f | tr '\n' ' ')"

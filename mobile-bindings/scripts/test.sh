@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The mobile bindings' tests: builds duet-relay and the release library, generates the
-# Kotlin/Swift/Python bindings, then runs the Kotlin tests on the JVM (Maven: JUnit 5, JNA,
-# kotlinx-coroutines, against target/release/libduet_mobile.so) and the Python tests
-# (pytest). Both include a scenario with a real duet-relay. Exits non-zero on any failure.
+# The mobile bindings' tests: builds duet-relay and the library (dev profile unless
+# DUET_BINDINGS_PROFILE=release), generates the Kotlin/Swift/Python bindings, then runs the
+# Kotlin tests on the JVM (Maven: JUnit 5, JNA, kotlinx-coroutines, against that
+# libduet_mobile.so) and the Python tests (pytest). Both include scenarios with a real
+# duet-relay. Exits non-zero on any failure. The release library's size is checked by
+# scripts/size.sh.
 #
 # Needs: cargo, a JDK (17+) and Maven (`mvn`; packages come from Maven Central), python3
 # (pytest is installed with `pip --user` if missing). Called by ../../scripts/test.
@@ -23,7 +25,9 @@ echo "==> duet-relay (debug)"
 cargo build --locked -p duet-server --bin duet-relay
 export DUET_RELAY_BIN="$PWD/target/debug/duet-relay"
 
+export DUET_BINDINGS_PROFILE="${DUET_BINDINGS_PROFILE:-dev}"
 ./mobile-bindings/scripts/build-bindings.sh
+case "$DUET_BINDINGS_PROFILE" in release) LIB_DIR="$PWD/target/release" ;; *) LIB_DIR="$PWD/target/debug" ;; esac
 
 if ! python3 -m pytest --version >/dev/null 2>&1; then
     echo "==> installing pytest (pip --user)"
@@ -35,7 +39,7 @@ fi
 export RUST_BACKTRACE=0
 
 echo "==> Kotlin binding tests (JVM)"
-(cd mobile-bindings/kotlin && mvn -q -B test)
+(cd mobile-bindings/kotlin && mvn -q -B test "-Dduet.lib.dir=$LIB_DIR")
 echo "    Kotlin: $(grep -ho 'tests="[0-9]*" errors="[0-9]*" skipped="[0-9]*" failures="[0-9]*"' \
     mobile-bindings/kotlin/target/surefire-reports/TEST-*.xml | tr '\n' ' ')"
 

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// A running balancer; stops accepting when dropped.
 #[derive(Debug)]
@@ -23,12 +23,7 @@ impl Balancer {
     /// Listen on a free port of 127.0.0.1 and forward each connection to the first of
     /// `upstreams` that accepts it.
     pub async fn start(upstreams: Vec<SocketAddr>) -> Balancer {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .unwrap_or_else(|e| panic!("binding the balancer: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("balancer address: {e}"));
+        let (listener, addr) = crate::proxy::listen_on_loopback("balancer").await;
         let counts: Arc<Vec<AtomicUsize>> =
             Arc::new(upstreams.iter().map(|_| AtomicUsize::new(0)).collect());
         let c = counts.clone();

@@ -32,11 +32,17 @@ pub fn link(rt: &Runtime, duet: &Duet, ttl_secs: Option<u64>) -> Result<Report> 
 }
 
 /// Set up `home` as another device of the person who made `code`.
-pub fn join(rt: &Runtime, home: &Path, code: &str, relay: Option<&str>) -> Result<Report> {
+pub fn join(
+    rt: &Runtime,
+    home: &Path,
+    code: &str,
+    relay: Option<&str>,
+    opts: Options,
+) -> Result<Report> {
     if let Some(url) = relay {
         super::sync::check_url(url)?;
     }
-    let duet = rt.block_on(Duet::join_device(home, code, relay, Options::default()))?;
+    let duet = rt.block_on(Duet::join_device(home, code, relay, opts))?;
     let me = duet.identity();
     let journals = duet.journals()?;
     let mut text = format!(

@@ -1,5 +1,6 @@
 //! One function per command. Each returns a [`Report`] holding both its JSON document and
-//! its text; nothing here prints.
+//! its text. Only what goes on as a command runs is printed here, on stderr: `watch`'s
+//! events and `sync`'s progress.
 
 mod devices;
 mod entries;
@@ -19,7 +20,7 @@ use tokio::runtime::Runtime;
 
 use crate::args::{
     BundleCommand, Command, DeviceCommand, EntryCommand, InviteCommand, JournalCommand,
-    MemberCommand, RelayCommand,
+    MemberCommand, PromptArgs, PromptCommand, RelayCommand,
 };
 use crate::home;
 use crate::output::Report;
@@ -29,20 +30,22 @@ use crate::output::Report;
 pub fn run(
     rt: &Runtime,
     home_arg: Option<PathBuf>,
+    registration_token: Option<String>,
     command: Command,
     json: bool,
 ) -> Result<Report> {
     let home = home::resolve(home_arg)?;
+    let opts = home::options(registration_token);
     tracing::debug!(command = name_of(&command), "running");
     // These two make a home rather than open one.
     match &command {
-        Command::Init { name, relay } => return setup::init(&home, name, relay.as_deref()),
+        Command::Init { name, relay } => return setup::init(&home, name, relay.as_deref(), opts),
         Command::Device(DeviceCommand::Join { code, relay }) => {
-            return devices::join(rt, &home, code, relay.as_deref());
+            return devices::join(rt, &home, code, relay.as_deref(), opts);
         }
         _ => {}
     }
-    let duet = home::open(&home)?;
+    let duet = home::open(&home, opts)?;
     match command {
         // Handled above; a home that opens is initialized already.
         Command::Init { .. } | Command::Device(DeviceCommand::Join { .. }) => {
@@ -50,7 +53,7 @@ pub fn run(
         }
         Command::Relay(RelayCommand::Set { url }) => sync::relay_set(rt, &duet, &url),
         Command::Relay(RelayCommand::Show) => sync::relay_show(&duet),
-        Command::Sync => sync::sync(rt, &duet),
+        Command::Sync => sync::sync(rt, &duet, json),
         Command::Watch(a) => watch::watch(rt, duet, a, json),
         Command::Invite(InviteCommand::Create { journal, ttl }) => {
             invites::create(rt, &duet, &journal, ttl.secs())
@@ -76,7 +79,23 @@ pub fn run(
         Command::Share { id, journal } => social::share(&duet, &id, &journal),
         Command::Checkin(a) => insights::checkin(&duet, a),
         Command::Trends { journal } => insights::trends(&duet, &journal),
-        Command::Prompt { journal } => insights::prompt(&duet, &journal),
+        Command::Prompt(PromptArgs {
+            command: Some(PromptCommand::Answer(a)),
+            ..
+        }) => insights::answer(&duet, a),
+        Command::Prompt(PromptArgs {
+            command: Some(PromptCommand::Reveal { id }),
+            ..
+        }) => insights::reveal(rt, &duet, &id),
+        Command::Prompt(PromptArgs {
+            journal: Some(journal),
+            ..
+        }) => insights::prompt(&duet, &journal),
+        // clap requires --journal when there is no subcommand.
+        Command::Prompt(PromptArgs { journal: None, .. }) => Err(duet_core::Error::InvalidInput {
+            field: "journal",
+            reason: "give --journal J".into(),
+        }),
         Command::Search {
             query,
             journal,
@@ -106,7 +125,7 @@ fn name_of(command: &Command) -> &'static str {
         Command::Reply { .. } => "reply",
         Command::Checkin(_) => "checkin",
         Command::Trends { .. } => "trends",
-        Command::Prompt { .. } => "prompt",
+        Command::Prompt(_) => "prompt",
         Command::Search { .. } => "search",
         Command::History { .. } => "history",
         Command::Conflicts { .. } => "conflicts",

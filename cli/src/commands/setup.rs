@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use duet_core::{Duet, Result};
+use duet_core::{Duet, Options, Result};
 use serde_json::json;
 
 use crate::home;
@@ -10,12 +10,12 @@ use crate::output::{Report, to_json};
 
 /// Make a home; with `relay`, remember the relay too (nothing is sent until the first sync,
 /// so this works offline).
-pub fn init(home_dir: &Path, name: &str, relay: Option<&str>) -> Result<Report> {
+pub fn init(home_dir: &Path, name: &str, relay: Option<&str>, opts: Options) -> Result<Report> {
     // A bad URL is refused before the home exists, so a typo leaves nothing half made.
     if let Some(url) = relay {
         super::sync::check_url(url)?;
     }
-    let duet = home::init(home_dir, name)?;
+    let duet = home::init(home_dir, name, opts)?;
     if let Some(url) = relay {
         duet.set_relay(url)?;
     }

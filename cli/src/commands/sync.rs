@@ -1,6 +1,8 @@
 //! `relay set|show` and `sync`: where this home syncs, and syncing once.
 
-use duet_core::{Duet, Error, Result, SyncReport};
+use std::sync::Arc;
+
+use duet_core::{Duet, Error, Result, SyncListener, SyncReport, SyncState};
 use serde_json::json;
 use tokio::runtime::Runtime;
 
@@ -74,7 +76,11 @@ pub fn relay_show(duet: &Duet) -> Result<Report> {
     Ok(Report::new(json, text))
 }
 
-pub fn sync(rt: &Runtime, duet: &Duet) -> Result<Report> {
+/// Sync once. Progress goes to stderr as each acknowledged batch or page is kept (a line
+/// like `sync: syncing (pushed 40, pulled 300 so far)`, or `{"sync": {...}}` with
+/// `--json`), so a sync on a bad link shows how far it got before a cut.
+pub fn sync(rt: &Runtime, duet: &Duet, json_out: bool) -> Result<Report> {
+    let _progress = duet.subscribe_sync(Arc::new(Progress { json_out }));
     let report = rt.block_on(duet.sync_now())?;
     let url = duet.relay_info()?.map(|r| r.url).unwrap_or_default();
     let mut json = to_json(&report)?;
@@ -82,6 +88,21 @@ pub fn sync(rt: &Runtime, duet: &Duet) -> Result<Report> {
         obj.insert("relay".into(), json!(url));
     }
     Ok(Report::new(json, report_text(&report, &url)))
+}
+
+/// Prints the progress a running sync reports (not its start or end: the report says that).
+struct Progress {
+    json_out: bool,
+}
+
+impl SyncListener for Progress {
+    fn on_sync_state(&self, state: &SyncState) {
+        if let SyncState::Syncing { progress } = state
+            && *progress != SyncReport::default()
+        {
+            super::watch::print_state(state, self.json_out);
+        }
+    }
 }
 
 /// One line on what a sync did.

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use duet_core::clock::rfc3339;
 use duet_core::{
-    Duet, EntryEvent, EntryEventKind, EntryListener, Error, Origin, Result, SyncListener, SyncState,
+    Duet, EntryEvent, EntryEventKind, EntryListener, Error, Origin, Result, SyncListener,
+    SyncReport, SyncState,
 };
 use serde_json::json;
 use tokio::runtime::Runtime;
@@ -151,13 +152,19 @@ fn event_line(duet: &Duet, ev: &EntryEvent, json_out: bool) -> String {
 }
 
 /// A sync state on stderr: `sync: live`, or its JSON with `--json`.
-fn print_state(state: &SyncState, json_out: bool) {
+pub(super) fn print_state(state: &SyncState, json_out: bool) {
     let line = if json_out {
         json!({ "sync": state }).to_string()
     } else {
         match state {
             SyncState::Offline { reason } => format!("sync: offline ({reason}); retrying"),
-            SyncState::Syncing => "sync: syncing".into(),
+            SyncState::Syncing { progress: p } if *p == SyncReport::default() => {
+                "sync: syncing".into()
+            }
+            SyncState::Syncing { progress: p } => format!(
+                "sync: syncing (pushed {}, pulled {} so far)",
+                p.pushed, p.pulled
+            ),
             SyncState::Synced { report } => format!(
                 "sync: synced (pushed {}, pulled {})",
                 report.pushed, report.pulled

@@ -2,6 +2,7 @@
 //! transaction that stores the Automerge change, updates the index and queues a sealed
 //! blob; listeners hear about it after the commit.
 
+pub(crate) mod answers;
 mod bundle;
 mod cache;
 mod entries;
@@ -42,6 +43,9 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     /// Keep space keys here (e.g. the OS keychain) instead of in the device store.
     pub key_store: Option<Arc<dyn KeyStore>>,
+    /// The relay operator's registration token, for a relay that registers devices only
+    /// with it (`duet-relay --registration-token`); sent once, when this device registers.
+    pub registration_token: Option<String>,
 }
 
 impl Default for Options {
@@ -50,6 +54,7 @@ impl Default for Options {
             durability: Durability::Full,
             clock: Arc::new(SystemClock),
             key_store: None,
+            registration_token: None,
         }
     }
 }
@@ -59,6 +64,7 @@ impl std::fmt::Debug for Options {
         f.debug_struct("Options")
             .field("durability", &self.durability)
             .field("external_key_store", &self.key_store.is_some())
+            .field("registration_token", &self.registration_token.is_some())
             .finish()
     }
 }
@@ -70,6 +76,9 @@ pub struct Duet {
     sync_listeners: Arc<Listeners<dyn SyncListener>>,
     /// Woken after every local write, so live sync pushes at once.
     outbox_notify: Arc<tokio::sync::Notify>,
+    /// How many `sync_now` calls are running: only those report their progress (the live
+    /// channel's own pushes and inline applies don't turn the status line to "syncing").
+    syncs_running: std::sync::atomic::AtomicU32,
     clock: Arc<dyn Clock>,
     home: PathBuf,
     /// Checkpoints the WAL from its own thread, off the writing path (after `inner`: dropped
@@ -92,6 +101,8 @@ pub(crate) struct Inner {
     data_version: i64,
     /// Device -> member, from every meta document we hold; `None` until first needed.
     devices: Option<HashMap<DeviceId, MemberId>>,
+    /// See [`Options::registration_token`]; never logged.
+    registration_token: Option<String>,
 }
 
 impl Duet {
@@ -99,18 +110,39 @@ impl Duet {
     pub fn init(home: impl AsRef<Path>, name: &str, opts: Options) -> Result<Duet> {
         crate::limits::check_name("name", name)?;
         let home = home.as_ref();
-        std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
-        let mut conn = store::open(&home.join(STORE_FILE), opts.durability)?;
-        if store::identity(&conn)?.is_some() {
-            return Err(Error::AlreadyInitialized);
-        }
-        let now = opts.clock.now_ms();
         let me = Identity {
             member: MemberId::new(),
             device: DeviceId::new(),
             name: name.trim().to_string(),
             personal_space: SpaceId::new(),
         };
+        let duet = Self::create_home(home, me, opts, |tx| {
+            let title = format!("{}'s drafts", tx.me.name);
+            tx.create_space(
+                tx.me.personal_space,
+                crate::model::SpaceKind::Personal,
+                &title,
+                SpaceKey::generate(),
+            )
+        })?;
+        tracing::info!(home = %home.display(), "initialized a Duet home");
+        Ok(duet)
+    }
+
+    /// A new home's store: refused if `home` already has an identity; else `me` and what
+    /// `fill` writes, in one transaction.
+    fn create_home(
+        home: &Path,
+        me: Identity,
+        opts: Options,
+        fill: impl FnOnce(&mut Tx<'_>) -> Result<()>,
+    ) -> Result<Duet> {
+        std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
+        let mut conn = store::open(&home.join(STORE_FILE), opts.durability)?;
+        if store::identity(&conn)?.is_some() {
+            return Err(Error::AlreadyInitialized);
+        }
+        let now = opts.clock.now_ms();
         let mut cache = DocCache::default();
         {
             let mut tx = Tx::begin(
@@ -122,16 +154,9 @@ impl Duet {
                 None,
             )?;
             store::set_identity(&tx.sql, &me, now)?;
-            let title = format!("{}'s drafts", me.name);
-            tx.create_space(
-                me.personal_space,
-                crate::model::SpaceKind::Personal,
-                &title,
-                SpaceKey::generate(),
-            )?;
+            fill(&mut tx)?;
             tx.commit()?;
         }
-        tracing::info!(home = %home.display(), "initialized a Duet home");
         Self::from_parts(home, conn, me, cache, opts)
     }
 
@@ -162,12 +187,14 @@ impl Duet {
                 me,
                 cache,
                 keys: opts.key_store,
+                registration_token: opts.registration_token,
                 data_version,
                 devices: None,
             }),
             listeners: Arc::new(Listeners::default()),
             sync_listeners: Arc::new(Listeners::default()),
             outbox_notify: Arc::new(tokio::sync::Notify::new()),
+            syncs_running: std::sync::atomic::AtomicU32::new(0),
             clock: opts.clock,
             home: home.to_path_buf(),
             checkpointer,
@@ -198,6 +225,20 @@ impl Duet {
         self.sync_listeners.emit(|l| l.on_sync_state(state));
     }
 
+    /// Set (or clear) the relay operator's registration token, used when this device
+    /// registers next (see [`Options::registration_token`]).
+    pub fn set_registration_token(&self, token: Option<String>) {
+        self.lock().registration_token = token.filter(|t| !t.is_empty());
+    }
+
+    pub(crate) fn registration_token(&self) -> Option<String> {
+        self.lock().registration_token.clone()
+    }
+
+    pub(crate) fn syncs_running(&self) -> &std::sync::atomic::AtomicU32 {
+        &self.syncs_running
+    }
+
     pub(crate) fn outbox_notify(&self) -> Arc<tokio::sync::Notify> {
         self.outbox_notify.clone()
     }
@@ -211,36 +252,15 @@ impl Duet {
         personal_keys: &[(crate::crypto::Epoch, SpaceKey)],
         opts: Options,
     ) -> Result<Duet> {
-        let home = home.as_ref();
-        std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
-        let mut conn = store::open(&home.join(STORE_FILE), opts.durability)?;
-        if store::identity(&conn)?.is_some() {
-            return Err(Error::AlreadyInitialized);
-        }
-        let now = opts.clock.now_ms();
-        let mut cache = DocCache::default();
-        {
-            let mut tx = Tx::begin(
-                &mut conn,
-                &mut cache,
-                &me,
-                opts.key_store.as_deref(),
-                now,
-                None,
-            )?;
-            store::set_identity(&tx.sql, &me, now)?;
-            remote::ensure_space(
-                &mut tx,
-                me.personal_space,
-                crate::model::SpaceKind::Personal,
-            )?;
-            store::insert_doc(&tx.sql, &me.personal_space.0, &me.personal_space, "meta")?;
+        Self::create_home(home.as_ref(), me, opts, |tx| {
+            let personal = tx.me.personal_space;
+            remote::ensure_space(tx, personal, crate::model::SpaceKind::Personal)?;
+            store::insert_doc(&tx.sql, &personal.0, &personal, "meta")?;
             for (e, k) in personal_keys {
-                tx.put_key(&me.personal_space, *e, k)?;
+                tx.put_key(&personal, *e, k)?;
             }
-            tx.commit()?;
-        }
-        Self::from_parts(home, conn, me, cache, opts)
+            Ok(())
+        })
     }
 
     /// Number of sealed blobs waiting to be pushed to the relay.

@@ -213,7 +213,7 @@ impl Duet {
         {
             return Err(Error::AlreadyInitialized);
         }
-        let anon = RelayClient::new(&relay, None)?;
+        let anon = RelayClient::new(&relay, opts.registration_token.clone())?;
         let reg = anon.register().await?;
         let c = RelayClient::new(&relay, Some(reg.token.clone()))?;
         let joined = c.join(secret.invite, secret.token()?).await?;

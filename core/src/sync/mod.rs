@@ -11,14 +11,18 @@
 //! - `invites`: invites to a journal and device links (`invite` holds codes and wrapping)
 //! - `members`: my devices in each space, removing a partner, key epochs at the relay
 //! - `snapshots`: sealed snapshots, uploaded and opened
-//! - `live`: the WebSocket task; `client`: HTTP
+//! - `answers`: sealed prompt answers' shares at the relay (ADR 11)
+//! - `live`: the WebSocket task; `policy`: when a phone syncs (live in the foreground,
+//!   coalesced in the background); `client`: HTTP
 
+mod answers;
 mod budget;
 mod client;
 pub mod invite;
 mod invites;
 pub mod live;
 mod members;
+pub mod policy;
 mod pull;
 mod push;
 mod relay;
@@ -27,6 +31,8 @@ mod snapshots;
 mod testkit;
 #[cfg(feature = "tls")]
 mod tls;
+
+use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -90,8 +96,13 @@ pub struct Quarantined {
 
 impl Duet {
     /// Push everything queued, pull everything new, apply it.
+    /// Listeners hear `Syncing` with the progress so far after each acknowledged push batch
+    /// and pulled page.
     pub async fn sync_now(&self) -> Result<SyncReport> {
-        self.emit_sync(&SyncState::Syncing);
+        let _running = Running::start(self);
+        self.emit_sync(&SyncState::Syncing {
+            progress: SyncReport::default(),
+        });
         let r = self.sync_inner().await;
         match &r {
             Ok(report) => self.emit_sync(&SyncState::Synced {
@@ -114,12 +125,42 @@ impl Duet {
         let mut stale = None;
         defer_stale(self.push_outbox(&c, &mut report).await, &mut stale)?;
         self.pull_all(&c, &mut report).await?;
+        // With what was pulled: register my answer shares, open answers a share now opens,
+        // reveal mine whose round is revealed (what that writes goes out below).
+        self.sync_answers(&c).await?;
         self.announce_self()?;
         // Applying may have queued local changes (joining a member list, adding my devices).
         defer_stale(self.push_outbox(&c, &mut report).await, &mut stale)?;
         match stale {
             Some(e) => Err(e),
             None => Ok(report),
+        }
+    }
+}
+
+/// Counts a running `sync_now` for as long as it lives (also when its future is dropped).
+struct Running<'a>(&'a Duet);
+
+impl<'a> Running<'a> {
+    fn start(duet: &'a Duet) -> Self {
+        duet.syncs_running().fetch_add(1, Ordering::Relaxed);
+        Running(duet)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.syncs_running().fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Duet {
+    /// A batch or page was kept: tell listeners how far the running sync has got.
+    pub(super) fn progress(&self, report: &SyncReport) {
+        if self.syncs_running().load(Ordering::Relaxed) > 0 {
+            self.emit_sync(&SyncState::Syncing {
+                progress: report.clone(),
+            });
         }
     }
 }

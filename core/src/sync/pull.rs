@@ -242,6 +242,10 @@ impl Duet {
         report.pulled += n;
         report.applied += applied;
         report.quarantined += quarantined;
+        // An empty page (nothing new) is no progress: listeners hear only real steps.
+        if n > 0 {
+            self.progress(report);
+        }
         Ok(())
     }
 }

@@ -100,6 +100,7 @@ impl Duet {
             let seqs: Vec<i64> = batch.iter().map(|o| o.seq).collect();
             rstore::outbox_remove(&self.lock().conn, &seqs)?;
             report.pushed += seqs.len() as u32;
+            self.progress(report);
         }
     }
 

@@ -132,7 +132,10 @@ impl Duet {
                 rstore::forget_identity(&self.lock().conn, &r.url)?;
             }
         }
-        let reg = RelayClient::new(&r.url, None)?.register().await?;
+        // Anonymous but for the operator's registration token, which a closed relay asks for.
+        let reg = RelayClient::new(&r.url, self.registration_token())?
+            .register()
+            .await?;
         let moved = held.is_some();
         self.write(|tx| {
             rstore::set_credentials(&tx.sql, &reg.device_id, &reg.token)?;
