@@ -354,6 +354,13 @@ pub fn by_id(id: &str) -> Option<&'static Prompt> {
     LIBRARY.iter().find(|prompt| prompt.id == id)
 }
 
+/// A prompt's answer round on `day` (days since the Unix epoch, UTC): `"{prompt_id}.{cycle}"`,
+/// where the cycle is the stretch of `library().len()` days in which the prompt of the day
+/// comes round once (ADR 11). Two answers to one prompt in one cycle are revealed together.
+pub fn answer_round(prompt_id: &str, day: i64) -> String {
+    format!("{prompt_id}.{}", day.div_euclid(LIBRARY_LEN as i64))
+}
+
 /// Deterministic prompt of the day for a journal: `space` is the journal's 16 id bytes, `day`
 /// is days since the Unix epoch (UTC).
 /// Same inputs -> same prompt on every device and platform. Two journals get different sequences.
@@ -558,6 +565,20 @@ mod tests {
             assert_eq!(label.to_lowercase().replace(' ', "_"), practice.as_str());
         }
         assert_eq!(Practice::OpenCommunication.label(), "Open communication");
+    }
+
+    #[test]
+    fn answer_rounds_follow_the_cycles() {
+        let len = LIBRARY_LEN as i64;
+        assert_eq!(answer_round("trust-01", 0), "trust-01.0");
+        assert_eq!(answer_round("trust-01", len - 1), "trust-01.0");
+        assert_eq!(answer_round("trust-01", len), "trust-01.1");
+        assert_eq!(answer_round("trust-01", -1), "trust-01.-1");
+        for p in library() {
+            assert!(duet_proto::answers::is_round_id(&answer_round(
+                p.id, 20_412
+            )));
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ import duet_mobile as duet  # noqa: E402
 from duet_mobile import DuetClient, DuetListener, TextEdit  # noqa: E402
 # duet-core's records, enums and DuetError: the generated `duet_core` module.
 from duet_core import (  # noqa: E402
+    AppState,
     CheckIn,
     DuetError,
     EntryEventKind,
@@ -290,3 +291,99 @@ def test_two_partners_through_a_relay(relay):
     run(ben.sync_now())  # Ben's own syncing goes on
     with pytest.raises(DuetError.NotFound):
         ben.get_entry(after)
+
+
+def test_prompt_answers_stay_sealed_until_both_answered(relay):
+    ada = DuetClient.init(tmp("ada-answers"), "Ada", relay)
+    ben = DuetClient.init(tmp("ben-answers"), "Ben", relay)
+    j = ada.create_journal("Us")
+    assert run(ben.join(run(ada.create_invite(j)).code)) == j
+
+    # Ada answers today's prompt; she reads it, Ben's device shows it sealed.
+    a = ada.answer_prompt(j, "The way you hum while cooking.", title="Small things")
+    mine = ada.get_entry(a)
+    assert not mine.sealed and mine.body == "The way you hum while cooking."
+    assert mine.kind == EntryKind.PROMPT_ANSWER and mine.answer_round
+    run(ada.sync_now())
+    run(ben.sync_now())
+    sealed = ben.get_entry(a)
+    assert sealed.sealed and sealed.title == "" and sealed.body == ""
+    listed = ben.list_entries(EntryFilter(journal_id=j)).items
+    assert [s.sealed for s in listed if s.id == a] == [True]
+    assert ben.search("cooking") == []
+    with pytest.raises(DuetError.NotAllowed):
+        ben.set_text(a, TextField.BODY, "mine")
+    with pytest.raises(DuetError.NotAllowed):
+        run(ben.reveal_answer(a))
+    with pytest.raises(DuetError.InvalidInput):
+        ben.answer_prompt(j, "x", prompt_id="no-such-prompt")
+    with pytest.raises(DuetError.NotAllowed):
+        ben.answer_prompt(ben.identity().personal_space_id, "x")
+
+    # Ben answers the same prompt: after both sync, each reads both answers.
+    b = ben.answer_prompt(j, "Your laugh at breakfast.", prompt_id=mine.prompt_id)
+    for c in (ben, ada, ben):
+        run(c.sync_now())
+    for c in (ada, ben):
+        assert c.get_entry(a).body == "The way you hum while cooking."
+        assert c.get_entry(a).title == "Small things"
+        assert c.get_entry(b).body == "Your laugh at breakfast."
+        assert not c.get_entry(a).sealed and not c.get_entry(b).sealed
+    assert [h.entry.id for h in ben.search("cooking")] == [a]
+
+    # Revealed early: Ben reads Ada's answer to another prompt without answering it.
+    other = "trust-02" if mine.prompt_id == "trust-01" else "trust-01"
+    early = ada.answer_prompt(j, "Early bird.", prompt_id=other)
+    run(ada.sync_now())
+    run(ben.sync_now())
+    assert ben.get_entry(early).sealed
+    run(ada.reveal_answer(early))
+    run(ben.sync_now())
+    assert ben.get_entry(early).body == "Early bird."
+
+
+def test_background_writes_coalesce_and_an_asked_sync_runs_at_once(relay):
+    ada = DuetClient.init(tmp("ada-bg"), "Ada", relay)
+    ben = DuetClient.init(tmp("ben-bg"), "Ben", relay)
+    # A relay that registers only with its operator's token ignores it when open.
+    ben.set_registration_token("not needed here")
+    j = ada.create_journal("Us")
+    assert run(ben.join(run(ada.create_invite(j)).code)) == j
+    ada_heard, ben_heard = Recorder(), Recorder()
+    subs = [ada.subscribe(ada_heard), ben.subscribe(ben_heard)]
+
+    def syncs_started():
+        return sum(
+            1 for s in ada_heard.states
+            if s.is_SYNCING() and s.progress.pushed == 0 and s.progress.pulled == 0
+        )
+
+    ben.set_app_state(AppState.FOREGROUND)
+    assert ben.is_live()
+    assert ben_heard.wait(lambda: any(s.is_LIVE() for s in ben_heard.states))
+    ada.set_background_sync_interval(2)
+    ada.set_app_state(AppState.BACKGROUND)
+    assert not ada.is_live()
+    written = []
+    for i in range(20):  # ~3 s of typing
+        time.sleep(0.15)
+        written.append(ada.create_entry(j, NewEntry(kind=EntryKind.REFLECTION, body=f"note {i}")))
+    assert ben_heard.wait(
+        lambda: all(any(ev.entry_id == w for ev in ben_heard.events) for w in written), timeout=20
+    )
+    coalesced = syncs_started()
+    assert 1 <= coalesced <= 4, f"20 writes over ~3 s with a 2 s window took {coalesced} syncs"
+    assert any(s.is_SYNCING() and s.progress.pushed > 0 for s in ada_heard.states)
+
+    ada.request_sync()
+    assert ada_heard.wait(lambda: syncs_started() > coalesced, timeout=2)
+
+    ada.set_app_state(AppState.FOREGROUND)
+    assert ada.is_live()
+    assert ada_heard.wait(lambda: any(s.is_LIVE() for s in ada_heard.states))
+    with pytest.raises(DuetError.InvalidInput):
+        ada.set_background_sync_interval(0)
+    ada.stop_live()
+    ben.stop_live()
+    for s in subs:
+        s.cancel()

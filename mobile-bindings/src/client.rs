@@ -9,10 +9,13 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use std::time::Duration;
+
 use duet_core::{
-    CheckIn, Duet, DuetError, Entry, EntryId, EntryPage, EntryQuery, FieldConflict, HistoryItem,
-    Identity, ImportReport, Invite, Journal, LiveHandle, MemberId, NewEntry, Options, Quarantined,
-    RelayDeviceId, RelayInfo, ReplyId, SearchHit, SpaceId, SyncReport, TextField, Trends,
+    AppState, BACKGROUND_INTERVAL, CheckIn, Duet, DuetError, Entry, EntryId, EntryPage, EntryQuery,
+    FieldConflict, HistoryItem, Identity, ImportReport, Invite, Journal, MemberId, NewEntry,
+    Options, Quarantined, RelayDeviceId, RelayInfo, ReplyId, SearchHit, SpaceId, SyncPolicy,
+    SyncReport, TextField, Trends,
 };
 
 use crate::error::{core, guard};
@@ -29,7 +32,15 @@ use crate::types::{Prompt, TextEdit};
 #[derive(uniffi::Object)]
 pub struct DuetClient {
     duet: Arc<Duet>,
-    live: Mutex<Option<LiveHandle>>,
+    sync: Mutex<AutoSync>,
+}
+
+/// The sync policy while it runs, the state it was last given, and the background interval.
+#[derive(Debug)]
+struct AutoSync {
+    policy: Option<SyncPolicy>,
+    state: AppState,
+    interval: Duration,
 }
 
 impl std::fmt::Debug for DuetClient {
@@ -44,12 +55,32 @@ impl DuetClient {
     fn wrap(duet: Duet) -> Arc<Self> {
         Arc::new(DuetClient {
             duet: Arc::new(duet),
-            live: Mutex::new(None),
+            sync: Mutex::new(AutoSync {
+                policy: None,
+                state: AppState::Foreground,
+                interval: BACKGROUND_INTERVAL,
+            }),
         })
     }
 
-    fn live_slot(&self) -> MutexGuard<'_, Option<LiveHandle>> {
-        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    fn auto_sync(&self) -> MutexGuard<'_, AutoSync> {
+        self.sync.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Run the sync policy in `state`, starting it (on the library's runtime) if needed.
+    fn run_policy(&self, state: AppState) -> Result<(), DuetError> {
+        guard(|| {
+            let mut auto = self.auto_sync();
+            auto.state = state;
+            if let Some(p) = &auto.policy {
+                p.set_app_state(state);
+                return Ok(());
+            }
+            let rt = runtime()?;
+            let _in_runtime = rt.enter();
+            auto.policy = Some(self.duet.start_sync_policy(state, auto.interval)?);
+            Ok(())
+        })
     }
 
     /// A network call: `call` gets the engine and its future runs on the library's runtime.
@@ -95,14 +126,21 @@ impl DuetClient {
     /// Set up `data_dir` as another device of the person who made `code` with `linkDevice`
     /// on their existing device, and sync everything they hold. The relay comes from the
     /// code's URI form, or from `relay_url`.
-    #[uniffi::constructor(default(relay_url = None))]
+    /// `registration_token` is for a relay that registers devices only with its
+    /// operator's token.
+    #[uniffi::constructor(default(relay_url = None, registration_token = None))]
     pub async fn join_device(
         data_dir: String,
         code: String,
         relay_url: Option<String>,
+        registration_token: Option<String>,
     ) -> Result<Arc<Self>, DuetError> {
+        let opts = Options {
+            registration_token,
+            ..Options::default()
+        };
         run(async move {
-            Duet::join_device(&data_dir, &code, relay_url.as_deref(), Options::default())
+            Duet::join_device(&data_dir, &code, relay_url.as_deref(), opts)
                 .await
                 .map_err(DuetError::from)
         })
@@ -125,6 +163,12 @@ impl DuetClient {
     /// Point this device at a relay (`http(s)://host[:port]`).
     pub fn set_relay(&self, url: String) -> Result<(), DuetError> {
         core(|| self.duet.set_relay(&url))
+    }
+
+    /// The relay operator's token, for a relay that registers devices only with it; used
+    /// when this device registers (its first sync after `setRelay`). Null clears it.
+    pub fn set_registration_token(&self, token: Option<String>) {
+        self.duet.set_registration_token(token);
     }
 
     /// The relay and this device's id there; null when none is configured.
@@ -297,6 +341,29 @@ impl DuetClient {
         core(|| self.duet.share_draft(&draft_id, &journal_id))
     }
 
+    /// Answer a prompt in a shared journal — today's prompt, or `prompt_id` — sealed until
+    /// the partner answers the same prompt too (or you `revealAnswer`): their devices show
+    /// the entry with `sealed = true` and an empty title and body meanwhile, and keep no
+    /// word of it. Yours read it at once. Durable when it returns, offline too; returns the
+    /// entry id. `NotAllowed` in the personal space, `InvalidInput` for an unknown prompt.
+    #[uniffi::method(default(title = None, prompt_id = None))]
+    pub fn answer_prompt(
+        &self,
+        journal_id: SpaceId,
+        body: String,
+        title: Option<String>,
+        prompt_id: Option<String>,
+    ) -> Result<EntryId, DuetError> {
+        core(|| {
+            self.duet.answer_prompt(
+                &journal_id,
+                prompt_id.as_deref(),
+                title.as_deref().unwrap_or_default(),
+                &body,
+            )
+        })
+    }
+
     // ---- reading ----
 
     /// List entries from the index (newest first) with filters and paging; cheap, loads no
@@ -362,6 +429,13 @@ impl DuetClient {
         self.net(|d| async move { d.sync_now().await }).await
     }
 
+    /// Reveal my sealed answer now, before the partner has answered: their devices read it
+    /// at their next sync. Only its author may (`NotAllowed`); needs the relay.
+    pub async fn reveal_answer(&self, entry_id: EntryId) -> Result<(), DuetError> {
+        self.net(|d| async move { d.reveal_answer(&entry_id).await })
+            .await
+    }
+
     /// Invite the partner to a journal: returns a code (and a `duet:` URI for a QR code)
     /// that travels only between the two of you. `ttl_secs` defaults to 24 h (at most 7 days).
     #[uniffi::method(default(ttl_secs = None))]
@@ -420,32 +494,70 @@ impl DuetClient {
             .await
     }
 
-    /// Start background sync: one WebSocket to the relay; partners' entries arrive within
-    /// milliseconds and local writes are pushed as they happen. Reconnects with backoff;
-    /// state goes to `DuetListener.onSyncState`. Starting it twice does nothing.
+    /// Tell the engine whether the app is on screen; call it from the app's lifecycle
+    /// (Android `onStart`/`onStop`, iOS `scenePhase`). `Foreground`: live sync, one WebSocket
+    /// to the relay; partners' entries arrive within milliseconds and local writes are
+    /// pushed as they happen. `Background`: the socket closes and local writes are
+    /// coalesced, at most one sync per 15 s (see `setBackgroundSyncInterval`), so the
+    /// radio isn't woken per keystroke; `requestSync` or `syncNow` still sync at once (call
+    /// one from the OS's background-fetch callback). The first call starts automatic sync;
+    /// state goes to `DuetListener.onSyncState`. Fails with `NoRelay` before a relay is set.
+    pub fn set_app_state(&self, state: AppState) -> Result<(), DuetError> {
+        self.run_policy(state)
+    }
+
+    /// At most one background sync per `seconds` (at least 1; 15 by default). Applies at
+    /// once when automatic sync runs.
+    pub fn set_background_sync_interval(&self, seconds: u32) -> Result<(), DuetError> {
+        if seconds == 0 {
+            return Err(DuetError::InvalidInput(
+                "the background sync interval is at least 1 second".into(),
+            ));
+        }
+        let state = {
+            let mut auto = self.auto_sync();
+            auto.interval = Duration::from_secs(seconds.into());
+            // Restarted below with the new interval.
+            auto.policy.take().map(|_| auto.state)
+        };
+        match state {
+            Some(state) => self.run_policy(state),
+            None => Ok(()),
+        }
+    }
+
+    /// Sync as soon as possible without waiting for the result (the background interval
+    /// doesn't hold it back); the outcome goes to `DuetListener.onSyncState`. Use `syncNow`
+    /// to await the report instead.
+    pub fn request_sync(&self) -> Result<(), DuetError> {
+        if let Some(p) = &self.auto_sync().policy {
+            p.request_sync();
+            return Ok(());
+        }
+        let duet = self.duet.clone();
+        // Its outcome, an error too, reaches the listeners as a sync state.
+        let _task = runtime()?.spawn(async move {
+            let _ = duet.sync_now().await;
+        });
+        Ok(())
+    }
+
+    /// Start live sync: `setAppState(Foreground)`. Starting it twice does nothing.
     pub fn start_live(&self) -> Result<(), DuetError> {
-        guard(|| {
-            let mut slot = self.live_slot();
-            if slot.is_some() {
-                return Ok(());
-            }
-            let rt = runtime()?;
-            let _in_runtime = rt.enter();
-            *slot = Some(self.duet.start_live()?);
-            Ok(())
-        })
+        self.run_policy(AppState::Foreground)
     }
 
-    /// Stop background sync (a sync in flight is abandoned between transactions; the store
-    /// stays consistent). Stopping when not started does nothing.
+    /// Stop automatic sync, live or background (a sync in flight is abandoned between
+    /// transactions; the store stays consistent). Stopping when not started does nothing.
     pub fn stop_live(&self) {
-        let handle = self.live_slot().take();
-        drop(handle);
+        let policy = self.auto_sync().policy.take();
+        drop(policy);
     }
 
-    /// Whether background sync is running.
+    /// Whether live sync runs (automatic sync started and the app in the foreground).
     pub fn is_live(&self) -> bool {
-        self.live_slot().is_some()
+        let auto = self.auto_sync();
+        auto.policy.is_some() && auto.state == AppState::Foreground
     }
 
     // ---- offline exchange and export ----

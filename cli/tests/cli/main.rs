@@ -1,7 +1,9 @@
-//! The `duet` CLI run as a user would: one test binary, its harness in `common`. `journal`
-//! covers the offline commands, `sync` the relay ones against a real `duet-relay`.
+//! The `duet` CLI run as a user would: one test binary, its harness the test kit's `cli`
+//! module (`duet_e2e::cli`). `journal` covers the offline commands, `sync` the relay ones
+//! against a real `duet-relay`, `answers` sealed prompt answers through one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+mod answers;
 mod journal;
+mod relay_access;
 mod sync;

@@ -9,17 +9,24 @@
 //! reactions: { member: emoji }
 //! replies: { reply id: { author, body: Text, created_at, deleted_at } }
 //! shared_as: entry id       (on a private draft, once shared)
+//! sealed: { round: str, k1: bytes(32), text: bytes, revealed: bool }   (sealed answer)
 //! ```
 //! Tags are a map used as a set so concurrent additions both survive; text is Automerge
 //! Text so concurrent edits merge character by character.
+//!
+//! A sealed prompt answer (ADR 11) keeps its title and body Text empty until it is revealed:
+//! `sealed.text` holds them sealed under the answer key `K = k1 ⊕ K2` (`K2` is the relay's
+//! share of the person's answers to `round`). Only the device that wrote it sets `revealed`,
+//! in the same change that writes the text into `title` and `body` (one writer, so the text
+//! is never inserted twice); from then on it is an ordinary entry.
 
 use automerge::{
     AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable,
 };
 
 use super::{
-    DOC_SCHEMA, device_of_actor, ensure_map, ensure_text, get_int, get_obj, get_str, get_text,
-    scalar_int,
+    DOC_SCHEMA, device_of_actor, ensure_map, ensure_text, get_bool, get_bytes, get_int, get_obj,
+    get_str, get_text, scalar_int, update_text,
 };
 use crate::clock::Millis;
 use crate::error::{Error, Result};
@@ -215,6 +222,68 @@ pub(crate) fn set_shared_as(doc: &mut AutoCommit, id: &EntryId) -> Result<()> {
     Ok(())
 }
 
+/// A sealed answer's map (see the layout above).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sealed {
+    pub round: String,
+    pub k1: Vec<u8>,
+    pub text: Vec<u8>,
+    pub revealed: bool,
+}
+
+/// The `sealed` map of a prompt answer, if the entry is one. A map missing its round or
+/// text (a damaged or partial document) is not a sealed answer: there is nothing to open.
+pub(crate) fn sealed(doc: &AutoCommit) -> Option<Sealed> {
+    let m = get_obj(doc, &ROOT, "sealed", ObjType::Map)?;
+    Some(Sealed {
+        round: get_str(doc, &m, "round")?,
+        k1: get_bytes(doc, &m, "k1").unwrap_or_default(),
+        text: get_bytes(doc, &m, "text")?,
+        revealed: get_bool(doc, &m, "revealed").unwrap_or(false),
+    })
+}
+
+/// Make the entry a sealed answer: its round, journal share and sealed text.
+pub(crate) fn put_sealed(doc: &mut AutoCommit, round: &str, k1: &[u8], text: &[u8]) -> Result<()> {
+    let m = doc.put_object(ROOT, "sealed", ObjType::Map)?;
+    doc.put(&m, "round", round)?;
+    doc.put(&m, "k1", ScalarValue::Bytes(k1.to_vec()))?;
+    doc.put(&m, "text", ScalarValue::Bytes(text.to_vec()))?;
+    doc.put(&m, "revealed", false)?;
+    Ok(())
+}
+
+fn sealed_map(doc: &AutoCommit) -> Result<ObjId> {
+    get_obj(doc, &ROOT, "sealed", ObjType::Map)
+        .ok_or_else(|| Error::Internal("not a sealed answer".into()))
+}
+
+/// Replace a sealed answer's text (an edit before it is revealed: sealed again).
+pub(crate) fn set_sealed_text(doc: &mut AutoCommit, text: &[u8]) -> Result<()> {
+    let m = sealed_map(doc)?;
+    doc.put(&m, "text", ScalarValue::Bytes(text.to_vec()))?;
+    Ok(())
+}
+
+/// Replace a sealed answer's journal share (the relay kept another share of this person's).
+pub(crate) fn set_k1(doc: &mut AutoCommit, k1: &[u8]) -> Result<()> {
+    let m = sealed_map(doc)?;
+    doc.put(&m, "k1", ScalarValue::Bytes(k1.to_vec()))?;
+    Ok(())
+}
+
+/// Reveal a sealed answer: its text goes into the ordinary fields, in the same change that
+/// marks it revealed.
+pub(crate) fn reveal(doc: &mut AutoCommit, title: &str, body: &str) -> Result<()> {
+    let m = sealed_map(doc)?;
+    let t = ensure_text(doc, &ROOT, "title")?;
+    update_text(doc, &t, title)?;
+    let b = ensure_text(doc, &ROOT, "body")?;
+    update_text(doc, &b, body)?;
+    doc.put(&m, "revealed", true)?;
+    Ok(())
+}
+
 fn replies(doc: &AutoCommit) -> Vec<Reply> {
     let Some(map) = get_obj(doc, &ROOT, "replies", ObjType::Map) else {
         return Vec::new();
@@ -283,6 +352,7 @@ pub(crate) fn read(
             agreement: get_text(doc, &ROOT, "agreement"),
         }
     });
+    let sealed_answer = sealed(doc);
     Ok(Entry {
         id,
         journal,
@@ -301,6 +371,9 @@ pub(crate) fn read(
         check_in,
         conflict,
         shared_as: get_str(doc, &ROOT, "shared_as").and_then(|s| s.parse().ok()),
+        // Unrevealed, it reads as sealed here; the engine opens it when it holds the key.
+        sealed: sealed_answer.as_ref().is_some_and(|s| !s.revealed),
+        answer_round: sealed_answer.map(|s| s.round),
     })
 }
 
@@ -319,6 +392,9 @@ pub(crate) struct IndexFields {
     pub closeness: Option<u8>,
     pub reaction_count: u32,
     pub reply_count: u32,
+    /// An unrevealed sealed answer's round: its title and excerpt above are empty, and the
+    /// engine fills them in only when it holds the answer's key.
+    pub sealed_round: Option<String>,
 }
 
 pub(crate) fn excerpt_of(body: &str) -> String {
@@ -389,6 +465,7 @@ pub(crate) fn index_fields(doc: &AutoCommit) -> Result<IndexFields> {
         closeness: scale(doc, "closeness"),
         reaction_count,
         reply_count,
+        sealed_round: sealed(doc).filter(|s| !s.revealed).map(|s| s.round),
     })
 }
 

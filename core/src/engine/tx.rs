@@ -10,12 +10,12 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use super::cache::{CachedDoc, DocCache};
 use crate::blob::DocKind;
 use crate::clock::Millis;
-use crate::crypto::{Epoch, KeyStore, SpaceKey};
+use crate::crypto::{self, Epoch, KeyStore, SpaceKey};
 use crate::doc;
 use crate::error::{Error, Result};
 use crate::ids::{EntryId, MemberId, SpaceId};
-use crate::model::{EntryEvent, EntryEventKind, Identity, Origin, SpaceKind};
-use crate::store::{self, index};
+use crate::model::{Entry, EntryEvent, EntryEventKind, Identity, Origin, SpaceKind};
+use crate::store::{self, answers, index};
 
 /// Compact a document once its chunks outgrow its snapshot (and at least this much), so
 /// loading stays proportional to the document while typing stays cheap.
@@ -291,9 +291,31 @@ impl<'a> Tx<'a> {
         fts_now: bool,
     ) -> Result<()> {
         let doc = self.doc(rowid)?;
-        let fields = doc::entry::index_fields(doc)?;
-        let fts = fts_now.then(|| doc::entry::fts_text(doc));
-        index::upsert(&self.sql, rowid, id, space, &fields, updated_at)?;
+        let mut fields = doc::entry::index_fields(doc)?;
+        let mut fts = fts_now.then(|| doc::entry::fts_text(doc));
+        // An unrevealed sealed answer is indexed with its text only where it can be read
+        // (its author's devices, or once a share opened it); elsewhere with none.
+        let mut answer_state = 0;
+        if fields.sealed_round.is_some() {
+            answer_state = answers::SEALED_HERE;
+            if let Some((title, body)) = self.answer_text(rowid)? {
+                answer_state = answers::OPEN_HERE;
+                fields.excerpt = doc::entry::excerpt_of(&body);
+                if let Some(f) = &mut fts {
+                    (f.0, f.1) = (title.clone(), body);
+                }
+                fields.title = title;
+            }
+        }
+        index::upsert(
+            &self.sql,
+            rowid,
+            id,
+            space,
+            &fields,
+            updated_at,
+            answer_state,
+        )?;
         match fts {
             Some((t, b, x)) => index::set_fts(&self.sql, rowid, &t, &b, &x),
             None => index::touch(&self.sql, rowid, updated_at, None, None),
@@ -303,10 +325,42 @@ impl<'a> Tx<'a> {
     /// Bring stale full-text rows up to date (before a search).
     pub(crate) fn refresh_fts(&mut self) -> Result<()> {
         for rowid in index::fts_dirty(&self.sql)? {
-            let (t, b, x) = doc::entry::fts_text(self.doc(rowid)?);
+            let (mut t, mut b, x) = doc::entry::fts_text(self.doc(rowid)?);
+            if let Some(open) = self.answer_text(rowid)? {
+                (t, b) = open;
+            }
             index::set_fts(&self.sql, rowid, &t, &b, &x)?;
         }
         Ok(())
+    }
+
+    /// The (title, body) of the unrevealed sealed answer at `rowid`, when this device holds
+    /// its key; `None` for any other entry, or one this device can't read.
+    pub(crate) fn answer_text(&mut self, rowid: i64) -> Result<Option<(String, String)>> {
+        let Some(sealed) = doc::entry::sealed(self.doc(rowid)?).filter(|s| !s.revealed) else {
+            return Ok(None);
+        };
+        let Some((doc_id, space)) = store::doc_at(&self.sql, rowid)? else {
+            return Ok(None);
+        };
+        open_with_held_key(&self.sql, &sealed, &EntryId(doc_id), &space)
+    }
+
+    /// An entry read in full, a sealed answer opened when this device holds its key.
+    pub(crate) fn read_entry(
+        &mut self,
+        rowid: i64,
+        id: EntryId,
+        space: SpaceId,
+        updated_at: Millis,
+    ) -> Result<Entry> {
+        let mut e = doc::entry::read(self.doc(rowid)?, id, space, updated_at)?;
+        if e.sealed
+            && let Some((title, body)) = self.answer_text(rowid)?
+        {
+            (e.title, e.body, e.sealed) = (title, body, false);
+        }
+        Ok(e)
     }
 
     pub(crate) fn event(
@@ -352,5 +406,25 @@ impl<'a> Tx<'a> {
             space: row.space,
             kind: DocKind::Entry,
         })
+    }
+}
+
+/// Open an unrevealed sealed answer with the key this device holds for it, if any.
+pub(crate) fn open_with_held_key(
+    conn: &rusqlite::Connection,
+    sealed: &doc::entry::Sealed,
+    entry: &EntryId,
+    space: &SpaceId,
+) -> Result<Option<(String, String)>> {
+    let Some((key, _)) = answers::key(conn, entry)? else {
+        return Ok(None);
+    };
+    match crypto::open_answer(&key, space, entry, &sealed.text) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) => {
+            // Shown sealed rather than failing every read of the journal.
+            tracing::warn!(%entry, code = %e.code(), "a sealed answer did not open with its key");
+            Ok(None)
+        }
     }
 }

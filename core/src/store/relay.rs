@@ -139,12 +139,15 @@ pub(crate) fn forget_identity(conn: &Connection, url: &str) -> Result<()> {
 }
 
 /// A relay that doesn't hold our log: every space starts over (pulled from 0, created and
-/// joined again). Spaces we were removed from stay parked.
+/// joined again) and my answer shares are registered again. Spaces we were removed from
+/// stay parked.
 pub(crate) fn reset_sync_state(conn: &Connection) -> Result<()> {
     conn.execute(
         "UPDATE sync_spaces SET cursor = 0, on_relay = 0, max_epoch = 0",
         [],
     )?;
+    // That relay holds none of my answer shares either.
+    conn.execute("UPDATE answer_shares SET registered = 0", [])?;
     Ok(())
 }
 

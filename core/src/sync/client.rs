@@ -287,11 +287,54 @@ impl RelayClient {
         .await
     }
 
+    /// Register my person's relay share of a round's answer key; the relay keeps the first
+    /// share a person registers and answers with the round as the caller may see it.
+    pub(crate) async fn put_answer(
+        &self,
+        space: Uuid,
+        round: &str,
+        share: &[u8; 32],
+    ) -> Result<duet_proto::Answers> {
+        self.expect(
+            Method::PUT,
+            &answers_path(space, round)?,
+            Some(&duet_proto::AnswerShare {
+                share: share.to_vec(),
+            }),
+        )
+        .await
+    }
+
+    /// Who answered a round, with the shares the caller may see.
+    pub(crate) async fn answers(&self, space: Uuid, round: &str) -> Result<duet_proto::Answers> {
+        self.expect::<(), _>(Method::GET, &answers_path(space, round)?, None)
+            .await
+    }
+
+    /// Reveal my person's answer to a round before the others answered.
+    pub(crate) async fn reveal_answer(&self, space: Uuid, round: &str) -> Result<()> {
+        let path = format!("{}/reveal", answers_path(space, round)?);
+        self.call::<(), ()>(Method::POST, &path, None)
+            .await
+            .map(|_| ())
+    }
+
     pub(crate) async fn put_snapshot(&self, space: Uuid, s: &duet_proto::Snapshot) -> Result<()> {
         self.call::<_, ()>(Method::PUT, &format!("v1/spaces/{space}/snapshot"), Some(s))
             .await
             .map(|_| ())
     }
+}
+
+/// The path of a round's answers; a round id is plain ASCII (checked, so it can't reshape
+/// the path).
+fn answers_path(space: Uuid, round: &str) -> Result<String> {
+    if !duet_proto::answers::is_round_id(round) {
+        return Err(Error::CorruptData(format!(
+            "malformed answer round {round:?}"
+        )));
+    }
+    Ok(format!("v1/spaces/{space}/answers/{round}"))
 }
 
 /// Map the relay's error codes onto ours.

@@ -26,6 +26,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// A full sync now and then, in case an announcement was missed.
 const RESYNC_EVERY: Duration = Duration::from_secs(60);
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How soon after a local write the live task may again register a waiting answer share.
+const ANSWERS_RETRY: Duration = Duration::from_secs(5);
 
 /// Keeps the live task running; dropping it (or [`LiveHandle::stop`]) stops the task.
 #[derive(Debug)]
@@ -119,6 +121,7 @@ async fn session(duet: &Arc<Duet>) -> Result<()> {
     let mut report = SyncReport::default();
     duet.push_outbox(&c, &mut report).await?;
     let notify = duet.outbox_notify();
+    let mut answers_tried: Option<std::time::Instant> = None;
     let mut resync = tokio::time::interval(RESYNC_EVERY);
     resync.tick().await;
     loop {
@@ -141,6 +144,17 @@ async fn session(duet: &Arc<Duet>) -> Result<()> {
             _ = notify.notified() => {
                 let mut r = SyncReport::default();
                 duet.push_outbox(&c, &mut r).await?;
+                // An answer was just written: its share goes to the relay now, so a round
+                // both have answered opens (and reveals) at once, not at the next resync.
+                // (At most every few seconds: a share the relay refuses stays waiting, and
+                // typing must not ask again at every keystroke.)
+                if answers_tried.is_none_or(|t| t.elapsed() > ANSWERS_RETRY)
+                    && duet.answer_share_waiting()?
+                {
+                    answers_tried = Some(std::time::Instant::now());
+                    duet.sync_answers(&c).await?;
+                    duet.push_outbox(&c, &mut r).await?;
+                }
             }
             _ = resync.tick() => {
                 duet.sync_now().await?;

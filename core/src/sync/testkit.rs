@@ -15,17 +15,8 @@ use crate::crypto::{Epoch, SpaceKey};
 use crate::engine::Duet;
 use crate::ids::SpaceId;
 use crate::model::NewEntry;
-use crate::{Durability, Options};
 
-pub(super) fn home(name: &str) -> (tempfile::TempDir, Duet) {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        durability: Durability::Normal,
-        ..Options::default()
-    };
-    let duet = Duet::init(dir.path(), name, opts).unwrap();
-    (dir, duet)
-}
+pub(super) use crate::testing::home;
 
 pub(super) fn entry(duet: &Duet, space: &SpaceId, body: &str) {
     let new = NewEntry {

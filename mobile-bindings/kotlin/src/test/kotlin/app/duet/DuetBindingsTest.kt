@@ -278,4 +278,96 @@ class DuetBindingsTest {
         assertThrows<DuetException.NotFound> { ben.getEntry(after) }
         phone.close(); ada.close(); ben.close()
     }
+
+    @Test
+    fun `prompt answers stay sealed until both partners answered`() = runBlocking {
+        val ada = DuetClient.init(tempDir("ada-answers"), "Ada", relay.url)
+        val ben = DuetClient.init(tempDir("ben-answers"), "Ben", relay.url)
+        val j = ada.createJournal("Us")
+        assertEquals(j, ben.join(ada.createInvite(j).code))
+
+        // Ada answers today's prompt; she reads it, Ben's device shows it sealed.
+        val a = ada.answerPrompt(j, "The way you hum while cooking.", title = "Small things")
+        val mine = ada.getEntry(a)
+        assertFalse(mine.sealed)
+        assertEquals("The way you hum while cooking.", mine.body)
+        assertEquals(EntryKind.PROMPT_ANSWER, mine.kind)
+        assertNotNull(mine.answerRound)
+        ada.syncNow(); ben.syncNow()
+        val sealed = ben.getEntry(a)
+        assertTrue(sealed.sealed)
+        assertEquals("", sealed.title)
+        assertEquals("", sealed.body)
+        assertTrue(ben.listEntries(EntryFilter(journalId = j)).items.single { it.id == a }.sealed)
+        assertTrue(ben.search("cooking").isEmpty())
+        assertThrows<DuetException.NotAllowed> { ben.setText(a, TextField.BODY, "mine") }
+        assertThrows<DuetException.NotAllowed> { runBlocking { ben.revealAnswer(a) } }
+        assertThrows<DuetException.InvalidInput> { ben.answerPrompt(j, "x", promptId = "no-such-prompt") }
+        assertThrows<DuetException.NotAllowed> { ben.answerPrompt(ben.identity().personalSpaceId, "x") }
+
+        // Ben answers the same prompt: after both sync, each reads both answers.
+        val b = ben.answerPrompt(j, "Your laugh at breakfast.", promptId = mine.promptId)
+        ben.syncNow(); ada.syncNow(); ben.syncNow()
+        for (c in listOf(ada, ben)) {
+            assertEquals("The way you hum while cooking.", c.getEntry(a).body)
+            assertEquals("Small things", c.getEntry(a).title)
+            assertEquals("Your laugh at breakfast.", c.getEntry(b).body)
+            assertFalse(c.getEntry(a).sealed || c.getEntry(b).sealed)
+        }
+        assertEquals(a, ben.search("cooking").single().entry.id)
+
+        // Revealed early: Ben reads Ada's answer to another prompt without answering it.
+        val other = if (mine.promptId == "trust-01") "trust-02" else "trust-01"
+        val early = ada.answerPrompt(j, "Early bird.", promptId = other)
+        ada.syncNow(); ben.syncNow()
+        assertTrue(ben.getEntry(early).sealed)
+        ada.revealAnswer(early)
+        ben.syncNow()
+        assertEquals("Early bird.", ben.getEntry(early).body)
+        ada.close(); ben.close()
+    }
+
+    @Test
+    fun `in the background writes are coalesced and the app can still ask for a sync`() = runBlocking {
+        val ada = DuetClient.init(tempDir("ada-bg"), "Ada", relay.url)
+        val ben = DuetClient.init(tempDir("ben-bg"), "Ben", relay.url)
+        val j = ada.createJournal("Us")
+        assertEquals(j, ben.join(ada.createInvite(j).code))
+        val adaHeard = Recorder(); val adaSub = ada.subscribe(adaHeard)
+        val benHeard = Recorder(); val benSub = ben.subscribe(benHeard)
+        fun syncsStarted() = adaHeard.states.count {
+            it is SyncState.Syncing && it.progress.pushed == 0u && it.progress.pulled == 0u
+        }
+
+        // Ben's app is open (live); Ada's is in the background with a 2 s window.
+        ben.setAppState(AppState.FOREGROUND)
+        assertTrue(ben.isLive())
+        withTimeout(10_000) { while (benHeard.states.none { it is SyncState.Live }) delay(20) }
+        ada.setBackgroundSyncInterval(2u)
+        ada.setAppState(AppState.BACKGROUND)
+        assertFalse(ada.isLive())
+        val written = (1..20).map { i ->
+            delay(150) // ~3 s of typing
+            ada.createEntry(j, NewEntry(kind = EntryKind.REFLECTION, body = "note $i"))
+        }
+        withTimeout(20_000) {
+            while (!written.all { id -> benHeard.events.any { it.entryId == id } }) delay(50)
+        }
+        val coalesced = syncsStarted()
+        assertTrue(coalesced in 1..4, "20 writes over ~3 s with a 2 s window took $coalesced syncs")
+        // Progress came with them: each acknowledged batch.
+        assertTrue(adaHeard.states.any { it is SyncState.Syncing && it.progress.pushed > 0u })
+
+        // The app asks (a background fetch): a sync at once, inside the window.
+        ada.requestSync()
+        withTimeout(2_000) { while (syncsStarted() <= coalesced) delay(20) }
+
+        // Back on screen: live again.
+        ada.setAppState(AppState.FOREGROUND)
+        assertTrue(ada.isLive())
+        withTimeout(10_000) { while (adaHeard.states.none { it is SyncState.Live }) delay(20) }
+        assertThrows<DuetException.InvalidInput> { ada.setBackgroundSyncInterval(0u) }
+        ada.stopLive(); ben.stopLive()
+        adaSub.close(); benSub.close(); ada.close(); ben.close()
+    }
 }
