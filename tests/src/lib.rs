@@ -18,7 +18,7 @@
 //! - [`listen`]: a listener that records what a home hears; [`wait`]: polling with a
 //!   deadline;
 //! - [`rng`]: a deterministic seeded RNG; [`text`]: words, character splices, byte search;
-//! - [`stats`]: the one percentile definition (nearest rank); [`bench`]: what the
+//! - [`stats`]: the one percentile definition (nearest rank); [`mod@bench`]: what the
 //!   benchmarks share; [`procfs`]: a process's memory, from `/proc`.
 //!
 //! The `crash_writer` binary (`src/bin`) is the writer `tests/e2e/crash.rs` kills.
