@@ -97,24 +97,30 @@ pub fn seal(
     blob_id: &[u8; 16],
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
-    let cipher = XChaCha20Poly1305::new(key.0.as_ref().into());
+    let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
+    out.push(SEAL_VERSION);
+    out.extend_from_slice(&epoch.to_be_bytes());
+    encrypt_into(&key.0, plaintext, &aad(epoch, space, blob_id), &mut out)?;
+    Ok(out)
+}
+
+/// Append `nonce ‖ XChaCha20-Poly1305(plaintext, aad)` under `key`, with a fresh random
+/// nonce (192 bits: random nonces never collide in practice).
+fn encrypt_into(key: &[u8; 32], plaintext: &[u8], aad: &[u8], out: &mut Vec<u8>) -> Result<()> {
     let mut nonce = [0u8; NONCE_LEN];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let ct = cipher
+    let ct = XChaCha20Poly1305::new(key.into())
         .encrypt(
             XNonce::from_slice(&nonce),
             Payload {
                 msg: plaintext,
-                aad: &aad(epoch, space, blob_id),
+                aad,
             },
         )
         .map_err(|_| Error::Internal("encryption failed".into()))?;
-    let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + ct.len());
-    out.push(SEAL_VERSION);
-    out.extend_from_slice(&epoch.to_be_bytes());
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&ct);
-    Ok(out)
+    Ok(())
 }
 
 /// Padmé (Nikitin et al., "Reducing Metadata Leakage from Encrypted Files and
@@ -248,24 +254,10 @@ pub(crate) fn seal_answer(
     )
     .map_err(|e| Error::Internal(format!("encoding an answer: {e}")))?;
     pad_with_overhead(&mut plain, NONCE_LEN + TAG_LEN);
-    let cipher = XChaCha20Poly1305::new(key.0.as_ref().into());
-    let mut nonce = [0u8; NONCE_LEN];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let ct = cipher
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: &plain,
-                aad: &answer_aad(journal, entry),
-            },
-        )
-        .map_err(|_| Error::Internal("encryption failed".into()));
+    let mut out = Vec::with_capacity(NONCE_LEN + plain.len() + TAG_LEN);
+    let sealed = encrypt_into(&key.0, &plain, &answer_aad(journal, entry), &mut out);
     plain.zeroize();
-    let ct = ct?;
-    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&ct);
-    Ok(out)
+    sealed.map(|()| out)
 }
 
 /// Open a sealed answer: its (title, body). `wrong_key` when the key (or journal, or entry)

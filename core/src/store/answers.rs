@@ -76,10 +76,24 @@ pub(crate) fn insert_share(
     round: &str,
     share: &AnswerKey,
 ) -> Result<()> {
-    conn.prepare_cached(
+    write_share(
+        conn,
         "INSERT INTO answer_shares (space_id, round, share, registered) VALUES (?1, ?2, ?3, 0)",
-    )?
-    .execute(params![
+        space,
+        round,
+        share,
+    )
+}
+
+/// Run `sql` with (space, round, share) as its parameters.
+fn write_share(
+    conn: &Connection,
+    sql: &str,
+    space: &SpaceId,
+    round: &str,
+    share: &AnswerKey,
+) -> Result<()> {
+    conn.prepare_cached(sql)?.execute(params![
         space.to_string(),
         round,
         share.as_bytes().as_slice()
@@ -94,15 +108,14 @@ pub(crate) fn set_registered(
     round: &str,
     share: &AnswerKey,
 ) -> Result<()> {
-    conn.prepare_cached(
+    write_share(
+        conn,
         "INSERT INTO answer_shares (space_id, round, share, registered) VALUES (?1, ?2, ?3, 1)
          ON CONFLICT(space_id, round) DO UPDATE SET share = excluded.share, registered = 1",
-    )?
-    .execute(params![
-        space.to_string(),
+        space,
         round,
-        share.as_bytes().as_slice()
-    ])?;
+        share,
+    )?;
     Ok(())
 }
 

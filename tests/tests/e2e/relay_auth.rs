@@ -309,11 +309,12 @@ enum After {
     /// The snapshot holds these bytes iff the call succeeded.
     Snapshot(Vec<u8>),
     GotSnapshot,
-    /// Ada sees an answer of the caller's person to this round iff the call succeeded.
-    Answered(String),
+    /// Ada sees an answer to this round (with `reveal`: revealed) iff the call succeeded.
+    Answer {
+        round: String,
+        reveal: bool,
+    },
     Answers,
-    /// Ada sees the caller's person's answer to this round revealed iff the call succeeded.
-    Revealed(String),
 }
 
 struct Call {
@@ -506,7 +507,15 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
                 share: random_bytes(32),
             };
             let path = format!("/v1/spaces/{s}/answers/{round}");
-            Call::new(M::PUT, path, After::Answered(round)).with(&body)
+            Call::new(
+                M::PUT,
+                path,
+                After::Answer {
+                    round,
+                    reveal: false,
+                },
+            )
+            .with(&body)
         }
         Endpoint::ListAnswers => {
             let path = format!("/v1/spaces/{s}/answers/{}", fresh_round());
@@ -520,7 +529,14 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
                 me.put_answer(s, &round, &random_bytes(32)).await.unwrap();
             }
             let path = format!("/v1/spaces/{s}/answers/{round}/reveal");
-            Call::new(M::POST, path, After::Revealed(round))
+            Call::new(
+                M::POST,
+                path,
+                After::Answer {
+                    round,
+                    reveal: true,
+                },
+            )
         }
     }
 }
@@ -703,16 +719,23 @@ async fn verify(
             let snap: Snapshot = resp.cbor().map_err(|e| e.to_string())?;
             expect(!snap.data.is_empty(), "a snapshot")
         }
-        After::Answered(round) => {
+        After::Answer { round, reveal } => {
             let seen = ctx
                 .ada
                 .answers(s, &round)
                 .await
                 .map_err(|e| e.to_string())?;
-            expect(
-                seen.answers.len() == usize::from(ok),
-                "an answer is listed iff the call succeeded",
-            )
+            if reveal {
+                expect(
+                    seen.answers.iter().any(|a| a.revealed) == ok,
+                    "the answer is revealed iff the call succeeded",
+                )
+            } else {
+                expect(
+                    seen.answers.len() == usize::from(ok),
+                    "an answer is listed iff the call succeeded",
+                )
+            }
         }
         After::Answers => {
             if !ok {
@@ -720,17 +743,6 @@ async fn verify(
             }
             let a: duet_proto::Answers = resp.cbor().map_err(|e| e.to_string())?;
             expect(a.answers.is_empty(), "nobody answered a fresh round")
-        }
-        After::Revealed(round) => {
-            let seen = ctx
-                .ada
-                .answers(s, &round)
-                .await
-                .map_err(|e| e.to_string())?;
-            expect(
-                seen.answers.iter().any(|a| a.revealed) == ok,
-                "the answer is revealed iff the call succeeded",
-            )
         }
     }
 }
