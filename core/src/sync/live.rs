@@ -100,7 +100,7 @@ async fn run(duet: Arc<Duet>, mut stop: oneshot::Receiver<()>) {
 }
 
 async fn session(duet: &Arc<Duet>) -> Result<()> {
-    duet.sync_now().await?;
+    duet.register().await?;
     let c = duet.relay_client()?;
     let token = c.token().ok_or(Error::NoRelay)?.to_string();
     let (mut tx, mut rx) = c.connect_live().await?.split();
@@ -116,6 +116,10 @@ async fn session(duet: &Arc<Duet>) -> Result<()> {
         },
         _ => return Err(Error::Offline("the live channel did not open".into())),
     }
+    // Subscribed first, then caught up from the cursors: a blob announced while this sync
+    // runs waits in the socket (and is skipped if the sync applied it already), so none can
+    // fall between the catching up and the subscription.
+    duet.sync_now().await?;
     duet.emit_sync(&SyncState::Live);
     // Writes made while we connected are pushed right away.
     let mut report = SyncReport::default();
