@@ -26,7 +26,7 @@ rustup target add aarch64-linux-android armv7-linux-androideabi x86_64-linux-and
 
 echo "==> libduet_mobile.so for arm64-v8a, armeabi-v7a, x86_64"
 cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -P "$ANDROID_API" -o "$MODULE/src/main/jniLibs" \
-    rustc --locked --release -p duet-mobile --lib --features tls --crate-type cdylib,staticlib \
+    rustc --locked --release -p duet-mobile --lib --no-default-features --features tls --crate-type cdylib,staticlib \
     --config 'profile.release.opt-level="s"' \
     --config 'profile.release.lto="fat"' \
     --config 'profile.release.codegen-units=1'

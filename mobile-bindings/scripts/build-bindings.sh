@@ -8,10 +8,12 @@
 #   bindings-out/swift/{Duet.swift, DuetCore.swift, DuetFFI.h, DuetCoreFFI.h, DuetFFI.modulemap}
 #   bindings-out/python/{duet_mobile.py, duet_core.py, libduet_mobile.so}
 #
-# Extra cargo flags may be passed through CARGO_FLAGS (e.g. "--features tls").
-# DUET_BINDINGS_PROFILE=dev builds the library in the dev profile instead (target/debug):
-# what the binding tests use, since it shares every dependency the workspace's own tests
-# built already (a release build is some 6 minutes on two cores). The API is the same.
+# Extra cargo flags may be passed through CARGO_FLAGS.
+# DUET_BINDINGS_PROFILE=dev builds the library in the dev profile instead (target/debug),
+# as `cargo build --workspace` with duet-mobile's default features (TLS, the generator):
+# what the binding tests use, since it resolves features as the workspace's own tests do
+# and so shares every dependency they built (a release build is some 6 minutes on two
+# cores). The API is the same.
 set -euo pipefail
 cd "$(dirname "$0")/../.."   # the workspace root
 
@@ -36,11 +38,13 @@ case "$(uname -s)" in
 esac
 
 echo "==> libduet_mobile and uniffi-bindgen ($PROFILE)"
-# One build makes both: the generator needs uniffi's `cli` feature, which only adds code the
-# library never calls (the exported symbols are identical; LTO drops the rest). The packaging
-# scripts (build-android.sh, build-xcframework.sh) build the library without it.
+# One build makes both (duet-mobile's default features): the generator needs uniffi's `cli`
+# feature, which only adds code the library never calls (the exported symbols are
+# identical; LTO drops the rest). The packaging scripts (build-android.sh,
+# build-xcframework.sh) build the library without it.
+if [[ "$PROFILE" == dev ]]; then PACKAGES=--workspace; else PACKAGES="-p duet-mobile"; fi
 # shellcheck disable=SC2086
-cargo build --locked $PROFILE_FLAG -p duet-mobile --features cli $CARGO_FLAGS
+cargo build --locked $PROFILE_FLAG $PACKAGES $CARGO_FLAGS
 
 rm -rf "$OUT/kotlin" "$OUT/swift" "$OUT/python"
 for lang in kotlin swift python; do

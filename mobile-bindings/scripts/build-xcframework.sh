@@ -23,7 +23,7 @@ rustup target add "$IOS" "${SIM[@]}" "${MAC[@]}"
 
 # The shipped library: small (opt-level s, fat LTO, one codegen unit), with https/wss.
 # `cargo rustc --crate-type`: without the rlib (see Cargo.toml), LTO drops what nothing calls.
-BUILD=(cargo rustc --locked --release -p duet-mobile --lib --features tls --crate-type cdylib,staticlib
+BUILD=(cargo rustc --locked --release -p duet-mobile --lib --no-default-features --features tls --crate-type cdylib,staticlib
     --config 'profile.release.opt-level="s"'
     --config 'profile.release.lto="fat"'
     --config 'profile.release.codegen-units=1')
@@ -34,7 +34,7 @@ for t in "$IOS" "${SIM[@]}" "${MAC[@]}"; do
 done
 
 # Swift sources and the C header from the host library (identical interface everywhere).
-CARGO_FLAGS="--features tls" ./mobile-bindings/scripts/build-bindings.sh
+./mobile-bindings/scripts/build-bindings.sh
 
 WORK=target/xcframework
 rm -rf "$WORK" mobile-bindings/swift/DuetFFI.xcframework

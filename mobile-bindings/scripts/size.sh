@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."   # the workspace root
 BUDGET=${DUET_MOBILE_SIZE_BUDGET:-6000000}
 # shellcheck source=sqlite-flags.sh
 source mobile-bindings/scripts/sqlite-flags.sh
-cargo rustc --locked --release -p duet-mobile --lib --features duet-core/tls \
+cargo rustc --locked --release -p duet-mobile --lib --no-default-features --features tls \
     --crate-type cdylib,staticlib \
     --config 'profile.release.opt-level="s"' \
     --config 'profile.release.lto="fat"' \

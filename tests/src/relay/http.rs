@@ -6,8 +6,19 @@ use duet_proto::{CBOR, ErrorBody, ErrorCode};
 use reqwest::Method;
 
 /// An HTTP client for the relay: no proxy (traffic stays on loopback), bounded waits.
+/// TLS is configured explicitly (ring, no roots: the kit never speaks https) rather than
+/// through a process-wide default provider, which would hide a client in duet-core that
+/// forgot its own configuration.
 pub fn http_client() -> reqwest::Client {
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap_or_else(|e| panic!("TLS configuration: {e}"))
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .no_proxy()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
