@@ -7,6 +7,7 @@
 
 pub mod answers;
 pub mod error;
+pub mod keys;
 pub mod limits;
 pub mod live;
 pub mod sealed;
@@ -14,6 +15,7 @@ pub mod types;
 
 pub use answers::{AnswerInfo, AnswerShare, Answers};
 pub use error::{ErrorBody, ErrorCode};
+pub use keys::{HeldDrop, HeldDrops, KeyDrop, KeyDrops};
 pub use types::*;
 
 /// The protocol version this crate speaks; it is also the path prefix (`/v1`).

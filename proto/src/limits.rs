@@ -38,3 +38,7 @@ pub const ANSWER_SHARE_BYTES: usize = 32;
 pub const MAX_ROUND_LEN: usize = 80;
 /// Prompt answers (one share per person and round) one space holds.
 pub const MAX_ANSWERS_PER_SPACE: u32 = 10_000;
+/// Bytes of one key drop (an ephemeral X25519 key, a nonce and a sealed 32-byte key are 104).
+pub const MAX_KEY_DROP_BYTES: usize = 128;
+/// Key drops in one call: one per other member device of the space.
+pub const MAX_KEY_DROPS: usize = 64;
