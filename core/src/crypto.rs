@@ -106,7 +106,12 @@ pub fn seal(
 
 /// Append `nonce ‖ XChaCha20-Poly1305(plaintext, aad)` under `key`, with a fresh random
 /// nonce (192 bits: random nonces never collide in practice).
-fn encrypt_into(key: &[u8; 32], plaintext: &[u8], aad: &[u8], out: &mut Vec<u8>) -> Result<()> {
+pub(crate) fn encrypt_into(
+    key: &[u8; 32],
+    plaintext: &[u8],
+    aad: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let mut nonce = [0u8; NONCE_LEN];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     let ct = XChaCha20Poly1305::new(key.into())
@@ -171,16 +176,25 @@ pub fn epoch_of(sealed: &[u8]) -> Result<Epoch> {
 /// (indistinguishable by design) and `corrupt_data` when the blob is malformed.
 pub fn open(key: &SpaceKey, space: &SpaceId, blob_id: &[u8; 16], sealed: &[u8]) -> Result<Vec<u8>> {
     let epoch = epoch_of(sealed)?;
-    let cipher = XChaCha20Poly1305::new(key.0.as_ref().into());
-    cipher
+    decrypt_from(&key.0, &sealed[HEADER_LEN..], &aad(epoch, space, blob_id))
+        .ok_or_else(|| Error::WrongKey("blob could not be opened with this journal's key".into()))
+}
+
+/// Open `nonce ‖ ciphertext+tag` (as [`encrypt_into`] wrote it) under `key`; `None` when it
+/// doesn't authenticate (or is too short to).
+pub(crate) fn decrypt_from(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
+    if sealed.len() < NONCE_LEN + TAG_LEN {
+        return None;
+    }
+    XChaCha20Poly1305::new(key.into())
         .decrypt(
-            XNonce::from_slice(&sealed[HEADER_LEN..HEADER_LEN + NONCE_LEN]),
+            XNonce::from_slice(&sealed[..NONCE_LEN]),
             Payload {
-                msg: &sealed[HEADER_LEN + NONCE_LEN..],
-                aad: &aad(epoch, space, blob_id),
+                msg: &sealed[NONCE_LEN..],
+                aad,
             },
         )
-        .map_err(|_| Error::WrongKey("blob could not be opened with this journal's key".into()))
+        .ok()
 }
 
 secret32! {
@@ -271,16 +285,8 @@ pub(crate) fn open_answer(
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(Error::CorruptData("a sealed answer is truncated".into()));
     }
-    let cipher = XChaCha20Poly1305::new(key.0.as_ref().into());
-    let mut plain = cipher
-        .decrypt(
-            XNonce::from_slice(&sealed[..NONCE_LEN]),
-            Payload {
-                msg: &sealed[NONCE_LEN..],
-                aad: &answer_aad(journal, entry),
-            },
-        )
-        .map_err(|_| Error::WrongKey("the answer could not be opened with this key".into()))?;
+    let mut plain = decrypt_from(&key.0, sealed, &answer_aad(journal, entry))
+        .ok_or_else(|| Error::WrongKey("the answer could not be opened with this key".into()))?;
     let text: Result<AnswerText> = ciborium::from_reader(plain.as_slice())
         .map_err(|e| Error::CorruptData(format!("sealed answer: {e}")));
     plain.zeroize();

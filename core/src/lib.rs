@@ -24,6 +24,7 @@ pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod ids;
+mod keydrop;
 pub mod limits;
 pub mod model;
 pub mod prompts;

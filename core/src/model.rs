@@ -157,6 +157,9 @@ pub struct Journal {
     /// How often the couple means to check in, in days.
     pub checkin_cadence_days: u32,
     pub created_at: Millis,
+    /// The generation of the journal's key this device seals with: it rises at each
+    /// rotation (a partner removed, a device of mine revoked).
+    pub key_epoch: u32,
 }
 
 /// A reply under an entry.

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use duet_core::clock::rfc3339;
 use duet_core::{Duet, Error, Options, Result, SpaceKind};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 use uuid::Uuid;
 
@@ -98,9 +98,20 @@ pub fn revoke(rt: &Runtime, duet: &Duet, id: &str) -> Result<Report> {
         ));
     }
     rt.block_on(duet.revoke_device(device))?;
-    let text =
-        format!("Revoked {device}: the relay no longer accepts it, and it receives nothing new.");
-    Ok(Report::new(json!({ "revoked": device }), text))
+    // Every key it held was replaced; say which generation each journal is at now.
+    let journals: Vec<Value> = duet
+        .journals()?
+        .iter()
+        .map(|j| json!({ "id": j.id, "title": j.title, "key_epoch": j.key_epoch }))
+        .collect();
+    let text = format!(
+        "Revoked {device}: the relay no longer accepts it, and every key it held was \
+         replaced — nothing written from now on opens with them."
+    );
+    Ok(Report::new(
+        json!({ "revoked": device, "journals": journals }),
+        text,
+    ))
 }
 
 /// A full relay device id (any device), or a unique prefix of one of mine.

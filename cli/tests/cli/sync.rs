@@ -378,3 +378,54 @@ fn relay_moves_keep_everything_and_linked_devices_get_later_journals() {
     assert_eq!(set["identity"], "kept", "{set}");
     a.sync();
 }
+
+/// A lost phone, through the CLI: `device revoke` on Ada's laptop refuses the phone at
+/// the relay and replaces every key it held (`journal list` shows the new `key_epoch`);
+/// Ben reads on under the new key, and the phone gets nothing new.
+#[test]
+fn revoking_a_lost_phone_rotates_the_journals_key() {
+    let data = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(data.path());
+    let url = relay.url();
+    let a = Home::init_at("Ada", Some(&url));
+    let j = s(&a.ok(&["journal", "create", "--title", "Us"])["id"]);
+    let invite = a.ok(&["invite", "create", "--journal", &j]);
+    let b = Home::init_at("Ben", Some(&url));
+    b.ok(&["join", &s(&invite["code"])]);
+    let link = a.ok(&["device", "link"]);
+    let phone = Home::new();
+    phone.ok(&["device", "join", &s(&link["code"]), "--relay", &url]);
+    for h in [&a, &b, &phone, &a, &b] {
+        h.sync();
+    }
+    let listed = phone.ok(&["device", "list"]);
+    let phone_id = array(&listed["devices"])[0]["id"].clone();
+    let epoch = |h: &Home| {
+        let list = h.ok(&["journal", "list"]);
+        array(&list["journals"])
+            .iter()
+            .find(|x| x["id"] == j.as_str())
+            .map(|x| x["key_epoch"].as_u64().unwrap())
+            .unwrap()
+    };
+    assert_eq!(epoch(&a), 1);
+
+    let revoked = a.ok(&["device", "revoke", &s(&phone_id)]);
+    assert_eq!(revoked["revoked"], phone_id, "{revoked}");
+    assert!(
+        array(&revoked["journals"])
+            .iter()
+            .any(|x| x["id"] == j.as_str() && x["key_epoch"] == 2),
+        "{revoked}"
+    );
+    assert_eq!(epoch(&a), 2);
+
+    let after = a.write(&j, "after the phone was lost");
+    a.sync();
+    b.sync();
+    assert_eq!(epoch(&b), 2);
+    assert!(entry_ids(&b.entries(&j)).contains(&after));
+    let (exit, err) = phone.fail(&["sync"]);
+    assert_eq!((exit, err.as_str()), (7, "relay_refused"));
+    assert!(!entry_ids(&phone.entries(&j)).contains(&after));
+}

@@ -4,12 +4,14 @@
 //! v: 1     kind: "journal" | "personal"     title: str     created_at: ms
 //! members: { member id: { name, colour } }
 //! devices: { device id: member id }
+//! relay_devices: { relay device id: member id }
+//! exchange_keys: { relay device id: X25519 public key (32 bytes) }   (keydrop.rs)
 //! settings: { checkin_cadence_days: int }
 //! ```
 
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
 
-use super::{DOC_SCHEMA, ensure_map, get_int, get_obj, get_str};
+use super::{DOC_SCHEMA, ensure_map, get_bytes, get_int, get_obj, get_str};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, MemberId};
@@ -214,6 +216,30 @@ pub(crate) fn relay_devices(doc: &AutoCommit) -> Vec<(uuid::Uuid, MemberId)> {
     doc.keys(&map)
         .filter_map(|k| Some((k.parse().ok()?, get_str(doc, &map, &k)?.parse().ok()?)))
         .collect()
+}
+
+/// Publish a relay device's exchange public key (key drops for it are sealed to it). Only
+/// the device itself writes its entry; returns whether anything changed.
+pub(crate) fn put_exchange_key(
+    doc: &mut AutoCommit,
+    relay_device: &uuid::Uuid,
+    public: &[u8; 32],
+) -> Result<bool> {
+    let map = ensure_map(doc, &ROOT, "exchange_keys")?;
+    let key = relay_device.to_string();
+    if get_bytes(doc, &map, &key).as_deref() == Some(public.as_slice()) {
+        return Ok(false);
+    }
+    doc.put(&map, key.as_str(), ScalarValue::Bytes(public.to_vec()))?;
+    Ok(true)
+}
+
+/// The exchange public key a relay device published here, if any.
+pub(crate) fn exchange_key(doc: &AutoCommit, relay_device: &uuid::Uuid) -> Option<[u8; 32]> {
+    let map = get_obj(doc, &ROOT, "exchange_keys", ObjType::Map)?;
+    get_bytes(doc, &map, &relay_device.to_string())?
+        .try_into()
+        .ok()
 }
 
 /// Mark a member as removed from the space (kept in the member list for authorship).

@@ -89,6 +89,7 @@ impl Duet {
 pub(super) fn journal_of(tx: &mut Tx<'_>, id: &SpaceId) -> Result<Journal> {
     let row = store::space(&tx.sql, id)?.ok_or_else(|| Error::not_found("journal", id))?;
     let d = tx.meta_ref(id)?;
+    let key_epoch = store::key_epoch(&tx.sql, id)?;
     let m = tx.doc(d.rowid)?;
     Ok(Journal {
         id: *id,
@@ -98,6 +99,7 @@ pub(super) fn journal_of(tx: &mut Tx<'_>, id: &SpaceId) -> Result<Journal> {
         removed_members: doc::meta::removed(m),
         checkin_cadence_days: doc::meta::cadence_days(m),
         created_at: doc::meta::created_at(m),
+        key_epoch,
     })
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod checkpoint;
 pub(crate) mod index;
 #[cfg(test)]
 pub(crate) mod inspect;
+pub(crate) mod keys;
 pub(crate) mod relay;
 pub(crate) mod schema;
 

@@ -10,11 +10,26 @@ pub(crate) fn migrations() -> Migrations<'static> {
         M::up(V3),
         M::up_with_hook(V4, v4_epochs),
         M::up(V5),
+        M::up(V6),
     ])
 }
 
 /// Number of migrations this build knows; a store with a higher `user_version` is refused.
-pub(crate) const SCHEMA_VERSION: i64 = 5;
+pub(crate) const SCHEMA_VERSION: i64 = 6;
+
+/// Key drops (`keydrop.rs`): this device's X25519 exchange secret (made at first use) and
+/// the rotations whose new key still has to be dropped for my other devices and my
+/// partner's (kept until the relay took them, so a crash or a lost connection between the
+/// rotation and the drops only delays them).
+const V6: &str = r#"
+ALTER TABLE identity ADD COLUMN exchange_secret BLOB;
+
+CREATE TABLE pending_drops (
+    space_id TEXT NOT NULL,
+    epoch    INTEGER NOT NULL,
+    PRIMARY KEY (space_id, epoch)
+) WITHOUT ROWID;
+"#;
 
 /// Sealed prompt answers (ADR 11).
 ///

@@ -319,6 +319,25 @@ impl RelayClient {
             .map(|_| ())
     }
 
+    /// Leave the key of `epoch` (the space's announced one) sealed for other devices.
+    pub(crate) async fn put_key_drops(
+        &self,
+        space: Uuid,
+        epoch: u32,
+        drops: Vec<duet_proto::KeyDrop>,
+    ) -> Result<()> {
+        let path = format!("v1/spaces/{space}/keys/{epoch}");
+        self.call::<_, ()>(Method::PUT, &path, Some(&duet_proto::KeyDrops { drops }))
+            .await
+            .map(|_| ())
+    }
+
+    /// The key drops left for this device in a space.
+    pub(crate) async fn key_drops(&self, space: Uuid) -> Result<duet_proto::HeldDrops> {
+        self.expect::<(), _>(Method::GET, &format!("v1/spaces/{space}/keys"), None)
+            .await
+    }
+
     pub(crate) async fn put_snapshot(&self, space: Uuid, s: &duet_proto::Snapshot) -> Result<()> {
         self.call::<_, ()>(Method::PUT, &format!("v1/spaces/{space}/snapshot"), Some(s))
             .await

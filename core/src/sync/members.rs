@@ -17,8 +17,8 @@ use super::SyncReport;
 use super::client::RelayClient;
 
 impl Duet {
-    /// Name this device (its relay id) in my personal space and in every journal I hold,
-    /// where it isn't yet — how a device set up by `join_device` announces itself, at its
+    /// Name this device (its relay id, with its exchange key for key drops) in my personal
+    /// space and in every journal I hold, where it isn't yet — how a device set up by `join_device` announces itself, at its
     /// first sync or, if that one failed (no signal), at the next. Changes nothing when all
     /// is there.
     ///
@@ -28,6 +28,7 @@ impl Duet {
         let dev = rstore::relay(&self.lock().conn)?.and_then(|r| r.device_id);
         self.write(|tx| {
             let personal = tx.me.personal_space;
+            let public = store::keys::exchange_secret(&tx.sql)?.public();
             // Not into a personal meta document that hasn't arrived yet (a linked device's
             // before its first pull): a key ring map made there would race the real one.
             let ring_ready = {
@@ -46,9 +47,9 @@ impl Duet {
                 let Ok(meta) = tx.meta_ref(&s.id) else {
                     continue;
                 };
-                let named = doc::meta::relay_devices(tx.doc(meta.rowid)?)
-                    .iter()
-                    .any(|(d, _)| *d == dev);
+                let doc = tx.doc(meta.rowid)?;
+                let named = doc::meta::relay_devices(doc).iter().any(|(d, _)| *d == dev)
+                    && doc::meta::exchange_key(doc, &dev) == Some(public);
                 if named || (s.kind != SpaceKind::Journal && s.id != personal) {
                     continue;
                 }
@@ -81,13 +82,6 @@ impl Duet {
         let mut all: Vec<Uuid> = mine.into_iter().collect();
         all.extend(self.my_other_relay_devices()?);
         Ok(all)
-    }
-
-    /// Revoke a device of mine at the relay, e.g. a lost phone (its relay id is in
-    /// `devices()`): its token stops working at once. The relay refuses anyone else's.
-    pub async fn revoke_device(&self, relay_device: Uuid) -> Result<()> {
-        self.register().await?;
-        self.relay_client()?.revoke(relay_device).await
     }
 
     /// Make my other devices — the relay's members of my personal space — members of every
@@ -215,14 +209,19 @@ impl Duet {
     }
 }
 
-/// Note my relay device id in a space's meta document (so a partner can remove it).
+/// Note my relay device id in a space's meta document (so a partner can remove it), with
+/// this device's exchange public key (so a rotation's key can be dropped for it).
 pub(super) fn record_relay_device(tx: &mut Tx<'_>, space: &SpaceId) -> Result<()> {
     let Some(dev) = rstore::relay(&tx.sql)?.and_then(|r| r.device_id) else {
         return Ok(());
     };
+    let public = store::keys::exchange_secret(&tx.sql)?.public();
     let meta = tx.meta_ref(space)?;
     let member = tx.me.member;
-    tx.change(meta, |m| doc::meta::add_relay_device(m, &dev, &member))?;
+    tx.change(meta, |m| {
+        let named = doc::meta::add_relay_device(m, &dev, &member)?;
+        Ok(doc::meta::put_exchange_key(m, &dev, &public)? || named)
+    })?;
     Ok(())
 }
 

@@ -20,6 +20,7 @@ mod budget;
 mod client;
 pub mod invite;
 mod invites;
+mod keys;
 pub mod live;
 mod members;
 pub mod policy;
@@ -120,6 +121,9 @@ impl Duet {
         // My key ring first: a key another device of mine rotated to is used for what this
         // one pushes now.
         self.pull_personal(&c, &mut report).await?;
+        // Rotations first: nothing is pushed under a key before it is dropped for the
+        // devices that need it.
+        self.send_key_drops(&c).await?;
         // A space refused for a key not here yet doesn't stop the rest of the sync; the
         // sync still ends with that error (its changes stay queued).
         let mut stale = None;

@@ -51,6 +51,9 @@ impl Duet {
             if mine > info.key_epoch.max(1) {
                 self.announce_epochs(c, &space, info.key_epoch.max(1), mine)
                     .await?;
+            } else if info.key_epoch > mine {
+                // Rotated elsewhere: the new key may wait as a drop for this device.
+                self.take_key_drops(c, &space).await?;
             }
             self.pull_space(c, &space, Some(info.head), report).await?;
             if space == personal {
@@ -93,6 +96,7 @@ impl Duet {
     ) -> Result<()> {
         let (mut cursor, _) = rstore::sync_space(&self.lock().conn, space)?;
         let mut cuts = budget::Cuts::default();
+        let mut asked_for_keys = false;
         while head.is_none_or(|h| cursor < h) {
             let bytes = budget::current();
             let page = match c.pull(space.0, cursor, PULL_PAGE, bytes).await {
@@ -106,7 +110,11 @@ impl Duet {
             };
             budget::succeeded(bytes);
             cuts.reset();
-            let more = page.more;
+            let mut page = page;
+            let waiting = self
+                .hold_back_unkeyed(c, space, &mut page, &mut asked_for_keys)
+                .await?;
+            let more = page.more && !waiting;
             let last = page
                 .blobs
                 .last()
@@ -114,12 +122,56 @@ impl Duet {
                 .or(page.snapshot.as_ref().map(|s| s.seq))
                 .unwrap_or(cursor);
             self.apply_page(space, page, report)?;
-            if last <= cursor || (head.is_none() && !more) {
+            if waiting || last <= cursor || (head.is_none() && !more) {
                 break;
             }
             cursor = last;
         }
         Ok(())
+    }
+
+    /// Blobs under a key epoch the relay has announced but this device holds no key for
+    /// (a rotation after one of my partner's or my devices was revoked): the keys dropped
+    /// for this device are taken first (once per pull); a blob whose key still isn't here
+    /// waits — the page is cut before it and this space's pull stops there — rather than
+    /// being quarantined, since its key may come with a later drop. An epoch beyond the
+    /// announced one is a forgery and is quarantined as before. Returns whether it cut.
+    async fn hold_back_unkeyed(
+        &self,
+        c: &RelayClient,
+        space: &SpaceId,
+        page: &mut duet_proto::Pulled,
+        asked: &mut bool,
+    ) -> Result<bool> {
+        let ahead = |page: &duet_proto::Pulled, held: Epoch, announced: Epoch| {
+            page.blobs
+                .iter()
+                .position(|b| crypto::epoch_of(&b.data).is_ok_and(|e| e > held && e <= announced))
+        };
+        let held = store::key_epoch(&self.lock().conn, space)?;
+        if ahead(page, held, Epoch::MAX).is_none() {
+            return Ok(false);
+        }
+        if !*asked {
+            *asked = true;
+            self.take_key_drops(c, space).await?;
+        }
+        let held = store::key_epoch(&self.lock().conn, space)?;
+        if ahead(page, held, Epoch::MAX).is_none() {
+            return Ok(false);
+        }
+        let announced = c
+            .spaces()
+            .await?
+            .iter()
+            .find(|i| i.space_id == space.0)
+            .map_or(0, |i| i.key_epoch);
+        let Some(i) = ahead(page, held, announced) else {
+            return Ok(false);
+        };
+        tracing::info!(%space, held, announced, "blobs under a key not here yet wait for it");
+        page.blobs.truncate(i);
+        Ok(true)
     }
 
     /// Whether we can read `space`: we hold it, or my key ring has its key (then it is

@@ -23,10 +23,10 @@ const PUSH_BATCH: usize = 500;
 
 /// A queued row as sealed for the push at hand.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Outgoing {
-    seq: i64,
-    id: Vec<u8>,
-    data: Vec<u8>,
+pub(super) struct Outgoing {
+    pub seq: i64,
+    pub id: Vec<u8>,
+    pub data: Vec<u8>,
 }
 
 impl Duet {
@@ -109,7 +109,11 @@ impl Duet {
     /// relay refuses a known id with other bytes, and every sealing picks a new nonce).
     /// Rows sealed under an epoch the space has since moved past are opened with the old
     /// key and sealed again under a new id. Returns the epoch and (seq, id, sealed bytes).
-    fn seal_batch(&self, space: &SpaceId, max_bytes: usize) -> Result<(Epoch, Vec<Outgoing>)> {
+    pub(super) fn seal_batch(
+        &self,
+        space: &SpaceId,
+        max_bytes: usize,
+    ) -> Result<(Epoch, Vec<Outgoing>)> {
         let space = *space;
         self.write(|tx| {
             let rows = rstore::outbox_rows(&tx.sql, &space, PUSH_BATCH, max_bytes)?;

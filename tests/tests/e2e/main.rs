@@ -7,6 +7,7 @@
 mod convergence;
 mod crash;
 mod flaky_link;
+mod lost_phone;
 mod membership;
 mod merging;
 mod relay_answers;

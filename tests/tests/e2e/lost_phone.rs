@@ -1,0 +1,96 @@
+//! A lost phone, played against a real relay: Ada revokes it from her laptop. Every key it
+//! held is replaced — her private drafts' and each journal's — and the new keys reach Ben
+//! and Ada's tablet as key drops, so they read on; the phone's token is refused, and
+//! nothing written afterwards opens with any key it held.
+
+use duet_core::EntryKind::{Reflection, Vulnerability};
+use duet_core::*;
+use duet_e2e::device::*;
+use duet_e2e::home::Author;
+use duet_e2e::store::{relay_credentials, space_keys};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_lost_phone_rotates_every_key_it_held() {
+    let Partners { relay, a, b, j } = Partners::start().await;
+    let phone = second_device(&a).await;
+    let tablet = second_device(&a).await;
+    let all = [&a.duet, &phone.duet, &tablet.duet, &b.duet];
+    sync_until_converged(&all.map(|d| &**d), &j, 6).await;
+    let personal = a.duet.identity().personal_space;
+    let old_draft = a
+        .duet
+        .write(&personal, Vulnerability, "draft", "before the loss");
+    a.duet.sync_now().await.unwrap();
+    phone.duet.sync_now().await.unwrap();
+    assert_eq!(
+        phone.duet.get_entry(&old_draft).unwrap().body,
+        "before the loss"
+    );
+
+    // What a thief holding the phone has: every key of both spaces.
+    let stolen: Vec<SpaceKey> = [j, personal]
+        .iter()
+        .flat_map(|s| space_keys(&phone.store_path(), s))
+        .map(|(_, k)| k)
+        .collect();
+    assert_eq!(stolen.len(), 2);
+    let (phone_id, _) = relay_credentials(&phone.store_path());
+
+    a.duet.revoke_device(phone_id).await.unwrap();
+    assert_eq!(a.duet.journal(&j).unwrap().key_epoch, 2);
+
+    let entry = a
+        .duet
+        .write(&j, Reflection, "after", "written after the loss");
+    let draft = a
+        .duet
+        .write(&personal, Vulnerability, "draft", "a draft after");
+    a.duet.sync_now().await.unwrap();
+
+    // Ben and the tablet take their drops and read on, without a word from Ada.
+    b.duet.sync_now().await.unwrap();
+    assert_eq!(
+        b.duet.get_entry(&entry).unwrap().body,
+        "written after the loss"
+    );
+    assert_eq!(b.duet.journal(&j).unwrap().key_epoch, 2);
+    tablet.duet.sync_now().await.unwrap();
+    assert_eq!(
+        tablet.duet.get_entry(&entry).unwrap().body,
+        "written after the loss"
+    );
+    assert_eq!(tablet.duet.get_entry(&draft).unwrap().body, "a draft after");
+    // Ben writes under the new key; Ada's devices read it.
+    let reply = b.duet.write(&j, Reflection, "ben", "I read it");
+    b.duet.sync_now().await.unwrap();
+    a.duet.sync_now().await.unwrap();
+    tablet.duet.sync_now().await.unwrap();
+    assert_eq!(a.duet.get_entry(&reply).unwrap().body, "I read it");
+    assert_eq!(tablet.duet.get_entry(&reply).unwrap().body, "I read it");
+    for d in [&a, &b, &tablet] {
+        assert!(d.duet.quarantined().unwrap().is_empty());
+    }
+
+    // The phone: refused by the relay...
+    let e = phone.duet.sync_now().await.unwrap_err();
+    assert!(
+        matches!(&e, Error::RelayRefused { code, .. } if code == "device_revoked"),
+        "{e}"
+    );
+    // ...and what was written after its revocation opens with none of its keys.
+    let ada = a.raw_client(&relay.url());
+    let mut fresh = 0;
+    for space in [j, personal] {
+        for blob in ada.pull_all(space.0).await.unwrap() {
+            if crypto::epoch_of(&blob.data).unwrap() < 2 {
+                continue;
+            }
+            fresh += 1;
+            let id: [u8; 16] = blob.id.as_slice().try_into().unwrap();
+            for key in &stolen {
+                assert!(crypto::open(key, &space, &id, &blob.data).is_err());
+            }
+        }
+    }
+    assert!(fresh >= 4, "only {fresh} blobs under the new keys");
+}
