@@ -75,19 +75,22 @@ def is_binary(schema: dict) -> bool:
     return "string" in types(schema) and schema.get("format") == "binary"
 
 
-def branches(schema: dict) -> list:
+def concrete(schema: dict | None) -> dict:
+    """The schema a value that isn't None follows: resolved, and for a oneOf/anyOf (utoipa's
+    picture of an `Option`) its first branch that isn't null, likewise."""
+    schema = resolve(schema)
     subs = schema.get("oneOf") or schema.get("anyOf") or []
-    return [resolve(s) for s in subs]
+    for sub in map(resolve, subs):
+        if "null" not in types(sub):
+            return concrete(sub)
+    return schema
 
 
 def to_wire(value, schema):
     """The generated (JSON-shaped) value as serde writes it in CBOR."""
-    schema = resolve(schema)
-    for sub in branches(schema):
-        if value is None and "null" in types(sub):
-            return None
-        if value is not None and "null" not in types(sub):
-            return to_wire(value, sub)
+    if value is None:
+        return None
+    schema = concrete(schema)
     if is_uuid(schema) and isinstance(value, str):
         try:
             return uuid.UUID(value).bytes
@@ -109,12 +112,9 @@ def to_wire(value, schema):
 
 def from_wire(value, schema):
     """A decoded CBOR value in the JSON shape the document describes."""
-    schema = resolve(schema)
-    for sub in branches(schema):
-        if value is None and "null" in types(sub):
-            return None
-        if value is not None and "null" not in types(sub):
-            return from_wire(value, sub)
+    if value is None:
+        return None
+    schema = concrete(schema)
     if isinstance(value, bytes):
         if is_uuid(schema) and len(value) == 16:
             return str(uuid.UUID(bytes=value))

@@ -90,7 +90,7 @@ impl Duet {
                 Some((share, _)) => share,
                 None => {
                     let share = AnswerKey::generate();
-                    answers::insert_share(&tx.sql, journal, &round, &share)?;
+                    answers::put_share(&tx.sql, journal, &round, &share, false)?;
                     share
                 }
             };
@@ -154,7 +154,7 @@ impl Duet {
                     tx.change(d, |doc| edoc::set_k1(doc, k1.as_bytes()))?;
                 }
             }
-            answers::set_registered(&tx.sql, space, round, registered)
+            answers::put_share(&tx.sql, space, round, registered, true)
         })
     }
 

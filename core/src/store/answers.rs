@@ -69,53 +69,27 @@ pub(crate) fn share(
     )
 }
 
-/// A share made here for a round, not yet registered.
-pub(crate) fn insert_share(
+/// Keep my person's share for a round. One made here (`registered` false) is only ever the
+/// round's first; once the relay holds a share (`registered` true: mine, or another
+/// device's that came first) it replaces whatever was kept.
+pub(crate) fn put_share(
     conn: &Connection,
     space: &SpaceId,
     round: &str,
     share: &AnswerKey,
+    registered: bool,
 ) -> Result<()> {
-    write_share(
-        conn,
-        "INSERT INTO answer_shares (space_id, round, share, registered) VALUES (?1, ?2, ?3, 0)",
-        space,
-        round,
-        share,
-    )
-}
-
-/// Run `sql` with (space, round, share) as its parameters.
-fn write_share(
-    conn: &Connection,
-    sql: &str,
-    space: &SpaceId,
-    round: &str,
-    share: &AnswerKey,
-) -> Result<()> {
-    conn.prepare_cached(sql)?.execute(params![
+    conn.prepare_cached(
+        "INSERT INTO answer_shares (space_id, round, share, registered) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(space_id, round) DO UPDATE SET share = excluded.share, registered = 1
+         WHERE excluded.registered = 1",
+    )?
+    .execute(params![
         space.to_string(),
         round,
-        share.as_bytes().as_slice()
+        share.as_bytes().as_slice(),
+        registered
     ])?;
-    Ok(())
-}
-
-/// The relay holds `share` as my person's for this round (mine, or another device's).
-pub(crate) fn set_registered(
-    conn: &Connection,
-    space: &SpaceId,
-    round: &str,
-    share: &AnswerKey,
-) -> Result<()> {
-    write_share(
-        conn,
-        "INSERT INTO answer_shares (space_id, round, share, registered) VALUES (?1, ?2, ?3, 1)
-         ON CONFLICT(space_id, round) DO UPDATE SET share = excluded.share, registered = 1",
-        space,
-        round,
-        share,
-    )?;
     Ok(())
 }
 

@@ -164,20 +164,32 @@ impl RelayClient {
             .ok_or_else(|| Error::CorruptData("the relay sent an empty answer".into()))
     }
 
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.expect::<(), _>(Method::GET, path, None).await
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        self.expect(Method::POST, path, Some(body)).await
+    }
+
+    /// A request whose answer has no body to read (204).
+    async fn send<B: Serialize>(&self, method: Method, path: &str, body: Option<&B>) -> Result<()> {
+        self.call::<B, ()>(method, path, body).await.map(|_| ())
+    }
+
     pub(crate) async fn register(&self) -> Result<duet_proto::Registered> {
         self.expect::<(), _>(Method::POST, "v1/devices", None).await
     }
 
     pub(crate) async fn spaces(&self) -> Result<Vec<duet_proto::SpaceInfo>> {
-        let l: duet_proto::SpaceList = self.expect::<(), _>(Method::GET, "v1/spaces", None).await?;
+        let l: duet_proto::SpaceList = self.get("v1/spaces").await?;
         Ok(l.spaces)
     }
 
     /// Who this token belongs to at this relay (`GET /v1/devices/me`): how a client pointed
     /// at another URL tells the same relay (its token works) from a new one.
     pub(crate) async fn whoami(&self) -> Result<duet_proto::WhoAmI> {
-        self.expect::<(), _>(Method::GET, "v1/devices/me", None)
-            .await
+        self.get("v1/devices/me").await
     }
 
     /// Create a space of a kind. The relay answers alike whether the id was free or is
@@ -200,41 +212,37 @@ impl RelayClient {
 
     pub(crate) async fn add_member(&self, space: Uuid, device: Uuid) -> Result<()> {
         let body = duet_proto::AddMember { device_id: device };
-        self.call::<_, ()>(
+        self.send(
             Method::POST,
             &format!("v1/spaces/{space}/members"),
             Some(&body),
         )
         .await
-        .map(|_| ())
     }
 
     pub(crate) async fn remove_member(&self, space: Uuid, device: Uuid) -> Result<()> {
-        self.call::<(), ()>(
+        self.send::<()>(
             Method::DELETE,
             &format!("v1/spaces/{space}/members/{device}"),
             None,
         )
         .await
-        .map(|_| ())
     }
 
     /// Tell the relay the space's key rotated to `epoch` (one step at a time): from then on
     /// it refuses blobs sealed under an older one.
     pub(crate) async fn announce_epoch(&self, space: Uuid, epoch: u32) -> Result<()> {
-        self.call::<_, ()>(
+        self.send(
             Method::PUT,
             &format!("v1/spaces/{space}/epoch"),
             Some(&duet_proto::KeyEpoch { epoch }),
         )
         .await
-        .map(|_| ())
     }
 
     pub(crate) async fn revoke(&self, device: Uuid) -> Result<()> {
-        self.call::<(), ()>(Method::DELETE, &format!("v1/devices/{device}"), None)
+        self.send::<()>(Method::DELETE, &format!("v1/devices/{device}"), None)
             .await
-            .map(|_| ())
     }
 
     pub(crate) async fn create_invite(
@@ -242,21 +250,12 @@ impl RelayClient {
         space: Uuid,
         req: &duet_proto::CreateInvite,
     ) -> Result<duet_proto::InviteCreated> {
-        self.expect(
-            Method::POST,
-            &format!("v1/spaces/{space}/invites"),
-            Some(req),
-        )
-        .await
+        self.post(&format!("v1/spaces/{space}/invites"), req).await
     }
 
     pub(crate) async fn join(&self, invite: Uuid, token: Vec<u8>) -> Result<duet_proto::Joined> {
-        self.expect(
-            Method::POST,
-            &format!("v1/invites/{invite}/join"),
-            Some(&duet_proto::JoinInvite { token }),
-        )
-        .await
+        let body = duet_proto::JoinInvite { token };
+        self.post(&format!("v1/invites/{invite}/join"), &body).await
     }
 
     pub(crate) async fn push(
@@ -264,12 +263,8 @@ impl RelayClient {
         space: Uuid,
         blobs: Vec<duet_proto::PushBlob>,
     ) -> Result<duet_proto::Pushed> {
-        self.expect(
-            Method::POST,
-            &format!("v1/spaces/{space}/blobs"),
-            Some(&duet_proto::Push { blobs }),
-        )
-        .await
+        let body = duet_proto::Push { blobs };
+        self.post(&format!("v1/spaces/{space}/blobs"), &body).await
     }
 
     pub(crate) async fn pull(
@@ -279,11 +274,9 @@ impl RelayClient {
         limit: u32,
         max_bytes: u64,
     ) -> Result<duet_proto::Pulled> {
-        self.expect::<(), _>(
-            Method::GET,
-            &format!("v1/spaces/{space}/blobs?after={after}&limit={limit}&max_bytes={max_bytes}"),
-            None,
-        )
+        self.get(&format!(
+            "v1/spaces/{space}/blobs?after={after}&limit={limit}&max_bytes={max_bytes}"
+        ))
         .await
     }
 
@@ -307,16 +300,13 @@ impl RelayClient {
 
     /// Who answered a round, with the shares the caller may see.
     pub(crate) async fn answers(&self, space: Uuid, round: &str) -> Result<duet_proto::Answers> {
-        self.expect::<(), _>(Method::GET, &answers_path(space, round)?, None)
-            .await
+        self.get(&answers_path(space, round)?).await
     }
 
     /// Reveal my person's answer to a round before the others answered.
     pub(crate) async fn reveal_answer(&self, space: Uuid, round: &str) -> Result<()> {
         let path = format!("{}/reveal", answers_path(space, round)?);
-        self.call::<(), ()>(Method::POST, &path, None)
-            .await
-            .map(|_| ())
+        self.send::<()>(Method::POST, &path, None).await
     }
 
     /// Leave the key of `epoch` (the space's announced one) sealed for other devices.
@@ -339,9 +329,8 @@ impl RelayClient {
     }
 
     pub(crate) async fn put_snapshot(&self, space: Uuid, s: &duet_proto::Snapshot) -> Result<()> {
-        self.call::<_, ()>(Method::PUT, &format!("v1/spaces/{space}/snapshot"), Some(s))
+        self.send(Method::PUT, &format!("v1/spaces/{space}/snapshot"), Some(s))
             .await
-            .map(|_| ())
     }
 }
 

@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use duet_proto::{AnswerInfo, AnswerShare, Answers};
 use uuid::Uuid;
 
@@ -29,35 +30,47 @@ pub struct RoundPath {
     round: String,
 }
 
-/// A round's answers as the caller may see them.
-async fn seen(
-    state: &AppState,
+/// The round of an answers route, for a member of its space: extracting it authenticates
+/// the caller, answers 404 to anyone who isn't a member, then `invalid_request` unless the
+/// round is a round id — before the body is read, so a stranger hears 404 whatever it sends.
+#[derive(Debug)]
+pub struct MemberRound {
+    caller: Caller,
     space: Uuid,
-    round: &str,
-    caller: &Caller,
-) -> Result<CborResponse<Answers>, ApiError> {
-    let stored = state.store.answers(space, round).await?;
-    Ok(CborResponse(
-        StatusCode::OK,
-        as_seen_by(stored, caller.person),
-    ))
+    id: String,
 }
 
-/// 404 unless the caller is a member; then `invalid_request` unless `round` is a round id.
-async fn member_round(
-    state: &AppState,
-    space: Uuid,
-    round: &str,
-    caller: &Caller,
-) -> Result<(), ApiError> {
-    require_member(state, space, caller).await?;
-    if !duet_proto::answers::is_round_id(round) {
-        return Err(ApiError::invalid(format!(
-            "a round id is 1 to {} characters of A-Z a-z 0-9 . _ : -",
-            duet_proto::limits::MAX_ROUND_LEN
-        )));
+impl FromRequestParts<Arc<AppState>> for MemberRound {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let Path(RoundPath { space, round }) = Path::from_request_parts(parts, state).await?;
+        require_member(state, space, &caller).await?;
+        if !duet_proto::answers::is_round_id(&round) {
+            return Err(ApiError::invalid(format!(
+                "a round id is 1 to {} characters of A-Z a-z 0-9 . _ : -",
+                duet_proto::limits::MAX_ROUND_LEN
+            )));
+        }
+        Ok(MemberRound {
+            caller,
+            space,
+            id: round,
+        })
     }
-    Ok(())
+}
+
+/// The round's answers as the caller may see them.
+async fn seen(state: &AppState, round: &MemberRound) -> Result<CborResponse<Answers>, ApiError> {
+    let stored = state.store.answers(round.space, &round.id).await?;
+    Ok(CborResponse(
+        StatusCode::OK,
+        as_seen_by(stored, round.caller.person),
+    ))
 }
 
 /// A round's answers as `asker` may see them: every answer is listed, its share only when
@@ -94,11 +107,9 @@ fn as_seen_by(stored: Vec<StoredAnswer>, asker: Uuid) -> Answers {
     security(("bearer" = [])))]
 pub async fn put(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(RoundPath { space, round }): Path<RoundPath>,
+    round: MemberRound,
     Cbor(req): Cbor<AnswerShare>,
 ) -> Result<CborResponse<Answers>, ApiError> {
-    member_round(&state, space, &round, &caller).await?;
     let share: [u8; 32] = req
         .share
         .as_slice()
@@ -107,9 +118,9 @@ pub async fn put(
     let fresh = state
         .store
         .put_answer(
-            space,
-            &round,
-            caller.person,
+            round.space,
+            &round.id,
+            round.caller.person,
             share,
             now_ms(),
             state.limits.max_answers_per_space,
@@ -118,8 +129,13 @@ pub async fn put(
     if fresh {
         state.metrics.answer_shares.inc();
     }
-    tracing::debug!(%space, by = %caller.device, fresh, "answer share registered");
-    seen(&state, space, &round, &caller).await
+    tracing::debug!(
+        space = %round.space,
+        by = %round.caller.device,
+        fresh,
+        "answer share registered"
+    );
+    seen(&state, &round).await
 }
 
 /// Who answered a round, and the shares the caller may see (an empty list when nobody has).
@@ -132,11 +148,9 @@ pub async fn put(
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(RoundPath { space, round }): Path<RoundPath>,
+    round: MemberRound,
 ) -> Result<CborResponse<Answers>, ApiError> {
-    member_round(&state, space, &round, &caller).await?;
-    seen(&state, space, &round, &caller).await
+    seen(&state, &round).await
 }
 
 /// Reveal the caller's person's answer to a round before the others answered: from then on
@@ -150,13 +164,11 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn reveal(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(RoundPath { space, round }): Path<RoundPath>,
+    round: MemberRound,
 ) -> Result<StatusCode, ApiError> {
-    member_round(&state, space, &round, &caller).await?;
     if !state
         .store
-        .reveal_answer(space, &round, caller.person)
+        .reveal_answer(round.space, &round.id, round.caller.person)
         .await?
     {
         return Err(ApiError::new(
@@ -164,7 +176,11 @@ pub async fn reveal(
             "you have not answered this round",
         ));
     }
-    tracing::debug!(%space, by = %caller.device, "answer revealed early");
+    tracing::debug!(
+        space = %round.space,
+        by = %round.caller.device,
+        "answer revealed early"
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -325,6 +325,21 @@ pub(crate) fn judge_snapshot(
     Ok(Some(bytes))
 }
 
+/// Whether a person's share of a round goes in (`Ok(true)`), by the rules every backend
+/// shares, given whether that person has one there already (`held`) and how many answers
+/// the space stores: a held share stays and nothing changes (`Ok(false)`, even at the cap —
+/// another device's later share must not change the key); otherwise a space holding
+/// `max_per_space` answers is `TooManyAnswers`.
+pub(crate) fn judge_answer(held: bool, stored: i64, max_per_space: u32) -> StoreResult<bool> {
+    if held {
+        return Ok(false);
+    }
+    if stored >= i64::from(max_per_space) {
+        return Err(StoreError::TooManyAnswers { max: max_per_space });
+    }
+    Ok(true)
+}
+
 /// A page of the log: `blobs` read after `from` (the cursor, or the seq of the `snapshot`
 /// that comes first), in a space at `head`.
 pub(crate) fn page(

@@ -801,25 +801,14 @@ impl RelayStore for SqliteStore {
             if !exists {
                 return Err(StoreError::NotFound);
             }
-            let held = tx
-                .query_row(
-                    "SELECT 1 FROM answer_shares WHERE space = ?1 AND round = ?2 AND person = ?3",
-                    params![sp, round, person.as_bytes().as_slice()],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            // The first share stays: another device's later one must not change the key.
-            if held {
-                return Ok(false);
-            }
-            let stored: i64 = tx.query_row(
-                "SELECT count(*) FROM answer_shares WHERE space = ?1",
-                [sp],
-                |r| r.get(0),
+            let (held, stored): (bool, i64) = tx.query_row(
+                "SELECT count(*) FILTER (WHERE round = ?2 AND person = ?3) > 0, count(*)
+                 FROM answer_shares WHERE space = ?1",
+                params![sp, round, person.as_bytes().as_slice()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            if stored >= i64::from(max_per_space) {
-                return Err(StoreError::TooManyAnswers { max: max_per_space });
+            if !judge_answer(held, stored, max_per_space)? {
+                return Ok(false);
             }
             tx.execute(
                 "INSERT INTO answer_shares (space, round, person, share, answered_at)

@@ -14,10 +14,18 @@ fn answers_path(space: Uuid, round: &str) -> String {
     format!("/v1/spaces/{space}/answers/{round}")
 }
 
-fn share_body(share: &[u8]) -> Body {
-    Body::cbor(&AnswerShare {
-        share: share.to_vec(),
-    })
+/// The three answers routes of `ROUND` in `space`, each with a body it takes (a fresh share
+/// for the PUT).
+fn routes(space: Uuid) -> [(Method, String, Option<Body>); 3] {
+    let path = answers_path(space, ROUND);
+    let share = Body::cbor(&AnswerShare {
+        share: random_bytes(32),
+    });
+    [
+        (Method::GET, path.clone(), None),
+        (Method::PUT, path.clone(), Some(share)),
+        (Method::POST, format!("{path}/reveal"), None),
+    ]
 }
 
 async fn put(c: &Client, space: Uuid, round: &str, share: &[u8]) -> Result<Answers, ClientError> {
@@ -46,7 +54,7 @@ async fn person(c: &Client) -> Uuid {
 
 /// A journal of two partners, A with a second device, and a stranger.
 struct Couple {
-    /// Bind it when destructuring: left in a pattern's `..` it is dropped (killed) at once.
+    /// Killed when the couple is dropped, so tests hold the couple and borrow its clients.
     _relay: RelayProcess,
     a: Client,
     a2: Client,
@@ -74,45 +82,39 @@ async fn couple() -> Couple {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_share_is_sealed_until_both_partners_answered() {
-    let Couple {
-        _relay,
-        a,
-        a2,
-        b,
-        stranger,
-        space,
-    } = couple().await;
-    let (pa, pb) = (person(&a).await, person(&b).await);
-    assert_eq!(person(&a2).await, pa, "linked: one person");
+    let c = couple().await;
+    let (a, a2, b, stranger, space) = (&c.a, &c.a2, &c.b, &c.stranger, c.space);
+    let (pa, pb) = (person(a).await, person(b).await);
+    assert_eq!(person(a2).await, pa, "linked: one person");
     let (share_a, share_b) = (random_bytes(32), random_bytes(32));
 
-    assert!(get(&b, space, ROUND).await.unwrap().answers.is_empty());
-    let mine = put(&a, space, ROUND, &share_a).await.unwrap();
+    assert!(get(b, space, ROUND).await.unwrap().answers.is_empty());
+    let mine = put(a, space, ROUND, &share_a).await.unwrap();
     assert_eq!(seen(&mine), vec![(pa, Some(share_a.clone()))]);
 
     // B hasn't answered: A's answer is listed, its share withheld.
-    let before = get(&b, space, ROUND).await.unwrap();
+    let before = get(b, space, ROUND).await.unwrap();
     assert_eq!(seen(&before), vec![(pa, None)]);
     assert!(before.answers[0].answered_at > 0);
     assert!(!before.answers[0].revealed);
     // A's other device is A: it sees A's share before B answers.
     assert_eq!(
-        seen(&get(&a2, space, ROUND).await.unwrap()),
+        seen(&get(a2, space, ROUND).await.unwrap()),
         vec![(pa, Some(share_a.clone()))]
     );
 
     // B answers: the PUT's answer carries A's share, and A now sees B's.
-    let after = put(&b, space, ROUND, &share_b).await.unwrap();
+    let after = put(b, space, ROUND, &share_b).await.unwrap();
     assert_eq!(
         seen(&after),
         vec![(pa, Some(share_a.clone())), (pb, Some(share_b.clone()))]
     );
-    for c in [&a, &a2, &b] {
-        assert_eq!(seen(&get(c, space, ROUND).await.unwrap()), seen(&after));
+    for d in [a, a2, b] {
+        assert_eq!(seen(&get(d, space, ROUND).await.unwrap()), seen(&after));
     }
     // Another round is another matter.
     assert!(
-        get(&b, space, "gratitude-03.20413")
+        get(b, space, "gratitude-03.20413")
             .await
             .unwrap()
             .answers
@@ -120,14 +122,8 @@ async fn a_share_is_sealed_until_both_partners_answered() {
     );
 
     // A stranger hears 404 on every route, exactly as for any space of someone else's.
-    let path = answers_path(space, ROUND);
-    let reveal_path = format!("{path}/reveal");
-    for (method, p, body) in [
-        (Method::GET, &path, None),
-        (Method::PUT, &path, Some(share_body(&random_bytes(32)))),
-        (Method::POST, &reveal_path, None),
-    ] {
-        let r = stranger.request(method.clone(), p, body).await.unwrap();
+    for (method, p, body) in routes(space) {
+        let r = stranger.request(method.clone(), &p, body).await.unwrap();
         assert_eq!(
             (r.status, r.code()),
             (404, Some(ErrorCode::NotFound)),
@@ -135,7 +131,7 @@ async fn a_share_is_sealed_until_both_partners_answered() {
         );
     }
     assert_eq!(
-        get(&a, space, ROUND).await.unwrap().answers.len(),
+        get(a, space, ROUND).await.unwrap().answers.len(),
         2,
         "the stranger stored nothing"
     );
@@ -143,33 +139,25 @@ async fn a_share_is_sealed_until_both_partners_answered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_early_reveal_shows_the_share_without_answering() {
-    let Couple {
-        _relay,
-        a,
-        b,
-        space,
-        ..
-    } = couple().await;
-    let pa = person(&a).await;
+    let c = couple().await;
+    let (a, b, space) = (&c.a, &c.b, c.space);
+    let pa = person(a).await;
     let share_a = random_bytes(32);
     // Nothing to reveal before answering.
     assert_eq!(
-        refusal(reveal(&a, space, ROUND).await),
+        refusal(reveal(a, space, ROUND).await),
         (404, ErrorCode::NotFound)
     );
-    put(&a, space, ROUND, &share_a).await.unwrap();
+    put(a, space, ROUND, &share_a).await.unwrap();
     assert_eq!(
-        refusal(reveal(&b, space, ROUND).await),
+        refusal(reveal(b, space, ROUND).await),
         (404, ErrorCode::NotFound),
         "B hasn't answered: nothing of B's to reveal, and A's stays A's to reveal"
     );
-    assert_eq!(
-        seen(&get(&b, space, ROUND).await.unwrap()),
-        vec![(pa, None)]
-    );
-    reveal(&a, space, ROUND).await.unwrap();
-    reveal(&a, space, ROUND).await.unwrap(); // again: no change
-    let shown = get(&b, space, ROUND).await.unwrap();
+    assert_eq!(seen(&get(b, space, ROUND).await.unwrap()), vec![(pa, None)]);
+    reveal(a, space, ROUND).await.unwrap();
+    reveal(a, space, ROUND).await.unwrap(); // again: no change
+    let shown = get(b, space, ROUND).await.unwrap();
     assert_eq!(seen(&shown), vec![(pa, Some(share_a))]);
     assert!(shown.answers[0].revealed);
 }
@@ -197,13 +185,8 @@ async fn the_first_share_of_a_person_stays() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_round_ids_and_shares_are_refused_and_store_nothing() {
-    let Couple {
-        _relay,
-        a,
-        b,
-        space,
-        ..
-    } = couple().await;
+    let c = couple().await;
+    let (a, b, space) = (&c.a, &c.b, c.space);
     let too_long = "r".repeat(81);
     let bad_rounds = [
         too_long.as_str(),
@@ -216,28 +199,28 @@ async fn bad_round_ids_and_shares_are_refused_and_store_nothing() {
     ];
     for round in bad_rounds {
         assert_eq!(
-            refusal(put(&a, space, round, &random_bytes(32)).await),
+            refusal(put(a, space, round, &random_bytes(32)).await),
             (400, ErrorCode::InvalidRequest),
             "PUT round {round:?}"
         );
         assert_eq!(
-            refusal(get(&a, space, round).await),
+            refusal(get(a, space, round).await),
             (400, ErrorCode::InvalidRequest),
             "GET round {round:?}"
         );
         assert_eq!(
-            refusal(reveal(&a, space, round).await),
+            refusal(reveal(a, space, round).await),
             (400, ErrorCode::InvalidRequest),
             "reveal round {round:?}"
         );
     }
     // The longest round id is fine.
     let longest = "r".repeat(80);
-    assert!(get(&a, space, &longest).await.unwrap().answers.is_empty());
+    assert!(get(a, space, &longest).await.unwrap().answers.is_empty());
 
     for n in [0, 1, 31, 33, 64] {
         assert_eq!(
-            refusal(put(&a, space, ROUND, &random_bytes(n)).await),
+            refusal(put(a, space, ROUND, &random_bytes(n)).await),
             (400, ErrorCode::InvalidRequest),
             "a share of {n} bytes"
         );
@@ -254,11 +237,11 @@ async fn bad_round_ids_and_shares_are_refused_and_store_nothing() {
     assert_eq!((r.status, r.code()), (400, Some(ErrorCode::MalformedBody)));
 
     assert!(
-        get(&b, space, ROUND).await.unwrap().answers.is_empty(),
+        get(b, space, ROUND).await.unwrap().answers.is_empty(),
         "nothing stored"
     );
     assert_eq!(
-        refusal(reveal(&a, space, ROUND).await),
+        refusal(reveal(a, space, ROUND).await),
         (404, ErrorCode::NotFound),
         "A has no answer to reveal"
     );
@@ -268,31 +251,12 @@ async fn bad_round_ids_and_shares_are_refused_and_store_nothing() {
 /// space (404 for everyone else, a removed partner included).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_members_with_live_tokens_reach_the_answers() {
-    let Couple {
-        _relay,
-        a,
-        a2,
-        b,
-        space,
-        ..
-    } = couple().await;
-    put(&a, space, ROUND, &random_bytes(32)).await.unwrap();
-    put(&b, space, ROUND, &random_bytes(32)).await.unwrap();
-    let path = answers_path(space, ROUND);
-    let reveal_path = format!("{path}/reveal");
-    let routes = || {
-        [
-            (Method::GET, path.clone(), None),
-            (
-                Method::PUT,
-                path.clone(),
-                Some(share_body(&random_bytes(32))),
-            ),
-            (Method::POST, reveal_path.clone(), None),
-        ]
-    };
+    let c = couple().await;
+    let (a, a2, b, space) = (&c.a, &c.a2, &c.b, c.space);
+    put(a, space, ROUND, &random_bytes(32)).await.unwrap();
+    put(b, space, ROUND, &random_bytes(32)).await.unwrap();
     let base = a.base().to_string();
-    for (method, p, body) in routes() {
+    for (method, p, body) in routes(space) {
         let none = send(a.http(), &base, method.clone(), &p, None, body.clone())
             .await
             .unwrap();
@@ -311,7 +275,7 @@ async fn only_members_with_live_tokens_reach_the_answers() {
     // A revoked device is told so; a removed partner no longer sees the space.
     a.revoke(a2.device_id).await.unwrap();
     a.remove_member(space, b.device_id).await.unwrap();
-    for (method, p, body) in routes() {
+    for (method, p, body) in routes(space) {
         let revoked = a2.request(method.clone(), &p, body.clone()).await.unwrap();
         assert_eq!(
             (revoked.status, revoked.code()),
@@ -326,5 +290,5 @@ async fn only_members_with_live_tokens_reach_the_answers() {
         );
     }
     // The remaining partner still sees both answers (the removed one's included).
-    assert_eq!(get(&a, space, ROUND).await.unwrap().answers.len(), 2);
+    assert_eq!(get(a, space, ROUND).await.unwrap().answers.len(), 2);
 }

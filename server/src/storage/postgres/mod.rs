@@ -812,25 +812,17 @@ impl RelayStore for PgStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let held = sqlx::query(
-            "SELECT 1 FROM answer_shares WHERE space = $1 AND round = $2 AND person = $3",
+        let (held, stored): (bool, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE round = $2 AND person = $3) > 0, count(*)
+             FROM answer_shares WHERE space = $1",
         )
         .bind(space)
         .bind(round)
         .bind(person)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
-        // The first share stays: another device's later one must not change the key.
-        if held {
+        .fetch_one(&mut *tx)
+        .await?;
+        if !judge_answer(held, stored, max_per_space)? {
             return Ok(false);
-        }
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM answer_shares WHERE space = $1")
-            .bind(space)
-            .fetch_one(&mut *tx)
-            .await?;
-        if stored >= i64::from(max_per_space) {
-            return Err(StoreError::TooManyAnswers { max: max_per_space });
         }
         sqlx::query(
             "INSERT INTO answer_shares (space, round, person, share, answered_at)
