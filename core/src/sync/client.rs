@@ -317,15 +317,13 @@ impl RelayClient {
         drops: Vec<duet_proto::KeyDrop>,
     ) -> Result<()> {
         let path = format!("v1/spaces/{space}/keys/{epoch}");
-        self.call::<_, ()>(Method::PUT, &path, Some(&duet_proto::KeyDrops { drops }))
+        self.send(Method::PUT, &path, Some(&duet_proto::KeyDrops { drops }))
             .await
-            .map(|_| ())
     }
 
     /// The key drops left for this device in a space.
     pub(crate) async fn key_drops(&self, space: Uuid) -> Result<duet_proto::HeldDrops> {
-        self.expect::<(), _>(Method::GET, &format!("v1/spaces/{space}/keys"), None)
-            .await
+        self.get(&format!("v1/spaces/{space}/keys")).await
     }
 
     pub(crate) async fn put_snapshot(&self, space: Uuid, s: &duet_proto::Snapshot) -> Result<()> {
