@@ -54,6 +54,18 @@ impl Home {
         (h, id)
     }
 
+    /// Ada and Ben on the relay at `url`, sharing the journal "Us" (Ada made it and invited
+    /// Ben, who joined; Ada synced): (Ada, Ben, the journal id).
+    pub fn partners_at(url: &str) -> (Home, Home, String) {
+        let a = Home::init_at("Ada", Some(url));
+        let j = s(&a.ok(&["journal", "create", "--title", "Us"])["id"]);
+        let invite = a.ok(&["invite", "create", "--journal", &j]);
+        let b = Home::init_at("Ben", Some(url));
+        b.ok(&["join", &s(&invite["uri"])]);
+        a.sync();
+        (a, b, j)
+    }
+
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(duet_binary());
         c.arg("--home")

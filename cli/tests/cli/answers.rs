@@ -8,13 +8,7 @@ use duet_e2e::relay::RelayProcess;
 #[test]
 fn prompt_answers_are_sealed_until_both_answered() {
     let relay = RelayProcess::temp();
-    let url = relay.url();
-    let a = Home::init_at("Ada", Some(&url));
-    let j = s(&a.ok(&["journal", "create", "--title", "Us"])["id"]);
-    let invite = a.ok(&["invite", "create", "--journal", &j]);
-    let b = Home::init_at("Ben", Some(&url));
-    b.ok(&["join", &s(&invite["uri"])]);
-    a.sync();
+    let (a, b, _) = Home::partners_at(&relay.url());
 
     // Today's prompt, answered: the JSON is the entry, as `entry show` prints it.
     let prompt = s(&a.ok(&["prompt", "--journal", "Us"])["id"]);

@@ -384,14 +384,9 @@ fn relay_moves_keep_everything_and_linked_devices_get_later_journals() {
 /// Ben reads on under the new key, and the phone gets nothing new.
 #[test]
 fn revoking_a_lost_phone_rotates_the_journals_key() {
-    let data = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(data.path());
+    let relay = RelayProcess::temp();
     let url = relay.url();
-    let a = Home::init_at("Ada", Some(&url));
-    let j = s(&a.ok(&["journal", "create", "--title", "Us"])["id"]);
-    let invite = a.ok(&["invite", "create", "--journal", &j]);
-    let b = Home::init_at("Ben", Some(&url));
-    b.ok(&["join", &s(&invite["code"])]);
+    let (a, b, j) = Home::partners_at(&url);
     let link = a.ok(&["device", "link"]);
     let phone = Home::new();
     phone.ok(&["device", "join", &s(&link["code"]), "--relay", &url]);

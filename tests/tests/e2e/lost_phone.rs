@@ -9,6 +9,14 @@ use duet_e2e::device::*;
 use duet_e2e::home::Author;
 use duet_e2e::store::{relay_credentials, space_keys};
 
+/// Sync `d`, then check it reads each entry with its body.
+async fn syncs_and_reads(d: &Device, entries: &[(EntryId, &str)]) {
+    d.duet.sync_now().await.unwrap();
+    for (id, body) in entries {
+        assert_eq!(d.duet.get_entry(id).unwrap().body, *body);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_a_lost_phone_rotates_every_key_it_held() {
     let Partners { relay, a, b, j } = Partners::start().await;
@@ -17,15 +25,6 @@ async fn revoking_a_lost_phone_rotates_every_key_it_held() {
     let all = [&a.duet, &phone.duet, &tablet.duet, &b.duet];
     sync_until_converged(&all.map(|d| &**d), &j, 6).await;
     let personal = a.duet.identity().personal_space;
-    let old_draft = a
-        .duet
-        .write(&personal, Vulnerability, "draft", "before the loss");
-    a.duet.sync_now().await.unwrap();
-    phone.duet.sync_now().await.unwrap();
-    assert_eq!(
-        phone.duet.get_entry(&old_draft).unwrap().body,
-        "before the loss"
-    );
 
     // What a thief holding the phone has: every key of both spaces.
     let stolen: Vec<SpaceKey> = [j, personal]
@@ -39,34 +38,28 @@ async fn revoking_a_lost_phone_rotates_every_key_it_held() {
     a.duet.revoke_device(phone_id).await.unwrap();
     assert_eq!(a.duet.journal(&j).unwrap().key_epoch, 2);
 
-    let entry = a
-        .duet
-        .write(&j, Reflection, "after", "written after the loss");
-    let draft = a
-        .duet
-        .write(&personal, Vulnerability, "draft", "a draft after");
+    let entry = (
+        a.duet.write(&j, Reflection, "after", "after the loss"),
+        "after the loss",
+    );
+    let draft = (
+        a.duet.write(&personal, Vulnerability, "draft", "a draft"),
+        "a draft",
+    );
     a.duet.sync_now().await.unwrap();
-
     // Ben and the tablet take their drops and read on, without a word from Ada.
-    b.duet.sync_now().await.unwrap();
-    assert_eq!(
-        b.duet.get_entry(&entry).unwrap().body,
-        "written after the loss"
-    );
+    syncs_and_reads(&b, std::slice::from_ref(&entry)).await;
     assert_eq!(b.duet.journal(&j).unwrap().key_epoch, 2);
-    tablet.duet.sync_now().await.unwrap();
-    assert_eq!(
-        tablet.duet.get_entry(&entry).unwrap().body,
-        "written after the loss"
-    );
-    assert_eq!(tablet.duet.get_entry(&draft).unwrap().body, "a draft after");
+    syncs_and_reads(&tablet, &[entry, draft]).await;
     // Ben writes under the new key; Ada's devices read it.
-    let reply = b.duet.write(&j, Reflection, "ben", "I read it");
+    let reply = (
+        b.duet.write(&j, Reflection, "ben", "I read it"),
+        "I read it",
+    );
     b.duet.sync_now().await.unwrap();
-    a.duet.sync_now().await.unwrap();
-    tablet.duet.sync_now().await.unwrap();
-    assert_eq!(a.duet.get_entry(&reply).unwrap().body, "I read it");
-    assert_eq!(tablet.duet.get_entry(&reply).unwrap().body, "I read it");
+    for d in [&a, &tablet] {
+        syncs_and_reads(d, std::slice::from_ref(&reply)).await;
+    }
     for d in [&a, &b, &tablet] {
         assert!(d.duet.quarantined().unwrap().is_empty());
     }
