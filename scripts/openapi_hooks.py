@@ -15,9 +15,10 @@ against the document:
 - responses: the reverse, then schemathesis validates the result against the schema.
 
 Also here: a device registered up front (the bearer token for every request), a space it
-is a member of and an invite into it, which path parameters `space` and `invite` are aimed
-at half the time (so pushes, pulls, snapshots, epochs, members and joins reach more than
-"404"), and the `typed_errors` check: every answer of 400 or more is JSON `{code, message}`
+is a member of (with a partner's device in it too, and its key announced) and an invite
+into it, which path parameters `space` and `invite` are aimed at half the time — `epoch`
+at the space's announced epoch — (so pushes, pulls, snapshots, epochs, members, joins and
+key drops reach more than "404"), and the `typed_errors` check: every answer of 400 or more is JSON `{code, message}`
 with a code the document lists. DUET_OPENAPI_TRACE=1 prints every request and answer.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import hashlib
 import json
 import os
 import secrets
@@ -194,26 +196,48 @@ def cbor_post(path: str, token: str, body: dict, method: str = "POST"):
     return cbor2.loads(r.content) if r.content else None
 
 
-def setup() -> dict:
+def register() -> dict:
     r = requests.post(f"{BASE}/v1/devices", timeout=10)
     r.raise_for_status()
-    reg = cbor2.loads(r.content)
-    token = reg["token"]
-    space = uuid.uuid4()
-    cbor_post("/v1/spaces", token, {"space_id": space.bytes, "kind": "journal"})
+    return cbor2.loads(r.content)
+
+
+def create_invite(space: uuid.UUID, token: str, token_hash: bytes) -> uuid.UUID:
     invite = uuid.uuid4()
     cbor_post(
         f"/v1/spaces/{space}/invites",
         token,
         {
             "invite_id": invite.bytes,
-            "token_hash": secrets.token_bytes(32),
+            "token_hash": token_hash,
             "wrapped_key": secrets.token_bytes(80),
             "ttl_secs": 3600,
             "kind": "partner",
         },
     )
-    return {"token": token, "device": str(uuid.UUID(bytes=reg["device_id"])), "space": str(space), "invite": str(invite)}
+    return invite
+
+
+def setup() -> dict:
+    reg = register()
+    token = reg["token"]
+    space = uuid.uuid4()
+    cbor_post("/v1/spaces", token, {"space_id": space.bytes, "kind": "journal"})
+    invite = create_invite(space, token, secrets.token_bytes(32))
+    # A partner's device joins (key drops are left for other member devices) and the key
+    # is announced (drops are taken only for the announced epoch).
+    partner = register()
+    join_token = secrets.token_bytes(32)
+    joined = create_invite(space, token, hashlib.sha256(join_token).digest())
+    cbor_post(f"/v1/invites/{joined}/join", partner["token"], {"token": join_token})
+    cbor_post(f"/v1/spaces/{space}/epoch", token, {"epoch": 1}, method="PUT")
+    return {
+        "token": token,
+        "device": str(uuid.UUID(bytes=reg["device_id"])),
+        "partner": str(uuid.UUID(bytes=partner["device_id"])),
+        "space": str(space),
+        "invite": str(invite),
+    }
 
 
 STATE = setup()
@@ -259,6 +283,16 @@ def after_call(context, case, response):
             pass
 
 
+def announced_epoch() -> int:
+    """The aimed space's key epoch as it is now (generated announcements move it)."""
+    r = requests.get(
+        f"{BASE}/v1/spaces/{STATE['space']}",
+        headers={"Authorization": f"Bearer {STATE['token']}"},
+        timeout=10,
+    )
+    return cbor2.loads(r.content).get("key_epoch", 1) if r.ok else 1
+
+
 @schemathesis.hook
 def flatmap_path_parameters(context, path_parameters):
     if not isinstance(path_parameters, dict):
@@ -267,6 +301,8 @@ def flatmap_path_parameters(context, path_parameters):
     for name in ("space", "invite"):
         if name in aimed:
             aimed[name] = STATE[name]
+    if "epoch" in aimed:
+        aimed["epoch"] = announced_epoch()
     if aimed == path_parameters:
         return st.just(path_parameters)
     return st.sampled_from([path_parameters, aimed])
@@ -289,12 +325,29 @@ PUSH_BLOB = st.fixed_dictionaries(
 )
 VALID_PUSH = st.fixed_dictionaries({"blobs": st.lists(PUSH_BLOB, min_size=1, max_size=4)})
 
+# Key drops the relay takes: 1 to 64 of 1 to 128 bytes, for the partner's device (stored),
+# the caller itself or a device nobody has (both skipped). Devices are read when drawn: a
+# revocation replaces them.
+KEY_DROP = st.fixed_dictionaries(
+    {
+        "device": st.one_of(
+            st.builds(lambda: STATE["partner"]),
+            st.builds(lambda: STATE["device"]),
+            st.uuids().map(str),
+        ),
+        "sealed": byte_list(1, 128),
+    }
+)
+VALID_KEY_DROPS = st.fixed_dictionaries({"drops": st.lists(KEY_DROP, min_size=1, max_size=64)})
+
 
 @schemathesis.hook
 def flatmap_body(context, body):
     op = context.operation
     if op is not None and op.method.lower() == "post" and op.path == "/v1/spaces/{space}/blobs":
         return st.one_of(st.just(body), VALID_PUSH)
+    if op is not None and op.method.lower() == "put" and op.path == "/v1/spaces/{space}/keys/{epoch}":
+        return st.one_of(st.just(body), VALID_KEY_DROPS)
     return st.just(body)
 
 

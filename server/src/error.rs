@@ -64,6 +64,18 @@ impl From<StoreError> for ApiError {
                 ErrorCode::QuotaExceeded,
                 format!("a space holds at most {max} prompt answers"),
             ),
+            StoreError::DropEpoch { epoch, current } if epoch < current => ApiError::new(
+                ErrorCode::StaleEpoch,
+                format!(
+                    "key epoch {epoch} is older than this space's epoch {current}: drop the current key"
+                ),
+            ),
+            StoreError::DropEpoch { epoch, current } => ApiError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "key epoch {epoch} is not announced (this space is at epoch {current}): announce it first (PUT /v1/spaces/{{space}}/epoch), then drop its key"
+                ),
+            ),
             StoreError::Backend(m) => {
                 // Storage details stay in the log, not in the response.
                 tracing::error!(error = %m, "storage failure");

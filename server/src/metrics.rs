@@ -38,6 +38,7 @@ pub struct Metrics {
     pub connections_refused: Family<ReasonLabel, Counter>,
     pub large_bodies_refused: Counter,
     pub answer_shares: Counter,
+    pub key_drops_stored: Counter,
 }
 
 impl Metrics {
@@ -56,6 +57,7 @@ impl Metrics {
         let connections_refused = Family::<ReasonLabel, Counter>::default();
         let large_bodies_refused = Counter::default();
         let answer_shares = Counter::default();
+        let key_drops_stored = Counter::default();
         registry.register(
             "connections_open",
             "Open client connections (live channels included)",
@@ -111,6 +113,11 @@ impl Metrics {
             "Relay shares of prompt answers registered (first shares only)",
             answer_shares.clone(),
         );
+        registry.register(
+            "key_drops_stored",
+            "Key drops stored for member devices (first drops only; skipped ones not counted)",
+            key_drops_stored.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             requests,
@@ -124,6 +131,7 @@ impl Metrics {
             connections_refused,
             large_bodies_refused,
             answer_shares,
+            key_drops_stored,
         }
     }
 

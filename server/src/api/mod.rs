@@ -5,6 +5,7 @@ pub mod answers;
 pub mod blobs;
 pub mod devices;
 pub mod invites;
+pub mod keys;
 pub mod spaces;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use crate::state::AppState;
         invites::create, invites::join,
         blobs::push, blobs::pull, blobs::put_snapshot, blobs::get_snapshot,
         answers::put, answers::list, answers::reveal,
+        keys::put, keys::list,
     ),
     components(schemas(duet_proto::ErrorBody, duet_proto::ErrorCode)),
     modifiers(&BearerAuth),
@@ -92,6 +94,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/spaces/{space}/answers/{round}/reveal",
             post(answers::reveal),
         )
+        .route("/spaces/{space}/keys", get(keys::list))
+        .route("/spaces/{space}/keys/{epoch}", put(keys::put))
         .route("/live", get(crate::live::live))
         .route("/openapi.json", get(openapi))
         // After the routes: it applies to those registered before it.

@@ -1,7 +1,7 @@
 //! `duet-relay migrate-from-sqlite`: move a single relay's SQLite data into PostgreSQL, for
 //! an operator who outgrows one machine. Everything is copied as it is — device token
 //! hashes, memberships, open invites, the sealed-blob logs with their sequence numbers,
-//! snapshots, the relay's shares of prompt answers — in one PostgreSQL transaction, so a failed run leaves the target empty, and
+//! snapshots, the relay's shares of prompt answers, key drops — in one PostgreSQL transaction, so a failed run leaves the target empty, and
 //! devices carry on with their tokens and cursors against the new nodes.
 
 use std::path::Path;
@@ -25,6 +25,7 @@ pub struct Copied {
     pub blobs: u64,
     pub snapshots: u64,
     pub answers: u64,
+    pub key_drops: u64,
 }
 
 const BLOB_BATCH: i64 = 500;
@@ -239,6 +240,28 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
         copied.answers += 1;
     }
 
+    type DropRow = (Vec<u8>, i64, Vec<u8>, Vec<u8>, Vec<u8>, i64);
+    let drops: Vec<DropRow> = all_rows(
+        &src,
+        "SELECT space, epoch, device, sender, sealed, created_at FROM key_drops",
+        [],
+    )?;
+    for (space, epoch, device, sender, sealed, created) in drops {
+        sqlx::query(
+            "INSERT INTO key_drops (space, epoch, device, sender, sealed, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(uuid(&space)?)
+        .bind(epoch)
+        .bind(uuid(&device)?)
+        .bind(uuid(&sender)?)
+        .bind(sealed)
+        .bind(created)
+        .execute(&mut *tx)
+        .await?;
+        copied.key_drops += 1;
+    }
+
     // Cross-check before committing: every space's head matches its log.
     let bad: i64 = sqlx::query(
         "SELECT count(*) FROM spaces s
@@ -308,6 +331,17 @@ mod tests {
             .await
             .unwrap();
         assert!(lite.reveal_answer(space, "p.1", pb).await.unwrap());
+        assert_eq!(lite.raise_epoch(space, 2).await.unwrap(), 2);
+        let drop_for_b = duet_proto::KeyDrop {
+            device: b,
+            sealed: vec![8; 104],
+        };
+        assert_eq!(
+            lite.put_key_drops(space, 2, a, vec![drop_for_b], 8)
+                .await
+                .unwrap(),
+            1
+        );
         let invite = Uuid::new_v4();
         lite.create_invite(NewInvite {
             id: invite,
@@ -334,6 +368,7 @@ mod tests {
                 blobs: 234,
                 snapshots: 1,
                 answers: 2,
+                key_drops: 1,
             }
         );
 
@@ -352,6 +387,10 @@ mod tests {
         assert_eq!(
             pg.answers(space, "p.1").await.unwrap(),
             lite.answers(space, "p.1").await.unwrap()
+        );
+        assert_eq!(
+            pg.key_drops(space, b).await.unwrap(),
+            lite.key_drops(space, b).await.unwrap()
         );
         assert!(
             !pg.put_answer(space, "p.1", pa, [6; 32], 9, 10)

@@ -1,6 +1,7 @@
-//! Relay storage: devices, spaces, members, invites, the sealed-blob log, snapshots and the
-//! relay's shares of sealed prompt answers — never content. Behind a trait so SQLite (the default) and PostgreSQL share one test
-//! suite (`suite.rs`) and the HTTP layer doesn't care which it talks to.
+//! Relay storage: devices, spaces, members, invites, the sealed-blob log, snapshots, the
+//! relay's shares of sealed prompt answers and key drops — never content. Behind a trait so
+//! SQLite (the default) and PostgreSQL share one test suite (`suite.rs`) and the HTTP layer
+//! doesn't care which it talks to.
 
 pub mod migrate;
 pub mod postgres;
@@ -9,7 +10,7 @@ pub mod sqlite;
 pub(crate) mod suite;
 
 use async_trait::async_trait;
-use duet_proto::{InviteKind, LogBlob, Snapshot, SpaceInfo, SpaceKind};
+use duet_proto::{HeldDrop, InviteKind, KeyDrop, LogBlob, Snapshot, SpaceInfo, SpaceKind};
 use uuid::Uuid;
 
 /// Unix milliseconds.
@@ -42,6 +43,10 @@ pub enum StoreError {
     /// The space holds as many prompt answers as it may.
     #[error("this space holds its {max} prompt answers")]
     TooManyAnswers { max: u32 },
+    /// Key drops for an epoch other than the space's announced one (`current`; 0: never
+    /// announced): an older one is stale, a newer one must be announced first.
+    #[error("key drops for epoch {epoch}, but this space's announced key epoch is {current}")]
+    DropEpoch { epoch: u32, current: u32 },
     #[error("storage backend: {0}")]
     Backend(String),
 }
@@ -211,6 +216,38 @@ pub(crate) fn judge_epoch(current: u32, epoch: u32) -> StoreResult<u32> {
     } else {
         Ok(epoch.max(current))
     }
+}
+
+/// The key drops to store, by the rules every backend shares (read inside the storing
+/// transaction), for drops of key epoch `epoch` left by `sender` in a space at announced
+/// epoch `current` whose member devices are `members`. A sender that isn't a member is
+/// `NotFound`; an epoch other than the announced one is `DropEpoch` (a space never announced
+/// has no key to drop yet). A drop for a device that isn't a member, or for the sender
+/// itself, is skipped; of two drops for one device the first is kept, as a stored drop is
+/// kept against later ones.
+pub(crate) fn judge_key_drops(
+    current: u32,
+    epoch: u32,
+    sender: Uuid,
+    members: &[Uuid],
+    drops: Vec<KeyDrop>,
+) -> StoreResult<Vec<KeyDrop>> {
+    if !members.contains(&sender) {
+        return Err(StoreError::NotFound);
+    }
+    if current == 0 || epoch != current {
+        return Err(StoreError::DropEpoch { epoch, current });
+    }
+    let mut keep: Vec<KeyDrop> = Vec::with_capacity(drops.len());
+    for d in drops {
+        if d.device != sender
+            && members.contains(&d.device)
+            && !keep.iter().any(|k| k.device == d.device)
+        {
+            keep.push(d);
+        }
+    }
+    Ok(keep)
 }
 
 /// A push being numbered inside its transaction, by the rules every backend shares: a blob
@@ -448,8 +485,8 @@ pub trait RelayStore: Send + Sync + 'static {
     ) -> StoreResult<()>;
     async fn device_by_token(&self, token_hash: [u8; 32]) -> StoreResult<Option<Device>>;
     async fn device(&self, id: Uuid) -> StoreResult<Option<Device>>;
-    /// Mark a device revoked, drop its memberships and the invites it made that are still
-    /// pending. `false` when it didn't exist.
+    /// Mark a device revoked, drop its memberships, the key drops left for it and the
+    /// invites it made that are still pending. `false` when it didn't exist.
     async fn revoke_device(&self, id: Uuid, now: Millis) -> StoreResult<bool>;
 
     /// A new space with its creator as the first member. `false` (and nothing changes)
@@ -482,11 +519,13 @@ pub trait RelayStore: Send + Sync + 'static {
     async fn space_info(&self, space: Uuid) -> StoreResult<Option<SpaceInfo>>;
     async fn spaces_of(&self, device: Uuid) -> StoreResult<Vec<SpaceInfo>>;
     async fn add_member(&self, space: Uuid, device: Uuid, now: Millis) -> StoreResult<()>;
-    /// One device leaves a space. `false` when it was not a member.
+    /// One device leaves a space, and the key drops left for it there go. `false` when it
+    /// was not a member.
     async fn remove_member(&self, space: Uuid, device: Uuid) -> StoreResult<bool>;
     /// A person leaves a space: every device of theirs, every pending invite they made to
     /// it, and every pending partner invite to it (the key rotates, and whoever comes next
-    /// needs a new invite from a remaining member). Returns the devices that left.
+    /// needs a new invite from a remaining member); the key drops left there for the
+    /// devices that leave go too. Returns the devices that left.
     async fn remove_person(&self, space: Uuid, person: Uuid) -> StoreResult<Vec<Uuid>>;
 
     /// Store an invite; `Conflict` when its id is taken. No cap on pending invites (see
@@ -582,4 +621,20 @@ pub trait RelayStore: Send + Sync + 'static {
     /// Mark `person`'s answer to `round` revealed (again: no change). `false` when that
     /// person has no answer there.
     async fn reveal_answer(&self, space: Uuid, round: &str, person: Uuid) -> StoreResult<bool>;
+
+    /// Store key drops of `space`'s key `epoch` left by member device `sender`
+    /// (`judge_key_drops`): `epoch` must be the space's announced epoch (`DropEpoch`
+    /// otherwise), drops for devices that aren't members or for the sender are skipped, and
+    /// the first drop stored for a (space, epoch, device) stays. Returns how many were new.
+    /// `NotFound` when the space doesn't exist or the sender isn't a member.
+    async fn put_key_drops(
+        &self,
+        space: Uuid,
+        epoch: u32,
+        sender: Uuid,
+        drops: Vec<KeyDrop>,
+        now: Millis,
+    ) -> StoreResult<u64>;
+    /// The key drops left for `device` in `space`, oldest epoch first (empty when none).
+    async fn key_drops(&self, space: Uuid, device: Uuid) -> StoreResult<Vec<HeldDrop>>;
 }

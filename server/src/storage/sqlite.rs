@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use duet_proto::{LogBlob, Pulled, Snapshot, SpaceInfo, SpaceKind};
+use duet_proto::{HeldDrop, KeyDrop, LogBlob, Pulled, Snapshot, SpaceInfo, SpaceKind};
 use rusqlite::{
     Connection, OptionalExtension, Params, Row, Transaction, TransactionBehavior, params,
 };
@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_persons.sql"),
     include_str!("../../migrations/sqlite/0003_limits.sql"),
     include_str!("../../migrations/sqlite/0004_answers.sql"),
+    include_str!("../../migrations/sqlite/0005_key_drops.sql"),
 ];
 
 pub struct SqliteStore {
@@ -205,6 +206,14 @@ fn device_row(c: &Connection, id: &Uuid) -> StoreResult<Option<Device>> {
         .transpose()
 }
 
+/// A space's announced key epoch; `NotFound` when there is no such space.
+fn key_epoch_of(c: &Connection, space: &Uuid) -> StoreResult<u32> {
+    c.prepare_cached("SELECT key_epoch FROM spaces WHERE id = ?1")?
+        .query_row([space.as_bytes().as_slice()], |r| r.get(0))
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
 fn snapshot_of(c: &Connection, space: &Uuid) -> StoreResult<Option<Snapshot>> {
     Ok(
         c.prepare_cached("SELECT seq, data FROM snapshots WHERE space = ?1")?
@@ -284,6 +293,10 @@ impl RelayStore for SqliteStore {
             )?;
             tx.execute(
                 "DELETE FROM members WHERE device = ?1",
+                [id.as_bytes().as_slice()],
+            )?;
+            tx.execute(
+                "DELETE FROM key_drops WHERE device = ?1",
                 [id.as_bytes().as_slice()],
             )?;
             tx.execute(
@@ -403,11 +416,12 @@ impl RelayStore for SqliteStore {
     }
 
     async fn remove_member(&self, space: Uuid, device: Uuid) -> StoreResult<bool> {
-        self.write(move |c| {
-            Ok(c.execute(
-                "DELETE FROM members WHERE space = ?1 AND device = ?2",
-                params![space.as_bytes().as_slice(), device.as_bytes().as_slice()],
-            )? > 0)
+        self.write_tx(move |tx| {
+            let p = params![space.as_bytes().as_slice(), device.as_bytes().as_slice()];
+            let n = tx.execute("DELETE FROM members WHERE space = ?1 AND device = ?2", p)?;
+            tx.execute("DELETE FROM key_drops WHERE space = ?1 AND device = ?2", p)?;
+            tx.commit()?;
+            Ok(n > 0)
         })
         .await
     }
@@ -427,6 +441,11 @@ impl RelayStore for SqliteStore {
             tx.execute(
                 "DELETE FROM invites WHERE space = ?1 AND used_by IS NULL
                  AND (kind = 'partner' OR created_by IN (SELECT id FROM devices WHERE person = ?2))",
+                params![sp, pe],
+            )?;
+            tx.execute(
+                "DELETE FROM key_drops WHERE space = ?1
+                 AND device IN (SELECT id FROM devices WHERE person = ?2)",
                 params![sp, pe],
             )?;
             tx.commit()?;
@@ -647,15 +666,7 @@ impl RelayStore for SqliteStore {
 
     async fn raise_epoch(&self, space: Uuid, epoch: u32) -> StoreResult<u32> {
         self.write_tx(move |tx| {
-            let current: u32 = tx
-                .query_row(
-                    "SELECT key_epoch FROM spaces WHERE id = ?1",
-                    [space.as_bytes().as_slice()],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .ok_or(StoreError::NotFound)?;
-            let next = judge_epoch(current, epoch)?;
+            let next = judge_epoch(key_epoch_of(&tx, &space)?, epoch)?;
             tx.execute(
                 "UPDATE spaces SET key_epoch = ?2 WHERE id = ?1",
                 params![space.as_bytes().as_slice(), next],
@@ -862,6 +873,67 @@ impl RelayStore for SqliteStore {
                     person.as_bytes().as_slice()
                 ],
             )? > 0)
+        })
+        .await
+    }
+
+    async fn put_key_drops(
+        &self,
+        space: Uuid,
+        epoch: u32,
+        sender: Uuid,
+        drops: Vec<KeyDrop>,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        self.write_tx(move |tx| {
+            let current = key_epoch_of(&tx, &space)?;
+            let members: Vec<Uuid> = members_of(&tx, &space)?
+                .into_iter()
+                .map(|(d, _)| d)
+                .collect();
+            let keep = judge_key_drops(current, epoch, sender, &members, drops)?;
+            let mut stored = 0u64;
+            {
+                // OR IGNORE: the first drop stored for a device and epoch stays.
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO key_drops
+                         (space, epoch, device, sender, sealed, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for d in keep {
+                    stored += insert.execute(params![
+                        space.as_bytes().as_slice(),
+                        epoch,
+                        d.device.as_bytes().as_slice(),
+                        sender.as_bytes().as_slice(),
+                        d.sealed,
+                        now
+                    ])? as u64;
+                }
+            }
+            tx.commit()?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn key_drops(&self, space: Uuid, device: Uuid) -> StoreResult<Vec<HeldDrop>> {
+        self.read(move |c| {
+            let rows: Vec<(u32, Vec<u8>, Vec<u8>)> = all_rows(
+                c,
+                "SELECT epoch, sender, sealed FROM key_drops
+                 WHERE space = ?1 AND device = ?2 ORDER BY epoch",
+                params![space.as_bytes().as_slice(), device.as_bytes().as_slice()],
+            )?;
+            rows.into_iter()
+                .map(|(epoch, sender, sealed)| {
+                    Ok(HeldDrop {
+                        epoch,
+                        sender: uuid_of(sender)?,
+                        sealed,
+                    })
+                })
+                .collect()
         })
         .await
     }

@@ -3,7 +3,7 @@
 //! the relay relies on.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use duet_proto::{InviteKind, Snapshot, SpaceKind};
+use duet_proto::{HeldDrop, InviteKind, KeyDrop, Snapshot, SpaceKind};
 use uuid::Uuid;
 
 use super::*;
@@ -29,7 +29,12 @@ macro_rules! storage_suite {
             pending_invites_per_device_are_capped, expired_invites_are_purged,
             first_answer_share_wins, answers_are_listed_in_order,
             answers_are_revealed_by_their_person, answers_per_space_are_capped,
-            answers_stay_in_their_space_and_round);
+            answers_stay_in_their_space_and_round, key_drops_are_stored_and_fetched_per_device,
+            key_drops_are_seen_only_by_their_device, key_drops_for_non_members_are_skipped,
+            key_drops_for_the_sender_are_skipped, first_key_drop_wins,
+            key_drops_need_the_announced_epoch, key_drops_need_a_member_sender,
+            revocation_deletes_key_drops, leaving_deletes_key_drops,
+            removing_a_person_deletes_key_drops);
     };
 }
 pub(crate) use storage_suite;
@@ -921,6 +926,250 @@ pub(crate) async fn answers_stay_in_their_space_and_round(s: &dyn RelayStore) {
     assert!(!s.answers(j1, "p4.2").await.unwrap()[0].revealed);
     // A round id is compared exactly: case matters.
     assert!(shares(j1, "P4.1").await.is_empty());
+}
+
+/// A drop for `device`: 104 bytes of `fill` (an X25519 key, a nonce, a sealed key).
+fn key_drop(device: Uuid, fill: u8) -> KeyDrop {
+    KeyDrop {
+        device,
+        sealed: vec![fill; 104],
+    }
+}
+
+/// A journal of `a` with `others` as members too, its key rotated to epoch 2.
+async fn rotated(s: &dyn RelayStore, a: Uuid, others: &[Uuid]) -> Uuid {
+    let j = journal(s, a).await;
+    for d in others {
+        s.add_member(j, *d, 1).await.unwrap();
+    }
+    assert_eq!(s.raise_epoch(j, 2).await.unwrap(), 2);
+    j
+}
+
+/// `N` registered devices, each its own person, their tokens made of `first` on.
+async fn cast<const N: usize>(s: &dyn RelayStore, first: u8) -> [Uuid; N] {
+    let mut out = [Uuid::nil(); N];
+    for (i, d) in out.iter_mut().enumerate() {
+        *d = device(s, first + i as u8).await;
+    }
+    out
+}
+
+/// Leave `drops` of epoch `epoch` in `space` from `sender`; how many were new.
+async fn drop_keys(
+    s: &dyn RelayStore,
+    space: Uuid,
+    epoch: u32,
+    sender: Uuid,
+    drops: Vec<KeyDrop>,
+) -> u64 {
+    s.put_key_drops(space, epoch, sender, drops, 10)
+        .await
+        .unwrap()
+}
+
+/// What `device` holds in `space`: (epoch, sender, the first sealed byte), in order.
+async fn held(s: &dyn RelayStore, space: Uuid, device: Uuid) -> Vec<(u32, Uuid, u8)> {
+    s.key_drops(space, device)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| (d.epoch, d.sender, d.sealed[0]))
+        .collect()
+}
+
+/// Each device gets the drops left for it, byte for byte, oldest epoch first, with the
+/// device that left each; a device nobody dropped for holds none.
+pub(crate) async fn key_drops_are_stored_and_fetched_per_device(s: &dyn RelayStore) {
+    let [a, b, c] = cast(s, 150).await;
+    let j = rotated(s, a, &[b, c]).await;
+    let drops = vec![key_drop(b, 1), key_drop(c, 2)];
+    assert_eq!(drop_keys(s, j, 2, a, drops).await, 2);
+    assert_eq!(
+        s.key_drops(j, b).await.unwrap(),
+        vec![HeldDrop {
+            epoch: 2,
+            sender: a,
+            sealed: vec![1; 104],
+        }]
+    );
+    assert_eq!(held(s, j, c).await, vec![(2, a, 2)]);
+    // The next rotation, dropped by another member: listed after the older one.
+    assert_eq!(s.raise_epoch(j, 3).await.unwrap(), 3);
+    assert_eq!(drop_keys(s, j, 3, c, vec![key_drop(b, 3)]).await, 1);
+    assert_eq!(held(s, j, b).await, vec![(2, a, 1), (3, c, 3)]);
+    assert!(held(s, j, a).await.is_empty());
+    assert!(held(s, Uuid::new_v4(), b).await.is_empty());
+}
+
+/// A device sees only its own drops: not another member's in the same space, not its own
+/// in another space.
+pub(crate) async fn key_drops_are_seen_only_by_their_device(s: &dyn RelayStore) {
+    let [a, b, c] = cast(s, 153).await;
+    let j = rotated(s, a, &[b, c]).await;
+    let other = rotated(s, a, &[b]).await;
+    assert_eq!(drop_keys(s, j, 2, a, vec![key_drop(b, 1)]).await, 1);
+    assert!(held(s, j, c).await.is_empty(), "another member's drop");
+    assert!(held(s, other, b).await.is_empty(), "another space's drop");
+    assert_eq!(held(s, j, b).await, vec![(2, a, 1)]);
+}
+
+/// A drop for a device that isn't a member of the space (a stranger, a revoked device, an
+/// id nobody has) is skipped; the members' drops beside it are stored.
+pub(crate) async fn key_drops_for_non_members_are_skipped(s: &dyn RelayStore) {
+    let [a, b] = cast(s, 156).await;
+    let [stranger, lost] = cast(s, 158).await;
+    let j = rotated(s, a, &[b, lost]).await;
+    assert!(s.revoke_device(lost, 2).await.unwrap());
+    let drops = vec![
+        key_drop(stranger, 1),
+        key_drop(lost, 2),
+        key_drop(Uuid::new_v4(), 3),
+        key_drop(b, 4),
+    ];
+    assert_eq!(drop_keys(s, j, 2, a, drops).await, 1);
+    assert!(held(s, j, stranger).await.is_empty());
+    assert!(held(s, j, lost).await.is_empty());
+    assert_eq!(held(s, j, b).await, vec![(2, a, 4)]);
+    assert_eq!(
+        drop_keys(s, j, 2, a, vec![key_drop(stranger, 5)]).await,
+        0,
+        "only skipped drops: nothing stored, no error"
+    );
+}
+
+/// A drop the sender leaves for itself is skipped (it holds the key it sealed).
+pub(crate) async fn key_drops_for_the_sender_are_skipped(s: &dyn RelayStore) {
+    let [a, b] = cast(s, 160).await;
+    let j = rotated(s, a, &[b]).await;
+    assert_eq!(
+        drop_keys(s, j, 2, a, vec![key_drop(a, 1), key_drop(b, 2)]).await,
+        1
+    );
+    assert!(held(s, j, a).await.is_empty());
+    assert_eq!(drop_keys(s, j, 2, a, vec![key_drop(a, 3)]).await, 0);
+    assert!(held(s, j, a).await.is_empty());
+}
+
+/// The first drop stored for a device and epoch stays: a retry, other bytes, another
+/// member's drop, or a second drop for the device in the same request change nothing.
+pub(crate) async fn first_key_drop_wins(s: &dyn RelayStore) {
+    let [a, b, c] = cast(s, 162).await;
+    let j = rotated(s, a, &[b, c]).await;
+    assert_eq!(drop_keys(s, j, 2, a, vec![key_drop(b, 1)]).await, 1);
+    assert_eq!(
+        drop_keys(s, j, 2, a, vec![key_drop(b, 1)]).await,
+        0,
+        "a retry"
+    );
+    assert_eq!(drop_keys(s, j, 2, a, vec![key_drop(b, 2)]).await, 0);
+    assert_eq!(drop_keys(s, j, 2, c, vec![key_drop(b, 3)]).await, 0);
+    assert_eq!(held(s, j, b).await, vec![(2, a, 1)]);
+    let twice = vec![key_drop(c, 4), key_drop(c, 5)];
+    assert_eq!(drop_keys(s, j, 2, b, twice).await, 1);
+    assert_eq!(held(s, j, c).await, vec![(2, b, 4)]);
+}
+
+/// Drops carry the space's announced epoch: an older one is stale, a newer one (or any,
+/// in a space never announced) must be announced first. Nothing is stored either way.
+pub(crate) async fn key_drops_need_the_announced_epoch(s: &dyn RelayStore) {
+    let [a, b] = cast(s, 165).await;
+    let j = journal(s, a).await;
+    s.add_member(j, b, 1).await.unwrap();
+    let refused = |space, epoch| s.put_key_drops(space, epoch, a, vec![key_drop(b, 1)], 10);
+    for epoch in [0, 1] {
+        assert!(matches!(
+            refused(j, epoch).await,
+            Err(StoreError::DropEpoch { epoch: e, current: 0 }) if e == epoch
+        ));
+    }
+    assert_eq!(s.raise_epoch(j, 2).await.unwrap(), 2);
+    assert!(matches!(
+        refused(j, 1).await,
+        Err(StoreError::DropEpoch {
+            epoch: 1,
+            current: 2
+        })
+    ));
+    assert!(matches!(
+        refused(j, 3).await,
+        Err(StoreError::DropEpoch {
+            epoch: 3,
+            current: 2
+        })
+    ));
+    assert!(held(s, j, b).await.is_empty(), "nothing stored");
+    assert!(matches!(
+        refused(Uuid::new_v4(), 2).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// Only a member device leaves drops: anyone else's are refused whole.
+pub(crate) async fn key_drops_need_a_member_sender(s: &dyn RelayStore) {
+    let [a, b, outsider] = cast(s, 167).await;
+    let j = rotated(s, a, &[b]).await;
+    assert!(matches!(
+        s.put_key_drops(j, 2, outsider, vec![key_drop(b, 1)], 10)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(held(s, j, b).await.is_empty());
+}
+
+/// Devices `[a, gone, stays]` and two journals of `a` rotated to epoch 2: `j` with both
+/// others in it, `other` with `gone`. Drops are left for `gone` in `j` (filled with 1) and
+/// `other` (3), and for `stays` in `j` (2).
+async fn drops_in_two_spaces(s: &dyn RelayStore, first: u8) -> ([Uuid; 3], Uuid, Uuid) {
+    let [a, gone, stays] = cast(s, first).await;
+    let j = rotated(s, a, &[gone, stays]).await;
+    let other = rotated(s, a, &[gone]).await;
+    let drops = vec![key_drop(gone, 1), key_drop(stays, 2)];
+    assert_eq!(drop_keys(s, j, 2, a, drops).await, 2);
+    assert_eq!(drop_keys(s, other, 2, a, vec![key_drop(gone, 3)]).await, 1);
+    ([a, gone, stays], j, other)
+}
+
+/// A revoked device's drops go, in every space; the other devices' stay.
+pub(crate) async fn revocation_deletes_key_drops(s: &dyn RelayStore) {
+    let ([a, lost, b], j, other) = drops_in_two_spaces(s, 170).await;
+    assert!(s.revoke_device(lost, 20).await.unwrap());
+    assert!(held(s, j, lost).await.is_empty());
+    assert!(held(s, other, lost).await.is_empty());
+    assert_eq!(held(s, j, b).await, vec![(2, a, 2)]);
+}
+
+/// A device that leaves a space loses its drops there (back in, it doesn't get them back);
+/// its drops in other spaces and other members' stay.
+pub(crate) async fn leaving_deletes_key_drops(s: &dyn RelayStore) {
+    let ([a, b, c], j, other) = drops_in_two_spaces(s, 173).await;
+    assert!(s.remove_member(j, b).await.unwrap());
+    assert!(held(s, j, b).await.is_empty());
+    s.add_member(j, b, 30).await.unwrap();
+    assert!(held(s, j, b).await.is_empty(), "back in: nothing back");
+    assert_eq!(held(s, other, b).await, vec![(2, a, 3)]);
+    assert_eq!(held(s, j, c).await, vec![(2, a, 2)]);
+}
+
+/// Removing a person from a space takes the drops of every device of theirs that left; the
+/// remaining person's stay.
+pub(crate) async fn removing_a_person_deletes_key_drops(s: &dyn RelayStore) {
+    let [a, a2] = cast(s, 176).await;
+    let pb = Uuid::new_v4();
+    let (b1, b2) = (Uuid::new_v4(), Uuid::new_v4());
+    s.register_device(b1, pb, h(178), 1).await.unwrap();
+    s.register_device(b2, pb, h(179), 1).await.unwrap();
+    let j = rotated(s, a, &[a2, b1, b2]).await;
+    let drops = vec![key_drop(a2, 1), key_drop(b1, 2), key_drop(b2, 3)];
+    assert_eq!(drop_keys(s, j, 2, a, drops).await, 3);
+    let mut left = s.remove_person(j, pb).await.unwrap();
+    left.sort();
+    let mut both = vec![b1, b2];
+    both.sort();
+    assert_eq!(left, both);
+    assert!(held(s, j, b1).await.is_empty());
+    assert!(held(s, j, b2).await.is_empty());
+    assert_eq!(held(s, j, a2).await, vec![(2, a, 1)]);
 }
 
 /// Several writers (through one or more stores on one database, as relay nodes) push to one

@@ -2,9 +2,9 @@
 //! invite secrets to call it with.
 
 use duet_proto::{
-    AddMember, AnswerShare, Answers, CBOR, CreateInvite, CreateSpace, InviteCreated, InviteKind,
-    JoinInvite, Joined, LogBlob, Pulled, Push, PushBlob, Pushed, Registered, Snapshot, SpaceInfo,
-    SpaceKind, SpaceList, WhoAmI,
+    AddMember, AnswerShare, Answers, CBOR, CreateInvite, CreateSpace, HeldDrops, InviteCreated,
+    InviteKind, JoinInvite, Joined, KeyDrop, KeyDrops, KeyEpoch, LogBlob, Pulled, Push, PushBlob,
+    Pushed, Registered, Snapshot, SpaceInfo, SpaceKind, SpaceList, WhoAmI,
 };
 use rand::RngCore;
 use reqwest::Method;
@@ -206,6 +206,37 @@ impl Client {
         let r = self.call(Method::POST, &path, None).await?;
         assert_eq!(r.status, 204, "a reveal answers 204");
         Ok(())
+    }
+
+    /// `PUT /v1/spaces/{space}/epoch`: announce a key rotation to `epoch`.
+    pub async fn announce_epoch(&self, space: Uuid, epoch: u32) -> Result<(), ClientError> {
+        let path = format!("/v1/spaces/{space}/epoch");
+        self.call(Method::PUT, &path, Some(Body::cbor(&KeyEpoch { epoch })))
+            .await
+            .map(drop)
+    }
+
+    /// `PUT /v1/spaces/{space}/keys/{epoch}`: leave the key of `epoch` sealed to other
+    /// member devices, one drop each.
+    pub async fn put_key_drops(
+        &self,
+        space: Uuid,
+        epoch: u32,
+        drops: &[KeyDrop],
+    ) -> Result<(), ClientError> {
+        let body = Body::cbor(&KeyDrops {
+            drops: drops.to_vec(),
+        });
+        let path = format!("/v1/spaces/{space}/keys/{epoch}");
+        let r = self.call(Method::PUT, &path, Some(body)).await?;
+        assert_eq!(r.status, 204, "key drops answer 204");
+        Ok(())
+    }
+
+    /// `GET /v1/spaces/{space}/keys`: the drops left for this device.
+    pub async fn key_drops(&self, space: Uuid) -> Result<HeldDrops, ClientError> {
+        let path = format!("/v1/spaces/{space}/keys");
+        self.call(Method::GET, &path, None).await?.cbor()
     }
 
     /// `POST /v1/spaces` for a shared journal.

@@ -13,6 +13,7 @@ mod merging;
 mod relay_answers;
 mod relay_auth;
 mod relay_crash;
+mod relay_keys;
 mod relay_limits;
 mod relay_nodes;
 mod relay_protocol;

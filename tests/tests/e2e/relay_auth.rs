@@ -16,8 +16,9 @@ use duet_e2e::store::sqlite_bytes;
 use duet_e2e::text::contains_bytes;
 use duet_proto::live::{ClientFrame, ServerFrame};
 use duet_proto::{
-    AddMember, CreateSpace, ErrorCode, InviteCreated, InviteKind, JoinInvite, Joined, KeyEpoch,
-    Pulled, Push, Pushed, Registered, Snapshot, SpaceInfo, SpaceKind, SpaceList, WhoAmI,
+    AddMember, CreateSpace, ErrorCode, HeldDrops, InviteCreated, InviteKind, JoinInvite, Joined,
+    KeyDrop, KeyDrops, KeyEpoch, Pulled, Push, Pushed, Registered, Snapshot, SpaceInfo, SpaceKind,
+    SpaceList, WhoAmI,
 };
 use reqwest::Method;
 use sha2::{Digest, Sha256};
@@ -105,6 +106,10 @@ enum Endpoint {
     ListAnswers,
     /// Reveal early a round the caller's person answered (members answer first).
     RevealAnswer,
+    /// Leave the key of a journal's announced epoch sealed to another member device.
+    PutKeyDrops,
+    /// The key drops left for the calling device.
+    ListKeyDrops,
 }
 
 /// A row: any working device may (the call concerns only the caller's own things).
@@ -156,6 +161,8 @@ const MATRIX: &[(Endpoint, [Expect; 7])] = &[
     (Endpoint::PutAnswer, members(200)),
     (Endpoint::ListAnswers, members(200)),
     (Endpoint::RevealAnswer, members(204)),
+    (Endpoint::PutKeyDrops, members(204)),
+    (Endpoint::ListKeyDrops, members(200)),
 ];
 
 /// The cast: Ada's journal shared with Ben; Ada's second device; a former partner who was
@@ -269,6 +276,14 @@ impl Ctx {
         self.ada.invite_into(j, &self.partner).await.unwrap();
         j
     }
+
+    /// [`fresh_shared_journal`](Self::fresh_shared_journal) with its key announced at
+    /// epoch 2.
+    async fn fresh_rotated_journal(&self) -> Uuid {
+        let j = self.fresh_shared_journal().await;
+        self.ada.announce_epoch(j, 2).await.unwrap();
+        j
+    }
 }
 
 /// What to check after the call, whether it succeeded or not.
@@ -315,6 +330,14 @@ enum After {
         reveal: bool,
     },
     Answers,
+    /// `to` holds a key drop of these bytes in the space iff the call succeeded.
+    KeyDropFor {
+        space: Uuid,
+        to: Client,
+        sealed: Vec<u8>,
+    },
+    /// The answer lists exactly the caller's drop: these bytes, from Ada, of epoch 2.
+    HeldDrops(Vec<u8>),
 }
 
 struct Call {
@@ -538,6 +561,49 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
                 },
             )
         }
+        Endpoint::PutKeyDrops => {
+            let j = ctx.fresh_rotated_journal().await;
+            let to = whose(false).clone();
+            let sealed = random_bytes(104);
+            let body = KeyDrops {
+                drops: vec![KeyDrop {
+                    device: to.device_id,
+                    sealed: sealed.clone(),
+                }],
+            };
+            let after = After::KeyDropFor {
+                space: j,
+                to,
+                sealed,
+            };
+            Call::new(M::PUT, format!("/v1/spaces/{j}/keys/2"), after).with(&body)
+        }
+        Endpoint::ListKeyDrops => {
+            let j = ctx.fresh_rotated_journal().await;
+            // Ada leaves one for each of the journal's other devices.
+            let (for_own, for_partner) = (random_bytes(104), random_bytes(104));
+            let drops = [
+                KeyDrop {
+                    device: ctx.own.device_id,
+                    sealed: for_own.clone(),
+                },
+                KeyDrop {
+                    device: ctx.partner.device_id,
+                    sealed: for_partner.clone(),
+                },
+            ];
+            ctx.ada.put_key_drops(j, 2, &drops).await.unwrap();
+            let mine = if who == Who::Own {
+                for_own
+            } else {
+                for_partner
+            };
+            Call::new(
+                M::GET,
+                format!("/v1/spaces/{j}/keys"),
+                After::HeldDrops(mine),
+            )
+        }
     }
 }
 
@@ -744,6 +810,26 @@ async fn verify(
             let a: duet_proto::Answers = resp.cbor().map_err(|e| e.to_string())?;
             expect(a.answers.is_empty(), "nobody answered a fresh round")
         }
+        After::KeyDropFor { space, to, sealed } => {
+            let held = to.key_drops(space).await.map_err(|e| e.to_string())?;
+            expect(
+                held.drops.iter().any(|d| d.sealed == sealed) == ok,
+                "the drop is stored iff the call succeeded",
+            )
+        }
+        After::HeldDrops(mine) => {
+            if !ok {
+                return Ok(());
+            }
+            let h: HeldDrops = resp.cbor().map_err(|e| e.to_string())?;
+            expect(
+                h.drops.len() == 1
+                    && h.drops[0].sealed == mine
+                    && h.drops[0].sender == ctx.ada.device_id
+                    && h.drops[0].epoch == 2,
+                "the caller's own drop and no other",
+            )
+        }
     }
 }
 
@@ -810,7 +896,7 @@ async fn authorization_matrix_over_every_endpoint_and_role() {
         }
     }
     assert_eq!(cells, MATRIX.len() * WHO.len());
-    assert_eq!(MATRIX.len(), 24, "every endpoint has a row");
+    assert_eq!(MATRIX.len(), 26, "every endpoint has a row");
     assert!(
         failures.is_empty(),
         "authorization matrix failures:\n{}",

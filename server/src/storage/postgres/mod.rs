@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use duet_proto::{LogBlob, Pulled, Snapshot, SpaceInfo, SpaceKind};
+use duet_proto::{HeldDrop, KeyDrop, LogBlob, Pulled, Snapshot, SpaceInfo, SpaceKind};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 use tokio::sync::mpsc;
@@ -241,6 +241,10 @@ impl RelayStore for PgStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM key_drops WHERE device = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM invites WHERE created_by = $1 AND used_by IS NULL")
             .bind(id)
             .execute(&mut *tx)
@@ -362,6 +366,11 @@ impl RelayStore for PgStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        sqlx::query("DELETE FROM key_drops WHERE space = $1 AND device = $2")
+            .bind(space)
+            .bind(device)
+            .execute(&mut *tx)
+            .await?;
         if n > 0 {
             self.notify(
                 &mut tx,
@@ -395,6 +404,11 @@ impl RelayStore for PgStore {
         .bind(person)
         .execute(&mut *tx)
         .await?;
+        sqlx::query("DELETE FROM key_drops WHERE space = $1 AND device = ANY($2)")
+            .bind(space)
+            .bind(&devices)
+            .execute(&mut *tx)
+            .await?;
         for d in &devices {
             self.notify(&mut tx, Wire::Left { s: space, d: *d }).await?;
         }
@@ -872,6 +886,74 @@ impl RelayStore for PgStore {
         .await?
         .rows_affected();
         Ok(n > 0)
+    }
+
+    async fn put_key_drops(
+        &self,
+        space: Uuid,
+        epoch: u32,
+        sender: Uuid,
+        drops: Vec<KeyDrop>,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        // FOR SHARE on the space: an announcement of the next epoch waits for this, so the
+        // epoch checked is the space's until the drops are in.
+        let current: i64 =
+            sqlx::query_scalar("SELECT key_epoch FROM spaces WHERE id = $1 FOR SHARE")
+                .bind(space)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        // FOR SHARE on the memberships: a revocation or removal (on any node) waits for this
+        // to commit and then deletes what it stored; one that came first has taken its rows
+        // out of this list.
+        let members: Vec<Uuid> =
+            sqlx::query_scalar("SELECT device FROM members WHERE space = $1 FOR SHARE")
+                .bind(space)
+                .fetch_all(&mut *tx)
+                .await?;
+        let current = u32::try_from(current).unwrap_or(u32::MAX);
+        let keep = judge_key_drops(current, epoch, sender, &members, drops)?;
+        let devices: Vec<Uuid> = keep.iter().map(|d| d.device).collect();
+        let sealed: Vec<&[u8]> = keep.iter().map(|d| d.sealed.as_slice()).collect();
+        // DO NOTHING: the first drop stored for a device and epoch stays.
+        let stored = sqlx::query(
+            "INSERT INTO key_drops (space, epoch, device, sender, sealed, created_at)
+             SELECT $1, $2, d, $3, s, $6 FROM UNNEST($4::UUID[], $5::BYTEA[]) AS t(d, s)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(space)
+        .bind(i64::from(epoch))
+        .bind(sender)
+        .bind(&devices)
+        .bind(&sealed)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn key_drops(&self, space: Uuid, device: Uuid) -> StoreResult<Vec<HeldDrop>> {
+        sqlx::query(
+            "SELECT epoch, sender, sealed FROM key_drops
+             WHERE space = $1 AND device = $2 ORDER BY epoch",
+        )
+        .bind(space)
+        .bind(device)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(HeldDrop {
+                epoch: u32::try_from(r.try_get::<i64, _>(0)?).map_err(backend)?,
+                sender: r.try_get(1)?,
+                sealed: r.try_get(2)?,
+            })
+        })
+        .collect()
     }
 }
 
