@@ -49,17 +49,13 @@ impl Duet {
             let personal = tx.me.personal_space;
             let mut n = 0;
             for s in store::spaces(&tx.sql)? {
-                let journal = s.kind == SpaceKind::Journal;
-                if !(journal || s.id == personal) || rstore::is_removed(&tx.sql, &s.id)? {
+                if !(s.kind == SpaceKind::Journal || s.id == personal)
+                    || rstore::is_removed(&tx.sql, &s.id)?
+                {
                     continue;
                 }
                 let (epoch, _) = tx.key(&s.id)?;
-                let key = SpaceKey::generate();
-                tx.put_key(&s.id, epoch + 1, &key)?;
-                if journal {
-                    add_to_keyring(tx, &s.id, &[(epoch + 1, key)])?;
-                }
-                kstore::owe_drops(&tx.sql, &s.id, epoch + 1)?;
+                rotate_to(tx, &s.id, epoch + 1)?;
                 n += 1;
             }
             Ok(n)
@@ -84,10 +80,19 @@ impl Duet {
                 kstore::paid_drops(&self.lock().conn, &space, epoch)?;
                 continue;
             };
-            if info.key_epoch < epoch {
-                self.announce_epochs(c, &space, info.key_epoch.max(1), epoch)
-                    .await?;
+            let mut epoch = epoch;
+            if info.key_epoch >= epoch {
+                // Announced already — by someone racing the revocation with the phone, a
+                // partner's rotation, or my own attempt cut short: only a key above it is
+                // surely mine alone.
+                epoch = self.write(|tx| {
+                    kstore::paid_drops(&tx.sql, &space, epoch)?;
+                    rotate_to(tx, &space, info.key_epoch + 1)?;
+                    Ok(info.key_epoch + 1)
+                })?;
             }
+            self.announce_epochs(c, &space, info.key_epoch.max(1), epoch)
+                .await?;
             let (drops, complete) = self.seal_drops(&space, epoch, me, &info.members)?;
             let mut refused = false;
             for chunk in drops.chunks(MAX_KEY_DROPS) {
@@ -213,6 +218,17 @@ impl Duet {
             Ok(taken)
         })
     }
+}
+
+/// Give `space` a new key at `epoch`: kept, in my key ring when it is a journal's, and its
+/// drops owed.
+fn rotate_to(tx: &mut crate::engine::tx::Tx<'_>, space: &SpaceId, epoch: Epoch) -> Result<()> {
+    let key = SpaceKey::generate();
+    tx.put_key(space, epoch, &key)?;
+    if store::space(&tx.sql, space)?.is_some_and(|s| s.kind == SpaceKind::Journal) {
+        add_to_keyring(tx, space, &[(epoch, key)])?;
+    }
+    kstore::owe_drops(&tx.sql, space, epoch)
 }
 
 #[cfg(test)]

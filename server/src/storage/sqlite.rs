@@ -296,7 +296,9 @@ impl RelayStore for SqliteStore {
                 [id.as_bytes().as_slice()],
             )?;
             tx.execute(
-                "DELETE FROM key_drops WHERE device = ?1",
+                // Left for it, and left by it: a thief holding the phone before the
+                // revocation must not have planted a key for the others to take.
+                "DELETE FROM key_drops WHERE device = ?1 OR sender = ?1",
                 [id.as_bytes().as_slice()],
             )?;
             tx.execute(

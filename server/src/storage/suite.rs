@@ -1130,12 +1130,18 @@ async fn drops_in_two_spaces(s: &dyn RelayStore, first: u8) -> ([Uuid; 3], Uuid,
     ([a, gone, stays], j, other)
 }
 
-/// A revoked device's drops go, in every space; the other devices' stay.
+/// A revoked device's drops go, in every space — those left for it and those it left (a
+/// thief with the phone may have planted one); the other devices' stay.
 pub(crate) async fn revocation_deletes_key_drops(s: &dyn RelayStore) {
     let ([a, lost, b], j, other) = drops_in_two_spaces(s, 170).await;
+    assert_eq!(drop_keys(s, other, 2, lost, vec![key_drop(a, 4)]).await, 1);
     assert!(s.revoke_device(lost, 20).await.unwrap());
     assert!(held(s, j, lost).await.is_empty());
     assert!(held(s, other, lost).await.is_empty());
+    assert!(
+        held(s, other, a).await.is_empty(),
+        "the drop it left is gone"
+    );
     assert_eq!(held(s, j, b).await, vec![(2, a, 2)]);
 }
 

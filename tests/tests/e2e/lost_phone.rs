@@ -87,3 +87,48 @@ async fn revoking_a_lost_phone_rotates_every_key_it_held() {
     }
     assert!(fresh >= 4, "only {fresh} blobs under the new keys");
 }
+
+/// A thief who gets to the phone before Ada revokes it announces the next key epoch,
+/// leaves Ben a key of his own choosing and pushes a blob under it. The revocation takes
+/// his drop away with the phone, and Ada's rotation goes above the epoch he announced, so
+/// Ben ends up on a key only Ada's devices and his hold; the thief's blob is quarantined
+/// and blocks nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thief_racing_the_revocation_plants_no_key() {
+    let Partners { relay, a, b, j } = Partners::start().await;
+    let phone = second_device(&a).await;
+    let all = [&a.duet, &phone.duet, &b.duet];
+    sync_until_converged(&all.map(|d| &**d), &j, 6).await;
+    let thief = phone.raw_client(&relay.url());
+    let (ben_device, _) = relay_credentials(&b.store_path());
+    thief.announce_epoch(j.0, 2).await.unwrap();
+    let planted = duet_proto::KeyDrop {
+        device: ben_device,
+        sealed: vec![7; 104],
+    };
+    thief.put_key_drops(j.0, 2, &[planted]).await.unwrap();
+    let id = crypto::new_blob_id();
+    let sealed = crypto::seal(&SpaceKey::generate(), 2, &j, &id, b"the thief's").unwrap();
+    let blob = duet_proto::PushBlob {
+        id: id.to_vec(),
+        data: sealed,
+    };
+    thief.push(j.0, &[blob]).await.unwrap();
+    let (phone_id, _) = relay_credentials(&phone.store_path());
+
+    a.duet.revoke_device(phone_id).await.unwrap();
+    assert_eq!(a.duet.journal(&j).unwrap().key_epoch, 3);
+    let ben = b.raw_client(&relay.url());
+    let held = ben.key_drops(j.0).await.unwrap().drops;
+    assert!(held.iter().all(|d| d.sender != phone_id), "{held:?}");
+    assert!(held.iter().any(|d| d.epoch == 3), "{held:?}");
+
+    let entry = (
+        a.duet.write(&j, Reflection, "after", "after the race"),
+        "after the race",
+    );
+    a.duet.sync_now().await.unwrap();
+    syncs_and_reads(&b, &[entry]).await;
+    assert_eq!(b.duet.journal(&j).unwrap().key_epoch, 3);
+    assert_eq!(b.duet.quarantined().unwrap().len(), 1, "the thief's blob");
+}

@@ -241,7 +241,8 @@ impl RelayStore for PgStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM key_drops WHERE device = $1")
+        // Left for it, and left by it (see the SQLite backend).
+        sqlx::query("DELETE FROM key_drops WHERE device = $1 OR sender = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
