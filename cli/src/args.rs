@@ -314,6 +314,19 @@ pub enum MemberCommand {
         #[arg(long, value_name = "M")]
         member: String,
     },
+    /// Bring back a partner who lost every device: a one-use code for their new home
+    /// (`duet init`, then `duet join CODE`) that rejoins as the same member. Their old
+    /// devices leave the journal and its key changes now; private drafts can't come back
+    Restore {
+        /// The journal: id, id prefix or title
+        #[arg(long, short = 'j', value_name = "J")]
+        journal: String,
+        /// The member: name, id or id prefix
+        #[arg(long, value_name = "M")]
+        member: String,
+        #[command(flatten)]
+        ttl: TtlArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -281,6 +281,13 @@ def test_two_partners_through_a_relay(relay):
     run(ada.revoke_device(devices[0]))
     with pytest.raises(DuetError.RelayRefused):
         run(phone.sync_now())
+    # Every key the phone held was replaced; Ben takes the new one and reads on.
+    assert ada.get_journal(j).key_epoch == 2
+    kept = ada.create_entry(j, NewEntry(kind=EntryKind.REFLECTION, body="after the phone"))
+    run(ada.sync_now())
+    run(ben.sync_now())
+    assert ben.get_entry(kept).body == "after the phone"
+    assert ben.get_journal(j).key_epoch == 2
 
     # Ada removes Ben: what she writes next never reaches him.
     with pytest.raises(DuetError.NotAllowed):
@@ -291,6 +298,32 @@ def test_two_partners_through_a_relay(relay):
     run(ben.sync_now())  # Ben's own syncing goes on
     with pytest.raises(DuetError.NotFound):
         ben.get_entry(after)
+
+
+def test_a_partner_brings_back_one_who_lost_every_device(relay):
+    ada = DuetClient.init(tmp("ada-lost"), "Ada", relay)
+    ben = DuetClient.init(tmp("ben-restores"), "Ben", relay)
+    j = ada.create_journal("Us")
+    assert run(ben.join(run(ada.create_invite(j)).code)) == j
+    old = ada.create_entry(j, NewEntry(kind=EntryKind.REFLECTION, body="from before"))
+    run(ada.sync_now())
+    run(ben.sync_now())
+
+    # Every device of Ada's is gone; Ben makes her a restore code.
+    code = run(ben.restore_member(j, ada.identity().member_id))
+    assert ben.get_journal(j).key_epoch == 2
+    again = DuetClient.init(tmp("ada-again"), "Ada", relay)
+    assert run(again.join(code.code)) == j
+    assert again.identity().member_id == ada.identity().member_id
+    assert again.get_entry(old).body == "from before"
+    back = again.create_entry(j, NewEntry(kind=EntryKind.REFLECTION, body="I'm back"))
+    run(again.sync_now())
+    run(ben.sync_now())
+    assert ben.get_entry(back).author_id == ada.identity().member_id
+    # Her old device is out of the journal: it reads nothing written since.
+    run(ada.sync_now())
+    with pytest.raises(DuetError.NotFound):
+        ada.get_entry(back)
 
 
 def test_prompt_answers_stay_sealed_until_both_answered(relay):

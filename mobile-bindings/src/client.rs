@@ -473,6 +473,21 @@ impl DuetClient {
             .await
     }
 
+    /// For a partner who lost every device: a one-use code their new device (a fresh
+    /// `DuetClient`, then `join(code)`) uses to rejoin as the same member. Their old devices
+    /// leave the journal and its key rotates now; their private drafts can't come back
+    /// this way.
+    #[uniffi::method(default(ttl_secs = None))]
+    pub async fn restore_member(
+        &self,
+        journal_id: SpaceId,
+        member_id: MemberId,
+        ttl_secs: Option<u64>,
+    ) -> Result<Invite, DuetError> {
+        self.net(|d| async move { d.restore_member(&journal_id, &member_id, ttl_secs).await })
+            .await
+    }
+
     /// The relay ids of my devices, this one first (empty before the first sync). Pass
     /// one to `revokeDevice` to cut off a lost phone.
     pub fn devices(&self) -> Result<Vec<RelayDeviceId>, DuetError> {

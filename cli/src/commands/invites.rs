@@ -1,7 +1,7 @@
-//! Partners in a journal: `invite create`, `join`, `member remove`.
+//! Partners in a journal: `invite create`, `join`, `member remove`, `member restore`.
 
 use duet_core::clock::rfc3339;
-use duet_core::{Duet, Error, Invite, Result, SpaceKind};
+use duet_core::{Duet, Error, Invite, Journal, MemberId, Result, SpaceKind};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
@@ -68,18 +68,60 @@ pub fn join(rt: &Runtime, duet: &Duet, code: &str) -> Result<Report> {
          Sync any time with `duet sync`, or stay live with `duet watch`.",
         journal.title, journal.id, journal.id
     );
-    Ok(Report::new(journal_json(&journal)?, text))
+    // Who this home is now: a restore code makes it the member it names.
+    let mut json = journal_json(&journal)?;
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert("member".into(), json!(duet.identity().member));
+    }
+    Ok(Report::new(json, text))
 }
 
-pub fn remove_member(rt: &Runtime, duet: &Duet, journal: &str, member: &str) -> Result<Report> {
+/// The journal and the partner a `member` command is about.
+fn partner_of(duet: &Duet, journal: &str, member: &str) -> Result<(Journal, MemberId)> {
     let journal = resolve::journal(duet, journal)?;
     if journal.kind == SpaceKind::Personal {
         return Err(Error::InvalidInput {
             field: "journal",
-            reason: "your personal space has no partner to remove".into(),
+            reason: "your personal space has no partner in it".into(),
         });
     }
     let member = resolve::member(duet, &journal, member)?;
+    Ok((journal, member))
+}
+
+pub fn restore_member(
+    rt: &Runtime,
+    duet: &Duet,
+    journal: &str,
+    member: &str,
+    ttl_secs: Option<u64>,
+) -> Result<Report> {
+    let (journal, member) = partner_of(duet, journal, member)?;
+    let name = Names::load(duet)?.member(&member);
+    let invite = rt.block_on(duet.restore_member(&journal.id, &member, ttl_secs))?;
+    let journal = duet.journal(&journal.id)?;
+    let text = format!(
+        "A restore code for {name} in “{}” (one use, until {}):\n\n  {}\n\n\
+         On their new device: `duet init --name …`, then `duet join CODE` (or open {}).\n\
+         Their old devices left the journal and its key changed. Their private drafts can't \
+         come back this way: only a recovery kit holds those.",
+        journal.title,
+        rfc3339(invite.expires_at.saturating_mul(1000)),
+        invite.code,
+        invite.uri
+    );
+    let mut json = invite_json(&invite)?;
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert("member".into(), json!(member));
+        obj.insert("name".into(), json!(name));
+        obj.insert("key_epoch".into(), json!(journal.key_epoch));
+        obj.insert("drafts_restored".into(), json!(false));
+    }
+    Ok(Report::new(json, text))
+}
+
+pub fn remove_member(rt: &Runtime, duet: &Duet, journal: &str, member: &str) -> Result<Report> {
+    let (journal, member) = partner_of(duet, journal, member)?;
     let name = Names::load(duet)?.member(&member);
     rt.block_on(duet.remove_member(&journal.id, &member))?;
     let journal = duet.journal(&journal.id)?;

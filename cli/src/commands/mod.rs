@@ -62,6 +62,11 @@ pub fn run(
         Command::Member(MemberCommand::Remove { journal, member }) => {
             invites::remove_member(rt, &duet, &journal, &member)
         }
+        Command::Member(MemberCommand::Restore {
+            journal,
+            member,
+            ttl,
+        }) => invites::restore_member(rt, &duet, &journal, &member, ttl.secs()),
         Command::Device(DeviceCommand::Link { ttl }) => devices::link(rt, &duet, ttl.secs()),
         Command::Device(DeviceCommand::List) => devices::list(&duet),
         Command::Device(DeviceCommand::Revoke { id }) => devices::revoke(rt, &duet, &id),

@@ -424,3 +424,37 @@ fn revoking_a_lost_phone_rotates_the_journals_key() {
     assert_eq!((exit, err.as_str()), (7, "relay_refused"));
     assert!(!entry_ids(&phone.entries(&j)).contains(&after));
 }
+
+/// Partner-assisted restore through the CLI: Ben's `member restore` prints a one-use code;
+/// Ada's new home (`init`, then `join CODE`) is Ada again — same member, her entries hers —
+/// and her old home is out of the journal, whose key changed.
+#[test]
+fn a_partner_restores_one_who_lost_every_device() {
+    let relay = RelayProcess::temp();
+    let url = relay.url();
+    let (a, b, j) = Home::partners_at(&url);
+    let first = a.write(&j, "from before");
+    a.sync();
+    b.sync();
+    let ada = a.ok(&["whoami"])["member"].clone();
+    let (exit, err) = b.fail(&["member", "restore", "--journal", "Us", "--member", "me"]);
+    assert_eq!((exit, err.as_str()), (1, "not_allowed"));
+
+    let code = b.ok(&["member", "restore", "--journal", "Us", "--member", "ada"]);
+    assert!(s(&code["code"]).starts_with("DUET-"), "{code}");
+    assert_eq!(code["member"], ada, "{code}");
+    assert_eq!(code["key_epoch"], 2, "{code}");
+    assert_eq!(code["drafts_restored"], false, "{code}");
+    let again = Home::init_at("Ada", Some(&url));
+    let joined = again.ok(&["join", &s(&code["code"])]);
+    assert_eq!(joined["member"], ada, "{joined}");
+    assert_eq!(again.ok(&["whoami"])["member"], ada);
+    assert!(entry_ids(&again.entries(&j)).contains(&first));
+
+    let back = again.write(&j, "back again");
+    again.sync();
+    b.sync();
+    assert!(entry_ids(&b.entries(&j)).contains(&back));
+    let _ = a.run(&["sync"]);
+    assert!(!entry_ids(&a.entries(&j)).contains(&back));
+}

@@ -105,6 +105,16 @@ pub(crate) struct Inner {
     registration_token: Option<String>,
 }
 
+impl Inner {
+    /// This home now acts as another member (a partner-assisted restore; the store row is
+    /// written by the caller). Who wrote what is looked up afresh.
+    pub(crate) fn adopt(&mut self, member: MemberId, name: &str) {
+        self.me.member = member;
+        self.me.name = name.to_string();
+        self.devices = None;
+    }
+}
+
 impl Duet {
     /// Create a new home: this device's identity and the person's private space.
     pub fn init(home: impl AsRef<Path>, name: &str, opts: Options) -> Result<Duet> {

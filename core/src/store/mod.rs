@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::clock::Millis;
 use crate::crypto::{Epoch, SpaceKey};
 use crate::error::{Error, Result};
-use crate::ids::SpaceId;
+use crate::ids::{MemberId, SpaceId};
 use crate::model::{Identity, SpaceKind};
 
 /// How hard a commit works to survive power loss.
@@ -133,6 +133,15 @@ pub(crate) fn set_identity(conn: &Connection, id: &Identity, now: Millis) -> Res
             id.personal_space.to_string(),
             now
         ],
+    )?;
+    Ok(())
+}
+
+/// Take on another member id and name (a partner-assisted restore, on a new home).
+pub(crate) fn set_member(conn: &Connection, member: &MemberId, name: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE identity SET member_id = ?1, name = ?2 WHERE id = 1",
+        params![member.to_string(), name],
     )?;
     Ok(())
 }

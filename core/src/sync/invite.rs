@@ -31,6 +31,16 @@ pub(crate) struct Wrapped {
     pub person: Option<Person>,
     /// For a device link: invites to each of the person's journals.
     pub journals: Vec<JournalCode>,
+    /// For a partner-assisted restore: the member the joining home becomes.
+    #[serde(default)]
+    pub restore: Option<Restored>,
+}
+
+/// Who a restore code brings back: a member of the journal whose devices are all lost.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Restored {
+    pub member: MemberId,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -267,6 +277,7 @@ mod tests {
             }],
             person: None,
             journals: vec![],
+            restore: None,
         };
         let wrapped = s.wrap(&w).unwrap();
         assert_eq!(s.unwrap(&wrapped).unwrap().space, w.space);

@@ -18,6 +18,17 @@ use super::client::RelayClient;
 use super::invite::{self, Invite, Person, Secret, Wrapped};
 use super::members::record_relay_device;
 
+/// What an invite's payload carries besides the space and its keys.
+#[derive(Debug, Default)]
+pub(super) struct Extras {
+    /// A device link's person.
+    pub person: Option<Person>,
+    /// A device link's invites to the person's journals.
+    pub journals: Vec<invite::JournalCode>,
+    /// A restore code's member.
+    pub restore: Option<invite::Restored>,
+}
+
 impl Duet {
     /// Create an invite to a journal: a text code and a `duet:` URI for the partner.
     pub async fn create_invite(&self, journal: &SpaceId, ttl_secs: Option<u64>) -> Result<Invite> {
@@ -36,8 +47,7 @@ impl Duet {
                 journal,
                 SpaceKind::Journal,
                 InviteKind::Partner,
-                None,
-                Vec::new(),
+                Extras::default(),
                 ttl_secs,
             )
             .await?;
@@ -49,15 +59,13 @@ impl Duet {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn make_invite(
+    pub(super) async fn make_invite(
         &self,
         c: &RelayClient,
         space: &SpaceId,
         kind: SpaceKind,
         admits: InviteKind,
-        person: Option<Person>,
-        journals: Vec<invite::JournalCode>,
+        extras: Extras,
         ttl_secs: Option<u64>,
     ) -> Result<(Secret, i64)> {
         self.ensure_on_relay(c, space).await?;
@@ -75,8 +83,9 @@ impl Duet {
             space: *space,
             kind,
             keys,
-            person,
-            journals,
+            person: extras.person,
+            journals: extras.journals,
+            restore: extras.restore,
         })?;
         let created = c
             .create_invite(
@@ -108,6 +117,16 @@ impl Duet {
             return Err(Error::NotAllowed(
                 "this code links a device; use it on a new device with `duet device join`".into(),
             ));
+        }
+        if let Some(r) = &w.restore
+            && let Err(e) = self.adopt_member(r)
+        {
+            // Out of the journal again, so that it stays open to the home the code was for.
+            let me = rstore::relay(&self.lock().conn)?.and_then(|r| r.device_id);
+            if let Some(me) = me {
+                let _ = c.remove_member(w.space.0, me).await;
+            }
+            return Err(e);
         }
         let space = self.accept_space(&w)?;
         let mut report = SyncReport::default();
@@ -161,8 +180,7 @@ impl Duet {
                         &j.id,
                         SpaceKind::Journal,
                         InviteKind::Device,
-                        None,
-                        Vec::new(),
+                        Extras::default(),
                         ttl_secs,
                     )
                     .await?;
@@ -180,8 +198,11 @@ impl Duet {
                 &me.personal_space,
                 SpaceKind::Personal,
                 InviteKind::Device,
-                Some(person),
-                journals,
+                Extras {
+                    person: Some(person),
+                    journals,
+                    restore: None,
+                },
                 ttl_secs,
             )
             .await?;

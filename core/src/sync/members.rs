@@ -145,17 +145,64 @@ impl Duet {
     /// announced to the relay, which then refuses anything sealed under an older key — so
     /// nothing written afterwards can be read with what they hold.
     pub async fn remove_member(&self, journal: &SpaceId, member: &MemberId) -> Result<()> {
+        self.partner_in(journal, member)?;
+        self.sync_now().await?;
+        let c = self.relay_client()?;
+        self.remove_at_relay(&c, journal, member).await?;
+        let member = *member;
+        // The new key is kept before the relay hears of it: a relay at an epoch this device
+        // has no key for would refuse everything it pushes there.
+        let epoch = self.write(|tx| {
+            let (epoch, _) = tx.key(journal)?;
+            let key = SpaceKey::generate();
+            tx.put_key(journal, epoch + 1, &key)?;
+            add_to_keyring(tx, journal, &[(epoch + 1, key)])?;
+            let meta = tx.meta_ref(journal)?;
+            let now = tx.now;
+            // Sealed with the new key: the removed partner can't read even this.
+            tx.change(meta, |m| doc::meta::mark_removed(m, &member, now))?;
+            Ok(epoch + 1)
+        })?;
+        // From now on the relay refuses what a device that missed the rotation seals under
+        // the old key (it pulls my key ring and seals again). A failed announcement is
+        // made again at the next sync (`announce_epochs`).
+        self.announce_epochs(&c, journal, epoch.saturating_sub(1), epoch)
+            .await?;
+        // My key ring (personal space) goes first, then the journal under the new key.
+        let mut report = SyncReport::default();
+        self.push_outbox(&c, &mut report).await?;
+        tracing::info!(journal = %journal, "member removed and key rotated");
+        Ok(())
+    }
+}
+
+impl Duet {
+    /// The journal, when `member` is in it and isn't me (whom removal and restore are for).
+    pub(super) fn partner_in(
+        &self,
+        journal: &SpaceId,
+        member: &MemberId,
+    ) -> Result<crate::model::Journal> {
         if *member == self.identity().member {
             return Err(Error::NotAllowed(
-                "you can't remove yourself; ask your partner".into(),
+                "that is you; your partner does this for you".into(),
             ));
         }
         let j = self.journal(journal)?;
         if j.kind != SpaceKind::Journal || !j.members.iter().any(|m| m.id == *member) {
             return Err(Error::not_found("member", member));
         }
-        self.sync_now().await?;
-        let c = self.relay_client()?;
+        Ok(j)
+    }
+
+    /// Every device of `member` leaves the journal at the relay (one device per person:
+    /// the relay removes the whole person; see `removal_targets`).
+    pub(super) async fn remove_at_relay(
+        &self,
+        c: &RelayClient,
+        journal: &SpaceId,
+        member: &MemberId,
+    ) -> Result<()> {
         let (named, already_removed): (Vec<Uuid>, bool) = self.read(|tx| {
             let meta = tx.meta_ref(journal)?;
             let doc = tx.doc(meta.rowid)?;
@@ -182,29 +229,6 @@ impl Duet {
                 Err(e) => return Err(e),
             }
         }
-        let member = *member;
-        // The new key is kept before the relay hears of it: a relay at an epoch this device
-        // has no key for would refuse everything it pushes there.
-        let epoch = self.write(|tx| {
-            let (epoch, _) = tx.key(journal)?;
-            let key = SpaceKey::generate();
-            tx.put_key(journal, epoch + 1, &key)?;
-            add_to_keyring(tx, journal, &[(epoch + 1, key)])?;
-            let meta = tx.meta_ref(journal)?;
-            let now = tx.now;
-            // Sealed with the new key: the removed partner can't read even this.
-            tx.change(meta, |m| doc::meta::mark_removed(m, &member, now))?;
-            Ok(epoch + 1)
-        })?;
-        // From now on the relay refuses what a device that missed the rotation seals under
-        // the old key (it pulls my key ring and seals again). A failed announcement is
-        // made again at the next sync (`announce_epochs`).
-        self.announce_epochs(&c, journal, epoch.saturating_sub(1), epoch)
-            .await?;
-        // My key ring (personal space) goes first, then the journal under the new key.
-        let mut report = SyncReport::default();
-        self.push_outbox(&c, &mut report).await?;
-        tracing::info!(journal = %journal, "member removed and key rotated");
         Ok(())
     }
 }

@@ -27,6 +27,7 @@ pub mod policy;
 mod pull;
 mod push;
 mod relay;
+mod restore;
 mod snapshots;
 #[cfg(test)]
 mod testkit;

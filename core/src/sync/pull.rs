@@ -135,7 +135,9 @@ impl Duet {
     /// for this device are taken first (once per pull); a blob whose key still isn't here
     /// waits — the page is cut before it and this space's pull stops there — rather than
     /// being quarantined, since its key may come with a later drop. An epoch beyond the
-    /// announced one is a forgery and is quarantined as before. Returns whether it cut.
+    /// announced one is a forgery and is quarantined as before, and so is everything in a
+    /// space I was removed from (no key will come: a relay that let me back in gives me
+    /// nothing to wait for). Returns whether it cut.
     async fn hold_back_unkeyed(
         &self,
         c: &RelayClient,
@@ -149,7 +151,8 @@ impl Duet {
                 .position(|b| crypto::epoch_of(&b.data).is_ok_and(|e| e > held && e <= announced))
         };
         let held = store::key_epoch(&self.lock().conn, space)?;
-        if ahead(page, held, Epoch::MAX).is_none() {
+        if ahead(page, held, Epoch::MAX).is_none() || rstore::is_removed(&self.lock().conn, space)?
+        {
             return Ok(false);
         }
         if !*asked {

@@ -271,12 +271,40 @@ class DuetBindingsTest {
         assertTrue(ada.uploadSnapshot(j) >= 1uL)
         ada.revokeDevice(devices.first())
         assertThrows<DuetException.RelayRefused> { runBlocking { phone.syncNow() } }
+        // Every key the phone held was replaced; Ben takes the new one and reads on.
+        assertEquals(2u, ada.getJournal(j).keyEpoch)
+        val kept = ada.createEntry(j, NewEntry(kind = EntryKind.REFLECTION, body = "after the phone"))
+        ada.syncNow(); ben.syncNow()
+        assertEquals("after the phone", ben.getEntry(kept).body)
+        assertEquals(2u, ben.getJournal(j).keyEpoch)
         assertThrows<DuetException.NotAllowed> { runBlocking { ada.removeMember(j, ada.identity().memberId) } }
         ada.removeMember(j, ben.identity().memberId)
         val after = ada.createEntry(j, NewEntry(kind = EntryKind.REFLECTION, body = "after Ben left"))
         ada.syncNow(); ben.syncNow()
         assertThrows<DuetException.NotFound> { ben.getEntry(after) }
         phone.close(); ada.close(); ben.close()
+    }
+
+    @Test
+    fun `a partner brings back one who lost every device, as the same member`() = runBlocking {
+        val ada = DuetClient.init(tempDir("ada-lost"), "Ada", relay.url)
+        val ben = DuetClient.init(tempDir("ben-restores"), "Ben", relay.url)
+        val j = ada.createJournal("Us")
+        assertEquals(j, ben.join(ada.createInvite(j).code))
+        val old = ada.createEntry(j, NewEntry(kind = EntryKind.REFLECTION, body = "from before"))
+        ada.syncNow(); ben.syncNow()
+
+        // Every device of Ada's is gone; Ben makes her a restore code.
+        val code = ben.restoreMember(j, ada.identity().memberId)
+        assertEquals(2u, ben.getJournal(j).keyEpoch)
+        val again = DuetClient.init(tempDir("ada-again"), "Ada", relay.url)
+        assertEquals(j, again.join(code.code))
+        assertEquals(ada.identity().memberId, again.identity().memberId)
+        assertEquals("from before", again.getEntry(old).body)
+        val next = again.createEntry(j, NewEntry(kind = EntryKind.REFLECTION, body = "I'm back"))
+        again.syncNow(); ben.syncNow()
+        assertEquals(ada.identity().memberId, ben.getEntry(next).authorId)
+        ada.close(); ben.close(); again.close()
     }
 
     @Test
