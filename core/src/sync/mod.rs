@@ -125,16 +125,18 @@ impl Duet {
         // Rotations first: nothing is pushed under a key before it is dropped for the
         // devices that need it.
         self.send_key_drops(&c).await?;
-        // A space refused for a key not here yet doesn't stop the rest of the sync; the
-        // sync still ends with that error (its changes stay queued).
-        let mut stale = None;
-        defer_stale(self.push_outbox(&c, &mut report).await, &mut stale)?;
+        // A space refused for a key not here yet doesn't stop the rest of the sync: the pull
+        // may bring the key (a key drop, my key ring), and the second push reseals under
+        // it. The sync ends with that error only if the second push is refused too (its
+        // changes stay queued).
+        defer_stale(self.push_outbox(&c, &mut report).await, &mut None)?;
         self.pull_all(&c, &mut report).await?;
         // With what was pulled: register my answer shares, open answers a share now opens,
         // reveal mine whose round is revealed (what that writes goes out below).
         self.sync_answers(&c).await?;
         self.announce_self()?;
         // Applying may have queued local changes (joining a member list, adding my devices).
+        let mut stale = None;
         defer_stale(self.push_outbox(&c, &mut report).await, &mut stale)?;
         match stale {
             Some(e) => Err(e),
