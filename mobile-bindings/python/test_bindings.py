@@ -300,11 +300,17 @@ def test_two_partners_through_a_relay(relay):
         ben.get_entry(after)
 
 
-def test_a_partner_brings_back_one_who_lost_every_device(relay):
-    ada = DuetClient.init(tmp("ada-lost"), "Ada", relay)
-    ben = DuetClient.init(tmp("ben-restores"), "Ben", relay)
+def couple(relay, tag):
+    """Ada and Ben on the relay, sharing a journal "Us" (Ben joined by Ada's invite)."""
+    ada = DuetClient.init(tmp(f"ada-{tag}"), "Ada", relay)
+    ben = DuetClient.init(tmp(f"ben-{tag}"), "Ben", relay)
     j = ada.create_journal("Us")
     assert run(ben.join(run(ada.create_invite(j)).code)) == j
+    return ada, ben, j
+
+
+def test_a_partner_brings_back_one_who_lost_every_device(relay):
+    ada, ben, j = couple(relay, "restore")
     old = ada.create_entry(j, NewEntry(kind=EntryKind.REFLECTION, body="from before"))
     run(ada.sync_now())
     run(ben.sync_now())
@@ -327,10 +333,7 @@ def test_a_partner_brings_back_one_who_lost_every_device(relay):
 
 
 def test_prompt_answers_stay_sealed_until_both_answered(relay):
-    ada = DuetClient.init(tmp("ada-answers"), "Ada", relay)
-    ben = DuetClient.init(tmp("ben-answers"), "Ben", relay)
-    j = ada.create_journal("Us")
-    assert run(ben.join(run(ada.create_invite(j)).code)) == j
+    ada, ben, j = couple(relay, "answers")
 
     # Ada answers today's prompt; she reads it, Ben's device shows it sealed.
     a = ada.answer_prompt(j, "The way you hum while cooking.", title="Small things")

@@ -29,9 +29,14 @@ pub fn create(rt: &Runtime, duet: &Duet, journal: &str, ttl_secs: Option<u64>) -
         invite.code,
         invite.uri
     );
-    let mut json = invite_json(&invite)?;
-    if let Some(obj) = json.as_object_mut() {
-        obj.insert("title".into(), json!(journal.title));
+    code_report(&invite, text, json!({ "title": journal.title }))
+}
+
+/// A code's report: the invite's JSON with `extra`'s fields added.
+fn code_report(invite: &Invite, text: String, extra: Value) -> Result<Report> {
+    let mut json = invite_json(invite)?;
+    if let (Some(obj), Value::Object(more)) = (json.as_object_mut(), extra) {
+        obj.extend(more);
     }
     Ok(Report::new(json, text))
 }
@@ -100,24 +105,21 @@ pub fn restore_member(
     let name = Names::load(duet)?.member(&member);
     let invite = rt.block_on(duet.restore_member(&journal.id, &member, ttl_secs))?;
     let journal = duet.journal(&journal.id)?;
+    let until = rfc3339(invite.expires_at.saturating_mul(1000));
     let text = format!(
-        "A restore code for {name} in “{}” (one use, until {}):\n\n  {}\n\n\
+        "A restore code for {name} in “{}” (one use, until {until}):\n\n  {}\n\n\
          On their new device: `duet init --name …`, then `duet join CODE` (or open {}).\n\
          Their old devices left the journal and its key changed. Their private drafts can't \
          come back this way: only a recovery kit holds those.",
-        journal.title,
-        rfc3339(invite.expires_at.saturating_mul(1000)),
-        invite.code,
-        invite.uri
+        journal.title, invite.code, invite.uri
     );
-    let mut json = invite_json(&invite)?;
-    if let Some(obj) = json.as_object_mut() {
-        obj.insert("member".into(), json!(member));
-        obj.insert("name".into(), json!(name));
-        obj.insert("key_epoch".into(), json!(journal.key_epoch));
-        obj.insert("drafts_restored".into(), json!(false));
-    }
-    Ok(Report::new(json, text))
+    let extra = json!({
+        "member": member,
+        "name": name,
+        "key_epoch": journal.key_epoch,
+        "drafts_restored": false,
+    });
+    code_report(&invite, text, extra)
 }
 
 pub fn remove_member(rt: &Runtime, duet: &Duet, journal: &str, member: &str) -> Result<Report> {

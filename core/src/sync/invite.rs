@@ -177,6 +177,16 @@ impl Secret {
     }
 
     /// A `duet:join?code=…&relay=…` URI, fit for a QR code.
+    /// The invite as shown to the one who made it.
+    pub(crate) fn invite(&self, relay: &str, journal: SpaceId, expires_at: i64) -> Invite {
+        Invite {
+            code: self.code(),
+            uri: self.uri(relay),
+            journal,
+            expires_at,
+        }
+    }
+
     pub(crate) fn uri(&self, relay: &str) -> String {
         let relay: String = url::form_urlencoded::byte_serialize(relay.as_bytes()).collect();
         format!("{URI_PREFIX}?code={}&relay={relay}", self.code())

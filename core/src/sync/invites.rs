@@ -41,22 +41,23 @@ impl Duet {
         }
         self.sync_now().await?;
         let c = self.relay_client()?;
+        self.partner_invite(&c, journal, Extras::default(), ttl_secs)
+            .await
+    }
+
+    /// A partner invite to a journal, as shown to the one who made it.
+    pub(super) async fn partner_invite(
+        &self,
+        c: &RelayClient,
+        journal: &SpaceId,
+        extras: Extras,
+        ttl_secs: Option<u64>,
+    ) -> Result<Invite> {
+        let kind = InviteKind::Partner;
         let (secret, expires_at) = self
-            .make_invite(
-                &c,
-                journal,
-                SpaceKind::Journal,
-                InviteKind::Partner,
-                Extras::default(),
-                ttl_secs,
-            )
+            .make_invite(c, journal, SpaceKind::Journal, kind, extras, ttl_secs)
             .await?;
-        Ok(Invite {
-            code: secret.code(),
-            uri: secret.uri(c.base().as_str()),
-            journal: *journal,
-            expires_at,
-        })
+        Ok(secret.invite(c.base().as_str(), *journal, expires_at))
     }
 
     pub(super) async fn make_invite(
@@ -206,12 +207,7 @@ impl Duet {
                 ttl_secs,
             )
             .await?;
-        Ok(Invite {
-            code: secret.code(),
-            uri: secret.uri(c.base().as_str()),
-            journal: me.personal_space,
-            expires_at,
-        })
+        Ok(secret.invite(c.base().as_str(), me.personal_space, expires_at))
     }
 
     /// Set up a new home as another device of the person who made `code` (with

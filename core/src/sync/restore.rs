@@ -12,8 +12,6 @@
 //! A partner never revokes the other's devices (design, "Threat model"): the old devices
 //! are put out of this journal only; their tokens still reach their own personal space.
 
-use duet_proto::InviteKind;
-
 use crate::crypto::SpaceKey;
 use crate::engine::Duet;
 use crate::engine::keyring::add_to_keyring;
@@ -67,26 +65,13 @@ impl Duet {
             member: *member,
             name,
         };
-        let (secret, expires_at) = self
-            .make_invite(
-                &c,
-                journal,
-                SpaceKind::Journal,
-                InviteKind::Partner,
-                Extras {
-                    restore: Some(restore),
-                    ..Extras::default()
-                },
-                ttl_secs,
-            )
-            .await?;
+        let extras = Extras {
+            restore: Some(restore),
+            ..Extras::default()
+        };
+        let invite = self.partner_invite(&c, journal, extras, ttl_secs).await?;
         tracing::info!(%journal, epoch, "restore code made; the member's old devices are out");
-        Ok(Invite {
-            code: secret.code(),
-            uri: secret.uri(c.base().as_str()),
-            journal: *journal,
-            expires_at,
-        })
+        Ok(invite)
     }
 
     /// Become the member a restore code names: only on a new home, where nothing was

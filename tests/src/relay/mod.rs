@@ -15,10 +15,12 @@
 //! Traffic goes to 127.0.0.1 only: the relay listens there and the HTTP client ignores any
 //! proxy settings.
 
+mod cast;
 mod client;
 mod http;
 mod live;
 
+pub use cast::RawCouple;
 pub use client::{Client, InviteSecret, random_blob, random_blob_id, random_bytes};
 pub use http::{Body, ClientError, Response, http_client, refusal, refused, send};
 pub use live::{LiveConn, LiveEvent, live_url};

@@ -3,7 +3,7 @@
 //! has answered the round too, or once revealed early; everyone else hears 404, and bad
 //! round ids and shares are refused with nothing stored.
 
-use duet_e2e::relay::{Body, Client, ClientError, RelayProcess, random_bytes, refusal, send};
+use duet_e2e::relay::{Body, Client, ClientError, RawCouple, random_bytes, refusal, send};
 use duet_proto::{AnswerShare, Answers, ErrorCode};
 use reqwest::Method;
 use uuid::Uuid;
@@ -52,38 +52,15 @@ async fn person(c: &Client) -> Uuid {
     c.whoami().await.unwrap().person
 }
 
-/// A journal of two partners, A with a second device, and a stranger.
-struct Couple {
-    /// Killed when the couple is dropped, so tests hold the couple and borrow its clients.
-    _relay: RelayProcess,
-    a: Client,
-    a2: Client,
-    b: Client,
-    stranger: Client,
-    space: Uuid,
-}
-
-async fn couple() -> Couple {
-    let relay = RelayProcess::temp();
-    let url = relay.url();
-    let (a, b, space) = Client::partners(&url).await.unwrap();
-    let a2 = Client::register(&url).await.unwrap();
-    a.admit_own_device(space, &a2).await.unwrap();
-    let stranger = Client::register(&url).await.unwrap();
-    Couple {
-        _relay: relay,
-        a,
-        a2,
-        b,
-        stranger,
-        space,
-    }
+/// A journal of two partners, A with a second device (`a_devices[0]`), and a stranger.
+async fn couple() -> RawCouple {
+    RawCouple::start(1).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_share_is_sealed_until_both_partners_answered() {
     let c = couple().await;
-    let (a, a2, b, stranger, space) = (&c.a, &c.a2, &c.b, &c.stranger, c.space);
+    let (a, a2, b, stranger, space) = (&c.a, &c.a_devices[0], &c.b, &c.stranger, c.space);
     let (pa, pb) = (person(a).await, person(b).await);
     assert_eq!(person(a2).await, pa, "linked: one person");
     let (share_a, share_b) = (random_bytes(32), random_bytes(32));
@@ -165,7 +142,7 @@ async fn an_early_reveal_shows_the_share_without_answering() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_share_of_a_person_stays() {
     let c = couple().await;
-    let (a, a2, b, space) = (&c.a, &c.a2, &c.b, c.space);
+    let (a, a2, b, space) = (&c.a, &c.a_devices[0], &c.b, c.space);
     let pa = person(a).await;
     let first = random_bytes(32);
     put(a, space, ROUND, &first).await.unwrap();
@@ -252,7 +229,7 @@ async fn bad_round_ids_and_shares_are_refused_and_store_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_members_with_live_tokens_reach_the_answers() {
     let c = couple().await;
-    let (a, a2, b, space) = (&c.a, &c.a2, &c.b, c.space);
+    let (a, a2, b, space) = (&c.a, &c.a_devices[0], &c.b, c.space);
     put(a, space, ROUND, &random_bytes(32)).await.unwrap();
     put(b, space, ROUND, &random_bytes(32)).await.unwrap();
     let base = a.base().to_string();

@@ -4,7 +4,9 @@
 //! epoch, takes drops only for the space's announced epoch, refuses oversized lists with
 //! nothing stored, and forgets a device's drops when it is revoked.
 
-use duet_e2e::relay::{Body, Client, ClientError, RelayProcess, random_bytes, refusal, send};
+use duet_e2e::relay::{
+    Body, Client, ClientError, RawCouple, RelayProcess, random_bytes, refusal, send,
+};
 use duet_e2e::store;
 use duet_proto::limits::{MAX_KEY_DROP_BYTES, MAX_KEY_DROPS};
 use duet_proto::{ErrorCode, HeldDrop, KeyDrop, KeyDrops};
@@ -26,16 +28,17 @@ struct Cast {
 }
 
 async fn cast() -> Cast {
-    let relay = RelayProcess::temp();
-    let url = relay.url();
-    let (ada, ben, space) = Client::partners(&url).await.unwrap();
-    let tablet = Client::register(&url).await.unwrap();
-    ada.admit_own_device(space, &tablet).await.unwrap();
-    let phone = Client::register(&url).await.unwrap();
-    ada.admit_own_device(space, &phone).await.unwrap();
-    let stranger = Client::register(&url).await.unwrap();
+    let RawCouple {
+        relay,
+        a: ada,
+        a_devices,
+        b: ben,
+        stranger,
+        space,
+    } = RawCouple::start(2).await;
     stranger.new_space().await.unwrap();
     ada.announce_epoch(space, 2).await.unwrap();
+    let [tablet, phone] = <[Client; 2]>::try_from(a_devices).unwrap();
     Cast {
         relay,
         ada,
