@@ -4,20 +4,14 @@
 //! partner's answer unread until they have answered too. A share alone opens nothing, and
 //! none is ever logged.
 
-use std::sync::Arc;
-
-use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use duet_proto::{AnswerInfo, AnswerShare, Answers};
 use uuid::Uuid;
 
-use super::spaces::require_member;
-use crate::auth::Caller;
+use super::member::{Member, SpacePath};
 use crate::cbor::{Cbor, CborResponse};
 use crate::error::ApiError;
-use crate::extract::Path;
-use crate::state::{AppState, now_ms};
+use crate::state::now_ms;
 use crate::storage::StoredAnswer;
 
 /// The path of every answers route.
@@ -30,43 +24,35 @@ pub struct RoundPath {
     round: String,
 }
 
-/// The round of an answers route, for a member of its space: extracting it authenticates
-/// the caller, answers 404 to anyone who isn't a member, then `invalid_request` unless the
-/// round is a round id — before the body is read, so a stranger hears 404 whatever it sends.
-#[derive(Debug)]
-pub struct MemberRound {
-    caller: Caller,
-    space: Uuid,
-    id: String,
-}
+impl SpacePath for RoundPath {
+    fn space(&self) -> Uuid {
+        self.space
+    }
 
-impl FromRequestParts<Arc<AppState>> for MemberRound {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        let Path(RoundPath { space, round }) = Path::from_request_parts(parts, state).await?;
-        require_member(state, space, &caller).await?;
-        if !duet_proto::answers::is_round_id(&round) {
-            return Err(ApiError::invalid(format!(
+    /// `invalid_request` unless the round is a round id (after membership: a stranger hears
+    /// 404 whatever it sends).
+    fn validate(&self) -> Result<(), ApiError> {
+        if duet_proto::answers::is_round_id(&self.round) {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(format!(
                 "a round id is 1 to {} characters of A-Z a-z 0-9 . _ : -",
                 duet_proto::limits::MAX_ROUND_LEN
-            )));
+            )))
         }
-        Ok(MemberRound {
-            caller,
-            space,
-            id: round,
-        })
     }
 }
 
+/// The round of an answers route, for a member of its space.
+pub type MemberRound = Member<RoundPath>;
+
 /// The round's answers as the caller may see them.
-async fn seen(state: &AppState, round: &MemberRound) -> Result<CborResponse<Answers>, ApiError> {
-    let stored = state.store.answers(round.space, &round.id).await?;
+async fn seen(round: &MemberRound) -> Result<CborResponse<Answers>, ApiError> {
+    let stored = round
+        .state
+        .store
+        .answers(round.space, &round.path.round)
+        .await?;
     Ok(CborResponse(
         StatusCode::OK,
         as_seen_by(stored, round.caller.person),
@@ -106,7 +92,6 @@ fn as_seen_by(stored: Vec<StoredAnswer>, asker: Uuid) -> Answers {
               (status = 413, description = "The space holds as many prompt answers as it may (`quota_exceeded`), or the body is too large", body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put(
-    State(state): State<Arc<AppState>>,
     round: MemberRound,
     Cbor(req): Cbor<AnswerShare>,
 ) -> Result<CborResponse<Answers>, ApiError> {
@@ -115,19 +100,20 @@ pub async fn put(
         .as_slice()
         .try_into()
         .map_err(|_| ApiError::invalid("an answer share is 32 bytes"))?;
-    let fresh = state
+    let fresh = round
+        .state
         .store
         .put_answer(
             round.space,
-            &round.id,
+            &round.path.round,
             round.caller.person,
             share,
             now_ms(),
-            state.limits.max_answers_per_space,
+            round.state.limits.max_answers_per_space,
         )
         .await?;
     if fresh {
-        state.metrics.answer_shares.inc();
+        round.state.metrics.answer_shares.inc();
     }
     tracing::debug!(
         space = %round.space,
@@ -135,7 +121,7 @@ pub async fn put(
         fresh,
         "answer share registered"
     );
-    seen(&state, &round).await
+    seen(&round).await
 }
 
 /// Who answered a round, and the shares the caller may see (an empty list when nobody has).
@@ -146,11 +132,8 @@ pub async fn put(
               (status = 400, description = "A bad round id", body = duet_proto::ErrorBody),
               (status = 404, body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    round: MemberRound,
-) -> Result<CborResponse<Answers>, ApiError> {
-    seen(&state, &round).await
+pub async fn list(round: MemberRound) -> Result<CborResponse<Answers>, ApiError> {
+    seen(&round).await
 }
 
 /// Reveal the caller's person's answer to a round before the others answered: from then on
@@ -162,13 +145,11 @@ pub async fn list(
               (status = 400, description = "A bad round id", body = duet_proto::ErrorBody),
               (status = 404, description = "No such space, or the caller hasn't answered the round", body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn reveal(
-    State(state): State<Arc<AppState>>,
-    round: MemberRound,
-) -> Result<StatusCode, ApiError> {
-    if !state
+pub async fn reveal(round: MemberRound) -> Result<StatusCode, ApiError> {
+    if !round
+        .state
         .store
-        .reveal_answer(round.space, &round.id, round.caller.person)
+        .reveal_answer(round.space, &round.path.round, round.caller.person)
         .await?
     {
         return Err(ApiError::new(

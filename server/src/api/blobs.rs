@@ -1,22 +1,40 @@
 //! The sealed-blob log: push (idempotent, acknowledged once committed), pull (paged), and
 //! snapshots.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::StatusCode;
 use duet_proto::limits::{DEFAULT_PULL_PAGE, MAX_PULL_PAGE};
 use duet_proto::{ErrorCode, Pulled, Push, Pushed, Snapshot};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::spaces::require_member;
+use super::member::{Gate, Member};
 use crate::auth::Caller;
 use crate::cbor::{CborBody, CborResponse};
 use crate::error::ApiError;
-use crate::extract::{Path, Query};
+use crate::extract::Query;
 use crate::state::{AppState, now_ms};
 use crate::storage::AppendLimits;
+
+/// The push rate limit, per device: checked before membership, so a refused push costs the
+/// relay no lookup and no body.
+#[derive(Debug)]
+pub struct PushRate;
+
+impl Gate for PushRate {
+    fn admit(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+        state
+            .push_limiter
+            .check_key(&caller.device)
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ));
+                let mut e = ApiError::new(ErrorCode::RateLimited, "too many pushes; slow down");
+                e.retry_after_secs = Some(wait.as_secs().max(1));
+                e
+            })
+    }
+}
 
 /// Append sealed blobs. Idempotent by blob id: a retry gets the sequence numbers the blobs
 /// were first given.
@@ -31,21 +49,15 @@ use crate::storage::AppendLimits;
               (status = 503, description = "Busy with other large bodies; retry after `Retry-After`", body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn push(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(space): Path<Uuid>,
+    // The rate limit and membership first: a refused push costs the relay no body.
+    Member {
+        state,
+        caller,
+        space,
+        ..
+    }: Member<Uuid, PushRate>,
     body: CborBody<Push>,
 ) -> Result<CborResponse<Pushed>, ApiError> {
-    // The rate limit and membership first: a refused push costs the relay no body.
-    if let Err(not_until) = state.push_limiter.check_key(&caller.device) {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(
-            &governor::clock::DefaultClock::default(),
-        ));
-        let mut e = ApiError::new(ErrorCode::RateLimited, "too many pushes; slow down");
-        e.retry_after_secs = Some(wait.as_secs().max(1));
-        return Err(e);
-    }
-    require_member(&state, space, &caller).await?;
     let l = state.limits;
     // Held until the push is stored: the body's bytes stay counted while they are in memory.
     let (req, _room) = body.read(&state, l.max_body_bytes).await?;
@@ -127,12 +139,9 @@ pub struct PullParams {
               (status = 404, body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn pull(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(space): Path<Uuid>,
+    Member { state, space, .. }: Member,
     Query(q): Query<PullParams>,
 ) -> Result<CborResponse<Pulled>, ApiError> {
-    require_member(&state, space, &caller).await?;
     let limit = q.limit.unwrap_or(DEFAULT_PULL_PAGE);
     if limit == 0 || limit > MAX_PULL_PAGE {
         return Err(ApiError::invalid(format!("limit is 1 to {MAX_PULL_PAGE}")));
@@ -177,12 +186,9 @@ fn trim_to_bytes(page: &mut Pulled, max: u64) {
               (status = 503, description = "Busy with other large bodies; retry after `Retry-After`", body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_snapshot(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(space): Path<Uuid>,
+    Member { state, space, .. }: Member,
     body: CborBody<Snapshot>,
 ) -> Result<StatusCode, ApiError> {
-    require_member(&state, space, &caller).await?;
     let (req, _room) = body.read(&state, state.limits.max_body_bytes).await?;
     if req.data.is_empty() {
         return Err(ApiError::invalid("a snapshot is not empty"));
@@ -201,11 +207,8 @@ pub async fn put_snapshot(
     responses((status = 200, body = Snapshot, content_type = "application/cbor"), (status = 404, body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_snapshot(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(space): Path<Uuid>,
+    Member { state, space, .. }: Member,
 ) -> Result<CborResponse<Snapshot>, ApiError> {
-    require_member(&state, space, &caller).await?;
     let s = state
         .store
         .snapshot(space)

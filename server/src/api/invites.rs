@@ -11,7 +11,7 @@ use duet_proto::{
 };
 use uuid::Uuid;
 
-use super::spaces::member_space;
+use super::member::Member;
 use crate::auth::{self, Caller};
 use crate::cbor::{Cbor, CborResponse};
 use crate::error::ApiError;
@@ -29,12 +29,16 @@ use crate::storage::{InviteCap, JoinOutcome, NewInvite};
               (status = 404, body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(space): Path<Uuid>,
+    member: Member,
     Cbor(req): Cbor<CreateInvite>,
 ) -> Result<CborResponse<InviteCreated>, ApiError> {
-    let info = member_space(&state, space, &caller).await?;
+    let info = member.info().await?;
+    let Member {
+        state,
+        caller,
+        space,
+        ..
+    } = member;
     if info.kind == SpaceKind::Personal && req.kind == InviteKind::Partner {
         return Err(ApiError::new(
             ErrorCode::NotAllowed,

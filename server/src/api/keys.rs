@@ -3,20 +3,15 @@
 //! own exchange key and leaves one drop per device here; each device fetches only its own.
 //! The relay sees who drops for whom and when, never a key, and never logs a drop's bytes.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::StatusCode;
 use duet_proto::limits::{MAX_KEY_DROP_BYTES, MAX_KEY_DROPS};
 use duet_proto::{HeldDrops, KeyDrops};
 use uuid::Uuid;
 
-use super::spaces::require_member;
-use crate::auth::Caller;
+use super::member::{Member, SpacePath};
 use crate::cbor::{Cbor, CborResponse};
 use crate::error::ApiError;
-use crate::extract::Path;
-use crate::state::{AppState, now_ms};
+use crate::state::now_ms;
 
 /// The path of `PUT /v1/spaces/{space}/keys/{epoch}`.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
@@ -25,6 +20,12 @@ pub struct EpochPath {
     space: Uuid,
     /// The key epoch the drops carry: the space's announced one
     epoch: u32,
+}
+
+impl SpacePath for EpochPath {
+    fn space(&self) -> Uuid {
+        self.space
+    }
 }
 
 /// Leave the space's key of `epoch` — its current, announced epoch — sealed to other member
@@ -41,12 +42,15 @@ pub struct EpochPath {
               (status = 409, description = "An epoch older than the space's (`stale_epoch`), or one not announced yet (`conflict`)", body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(EpochPath { space, epoch }): Path<EpochPath>,
+    Member {
+        state,
+        caller,
+        space,
+        path: EpochPath { epoch, .. },
+        ..
+    }: Member<EpochPath>,
     Cbor(req): Cbor<KeyDrops>,
 ) -> Result<StatusCode, ApiError> {
-    require_member(&state, space, &caller).await?;
     if !duet_proto::keys::are_key_drops(&req) {
         return Err(ApiError::invalid(format!(
             "key drops are 1 to {MAX_KEY_DROPS} drops of 1 to {MAX_KEY_DROP_BYTES} bytes each"
@@ -71,11 +75,13 @@ pub async fn put(
               (status = 404, body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(space): Path<Uuid>,
+    Member {
+        state,
+        caller,
+        space,
+        ..
+    }: Member,
 ) -> Result<CborResponse<HeldDrops>, ApiError> {
-    require_member(&state, space, &caller).await?;
     let drops = state.store.key_drops(space, caller.device).await?;
     Ok(CborResponse(StatusCode::OK, HeldDrops { drops }))
 }

@@ -6,6 +6,7 @@ pub mod blobs;
 pub mod devices;
 pub mod invites;
 pub mod keys;
+pub mod member;
 pub mod spaces;
 
 use std::sync::Arc;

@@ -7,38 +7,11 @@ use axum::http::StatusCode;
 use duet_proto::{AddMember, CreateSpace, KeyEpoch, SpaceInfo, SpaceKind, SpaceList};
 use uuid::Uuid;
 
+use super::member::{Member, SpacePath};
 use crate::auth::Caller;
 use crate::cbor::{Cbor, CborResponse};
 use crate::error::ApiError;
-use crate::extract::Path;
 use crate::state::{AppState, now_ms};
-
-/// 404 unless the caller is a member.
-pub async fn require_member(
-    state: &AppState,
-    space: Uuid,
-    caller: &Caller,
-) -> Result<(), ApiError> {
-    if state.store.is_member(space, caller.device).await? {
-        Ok(())
-    } else {
-        Err(ApiError::not_found())
-    }
-}
-
-/// The space, for a caller who is a member of it (404 otherwise, as for no such space).
-pub async fn member_space(
-    state: &AppState,
-    space: Uuid,
-    caller: &Caller,
-) -> Result<SpaceInfo, ApiError> {
-    require_member(state, space, caller).await?;
-    state
-        .store
-        .space_info(space)
-        .await?
-        .ok_or_else(ApiError::not_found)
-}
 
 /// Create a space (the client chooses its id); the caller is its first member. The answer
 /// is the same when the id is already someone else's space (then nothing changes and the
@@ -98,12 +71,8 @@ pub async fn list(
     responses((status = 200, body = SpaceInfo, content_type = "application/cbor"),
               (status = 404, body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(space): Path<Uuid>,
-) -> Result<CborResponse<SpaceInfo>, ApiError> {
-    let info = member_space(&state, space, &caller).await?;
+pub async fn get(member: Member) -> Result<CborResponse<SpaceInfo>, ApiError> {
+    let info = member.info().await?;
     Ok(CborResponse(StatusCode::OK, info))
 }
 
@@ -115,12 +84,14 @@ pub async fn get(
     responses((status = 204), (status = 404, body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn add_member(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(space): Path<Uuid>,
+    Member {
+        state,
+        caller,
+        space,
+        ..
+    }: Member,
     Cbor(req): Cbor<AddMember>,
 ) -> Result<StatusCode, ApiError> {
-    require_member(&state, space, &caller).await?;
     // Only the caller's own devices. A partner joins by invite instead, so a member can't
     // pull a stranger's device into a space, nor probe which device ids exist.
     let target = state.store.device(req.device_id).await?;
@@ -147,15 +118,30 @@ pub async fn add_member(
               (status = 409, description = "An older epoch than the space's", body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn announce_epoch(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(space): Path<Uuid>,
+    Member {
+        state,
+        caller,
+        space,
+        ..
+    }: Member,
     Cbor(req): Cbor<KeyEpoch>,
 ) -> Result<StatusCode, ApiError> {
-    require_member(&state, space, &caller).await?;
     let epoch = state.store.raise_epoch(space, req.epoch).await?;
     tracing::info!(%space, epoch, by = %caller.device, "key epoch announced");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The path of `DELETE /v1/spaces/{space}/members/{device}`.
+#[derive(Debug, serde::Deserialize)]
+pub struct MemberPath {
+    space: Uuid,
+    device: Uuid,
+}
+
+impl SpacePath for MemberPath {
+    fn space(&self) -> Uuid {
+        self.space
+    }
 }
 
 /// Remove a member from a space. In a shared journal this removes the whole person the
@@ -166,12 +152,15 @@ pub async fn announce_epoch(
     params(("space" = Uuid, Path), ("device" = Uuid, Path)),
     responses((status = 204), (status = 404, body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn remove_member(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path((space, device)): Path<(Uuid, Uuid)>,
-) -> Result<StatusCode, ApiError> {
-    let info = member_space(&state, space, &caller).await?;
+pub async fn remove_member(member: Member<MemberPath>) -> Result<StatusCode, ApiError> {
+    let info = member.info().await?;
+    let Member {
+        state,
+        caller,
+        space,
+        path: MemberPath { device, .. },
+        ..
+    } = member;
     let Some(person) = info
         .members
         .iter()
