@@ -106,9 +106,33 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(fallback)
+        .layer(middleware::from_fn(close_after_refused_body))
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A request with a body that is refused (4xx/5xx) — often before its body was read: a
+/// stranger's, one too large — closes its connection, and says so (`Connection: close`).
+/// Otherwise the unread body makes hyper drop the connection silently after the answer,
+/// and a client that pools connections sends its next request down a dead one.
+async fn close_after_refused_body(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let has_body = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0")
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let mut resp = next.run(req).await;
+    if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
+        resp.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
+    resp
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -57,6 +57,8 @@ pub struct Response {
     pub status: u16,
     pub content_type: Option<String>,
     pub retry_after: Option<String>,
+    /// The `Connection` header (`close` after a refused request body).
+    pub connection: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -127,12 +129,14 @@ pub async fn send(
     };
     let content_type = header(reqwest::header::CONTENT_TYPE);
     let retry_after = header(reqwest::header::RETRY_AFTER);
+    let connection = header(reqwest::header::CONNECTION);
     let status = resp.status().as_u16();
     let body = resp.bytes().await.map_err(transport)?.to_vec();
     Ok(Response {
         status,
         content_type,
         retry_after,
+        connection,
         body,
     })
 }

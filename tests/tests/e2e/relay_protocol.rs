@@ -299,10 +299,16 @@ async fn bad_input_is_a_typed_error_and_stores_nothing() {
     ];
 
     for (what, method, path, body, status, code) in cases {
+        let had_body = body.as_ref().is_some_and(|b| !b.bytes.is_empty());
         let resp = send(c.http(), &base, method, &path, Some(&c.token), body)
             .await
             .unwrap_or_else(|e| panic!("{what}: no answer: {e}"));
         assert_typed(&resp, status, code, what);
+        // A refused body closes its connection, and says so: the client's next request
+        // doesn't go down a dead one.
+        if had_body {
+            assert_eq!(resp.connection.as_deref(), Some("close"), "{what}");
+        }
         // Nothing was stored.
         let info = c.space(space).await.unwrap();
         assert_eq!(info.head, 1, "{what}: the head moved");
