@@ -7,7 +7,8 @@
 # NOT RUN in this project's CI (no NDK here): see mobile-bindings/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."   # the workspace root
-# The bundled SQLite without the features duet-core never uses (see the file).
+# The bundled SQLite without the features duet-core never uses, and the shipped profile
+# (DUET_MOBILE_PROFILE; see the file).
 # shellcheck source=sqlite-flags.sh
 source mobile-bindings/scripts/sqlite-flags.sh
 
@@ -27,9 +28,7 @@ rustup target add aarch64-linux-android armv7-linux-androideabi x86_64-linux-and
 echo "==> libduet_mobile.so for arm64-v8a, armeabi-v7a, x86_64"
 cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -P "$ANDROID_API" -o "$MODULE/src/main/jniLibs" \
     rustc --locked --release -p duet-mobile --lib --no-default-features --features tls --crate-type cdylib,staticlib \
-    --config 'profile.release.opt-level="s"' \
-    --config 'profile.release.lto="fat"' \
-    --config 'profile.release.codegen-units=1'
+    "${DUET_MOBILE_PROFILE[@]}"
 
 # The Kotlin sources come from the host library (same interface), Android flavour.
 ./mobile-bindings/scripts/build-bindings.sh

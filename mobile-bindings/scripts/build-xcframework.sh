@@ -7,7 +7,8 @@
 # see mobile-bindings/README.md for what is verified where.
 set -euo pipefail
 cd "$(dirname "$0")/../.."   # the workspace root
-# The bundled SQLite without the features duet-core never uses (see the file).
+# The bundled SQLite without the features duet-core never uses, and the shipped profile
+# (DUET_MOBILE_PROFILE; see the file).
 # shellcheck source=sqlite-flags.sh
 source mobile-bindings/scripts/sqlite-flags.sh
 
@@ -21,12 +22,11 @@ SIM=(aarch64-apple-ios-sim x86_64-apple-ios)
 MAC=(aarch64-apple-darwin x86_64-apple-darwin)
 rustup target add "$IOS" "${SIM[@]}" "${MAC[@]}"
 
-# The shipped library: small (opt-level s, fat LTO, one codegen unit), with https/wss.
+# The shipped library: small (sqlite-flags.sh's profile: fat LTO, one codegen unit, Rust at
+# opt-level z, the bundled C at s), with https/wss.
 # `cargo rustc --crate-type`: without the rlib (see Cargo.toml), LTO drops what nothing calls.
 BUILD=(cargo rustc --locked --release -p duet-mobile --lib --no-default-features --features tls --crate-type cdylib,staticlib
-    --config 'profile.release.opt-level="s"'
-    --config 'profile.release.lto="fat"'
-    --config 'profile.release.codegen-units=1')
+    "${DUET_MOBILE_PROFILE[@]}")
 export IPHONEOS_DEPLOYMENT_TARGET=15.0 MACOSX_DEPLOYMENT_TARGET=12.0
 for t in "$IOS" "${SIM[@]}" "${MAC[@]}"; do
     echo "==> $t"

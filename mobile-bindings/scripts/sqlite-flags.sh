@@ -1,7 +1,7 @@
 # Sourced by the scripts that build libduet_mobile (build-bindings.sh, so the tests run the
 # library that ships; build-android.sh; build-xcframework.sh): the bundled SQLite without
-# the features rusqlite turns on that duet-core never uses, and (at the end) the bundled C
-# without unwind tables. duet-core needs the core and
+# the features rusqlite turns on that duet-core never uses; further down, the bundled C
+# without unwind tables and the shipped library's profile. duet-core needs the core and
 # FTS5 (search); it uses no FTS3/4, R*Tree, dbstat, soundex(), JSON functions, extension
 # loading or sqlite_stat4 (it never runs ANALYZE). About 200 KB less in the library
 # (BENCHMARKS.md, "Mobile library size"). libsqlite3-sys reads LIBSQLITE3_FLAGS when it
@@ -28,3 +28,20 @@ if [[ -z "${DUET_MOBILE_C_FLAGS:-}" && -z "${DUET_MOBILE_KEEP_C_UNWIND:-}" ]]; t
     export DUET_MOBILE_C_FLAGS
     export CFLAGS="${CFLAGS:+$CFLAGS }$DUET_MOBILE_C_FLAGS"
 fi
+
+# The shipped library's profile, for every script that builds it (`cargo rustc ...
+# "${DUET_MOBILE_PROFILE[@]}"`; the workspace's `[profile.release]` is unchanged): fat LTO,
+# one codegen unit, the Rust code at opt-level "z" and the bundled C (SQLite, ring) at "s".
+# "z" is 325 KB smaller than "s" and costs CPU in automerge (the paper trace's raw automerge
+# time +18 %, BENCHMARKS.md, "Mobile library size"). A per-package opt-level also sets the
+# OPT_LEVEL that package's build script sees, so the cc crate keeps compiling the C at -Os
+# (at "z" it passes -Oz to clang, the NDK's and Xcode's compiler; gcc gets -Os either way).
+# DUET_MOBILE_OPT_LEVEL=s builds the Rust code at "s" again, to compare.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+DUET_MOBILE_PROFILE=(
+    --config "profile.release.opt-level=\"${DUET_MOBILE_OPT_LEVEL:-z}\""
+    --config 'profile.release.package.libsqlite3-sys.opt-level="s"'
+    --config 'profile.release.package.ring.opt-level="s"'
+    --config 'profile.release.lto="fat"'
+    --config 'profile.release.codegen-units=1'
+)
