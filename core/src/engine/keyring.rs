@@ -5,6 +5,7 @@ use crate::crypto::{Epoch, SpaceKey};
 use crate::doc;
 use crate::error::Result;
 use crate::ids::SpaceId;
+use crate::model::SpaceKind;
 use crate::store;
 
 use super::tx::Tx;
@@ -25,6 +26,27 @@ pub(crate) fn add_to_keyring(
         Ok(())
     })?;
     Ok(())
+}
+
+/// Keep keys of a space on this device and, a journal's, in my key ring too (so my other
+/// devices get them): what every new or received journal key goes through.
+pub(crate) fn keep_keys(
+    tx: &mut Tx<'_>,
+    space: &SpaceId,
+    keys: &[(Epoch, SpaceKey)],
+) -> Result<()> {
+    for (e, k) in keys {
+        tx.put_key(space, *e, k)?;
+    }
+    if store::space(&tx.sql, space)?.is_some_and(|s| s.kind == SpaceKind::Journal) {
+        add_to_keyring(tx, space, keys)?;
+    }
+    Ok(())
+}
+
+/// A fresh key for `space` at `epoch`, kept (see [`keep_keys`]): a rotation.
+pub(crate) fn new_key_at(tx: &mut Tx<'_>, space: &SpaceId, epoch: Epoch) -> Result<()> {
+    keep_keys(tx, space, &[(epoch, SpaceKey::generate())])
 }
 
 /// Every key of a space this device holds, by epoch.

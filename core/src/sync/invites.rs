@@ -6,7 +6,7 @@ use duet_proto::InviteKind;
 use uuid::Uuid;
 
 use crate::engine::Duet;
-use crate::engine::keyring::{add_to_keyring, held_keys};
+use crate::engine::keyring::{held_keys, keep_keys};
 use crate::engine::remote;
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, SpaceId};
@@ -149,13 +149,8 @@ impl Duet {
         let kind = w.kind;
         self.write(|tx| {
             remote::ensure_space(tx, space, kind)?;
-            for (e, k) in &keys {
-                tx.put_key(&space, *e, k)?;
-            }
+            keep_keys(tx, &space, &keys)?;
             rstore::set_on_relay(&tx.sql, &space)?;
-            if kind == SpaceKind::Journal {
-                add_to_keyring(tx, &space, &keys)?;
-            }
             Ok(())
         })?;
         Ok(space)

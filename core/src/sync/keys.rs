@@ -13,10 +13,10 @@
 use duet_proto::{ErrorCode as RelayCode, KeyDrop, limits::MAX_KEY_DROPS};
 use uuid::Uuid;
 
-use crate::crypto::{Epoch, SpaceKey};
+use crate::crypto::Epoch;
 use crate::doc;
 use crate::engine::Duet;
-use crate::engine::keyring::add_to_keyring;
+use crate::engine::keyring::{keep_keys, new_key_at};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::SpaceId;
 use crate::keydrop::{self, DropFor};
@@ -179,7 +179,6 @@ impl Duet {
         }
         self.write(|tx| {
             let secret = kstore::exchange_secret(&tx.sql)?;
-            let journal = store::space(&tx.sql, space)?.is_some_and(|s| s.kind == SpaceKind::Journal);
             let meta = tx.meta_ref(space)?;
             let senders: Vec<Option<[u8; 32]>> = {
                 let doc = tx.doc(meta.rowid)?;
@@ -204,10 +203,7 @@ impl Duet {
                     .and_then(|p| keydrop::open_drop(&secret, &p, from, &d.sealed));
                 match opened {
                     Ok(key) => {
-                        tx.put_key(space, d.epoch, &key)?;
-                        if journal {
-                            add_to_keyring(tx, space, &[(d.epoch, key)])?;
-                        }
+                        keep_keys(tx, space, &[(d.epoch, key)])?;
                         taken += 1;
                     }
                     Err(e) => {
@@ -223,11 +219,7 @@ impl Duet {
 /// Give `space` a new key at `epoch`: kept, in my key ring when it is a journal's, and its
 /// drops owed.
 fn rotate_to(tx: &mut crate::engine::tx::Tx<'_>, space: &SpaceId, epoch: Epoch) -> Result<()> {
-    let key = SpaceKey::generate();
-    tx.put_key(space, epoch, &key)?;
-    if store::space(&tx.sql, space)?.is_some_and(|s| s.kind == SpaceKind::Journal) {
-        add_to_keyring(tx, space, &[(epoch, key)])?;
-    }
+    new_key_at(tx, space, epoch)?;
     kstore::owe_drops(&tx.sql, space, epoch)
 }
 
@@ -250,7 +242,8 @@ mod tests {
         let personal = ada.identity().personal_space;
         entry(&ada, &j, "before the phone was lost");
         // The lost phone's key ring: every key of every space I hold.
-        let lost: Vec<SpaceKey> = [j, personal].iter().map(|s| key_at(&ada, s, 1)).collect();
+        let lost: Vec<crate::crypto::SpaceKey> =
+            [j, personal].iter().map(|s| key_at(&ada, s, 1)).collect();
 
         assert_eq!(ada.rotate_all().unwrap(), 2);
         assert_eq!(ada.journal(&j).unwrap().key_epoch, 2);

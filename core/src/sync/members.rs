@@ -3,10 +3,10 @@
 
 use uuid::Uuid;
 
-use crate::crypto::{Epoch, SpaceKey};
+use crate::crypto::Epoch;
 use crate::doc;
 use crate::engine::Duet;
-use crate::engine::keyring::{add_to_keyring, held_keys};
+use crate::engine::keyring::{add_to_keyring, held_keys, new_key_at};
 use crate::engine::tx::Tx;
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{MemberId, SpaceId};
@@ -154,9 +154,7 @@ impl Duet {
         // has no key for would refuse everything it pushes there.
         let epoch = self.write(|tx| {
             let (epoch, _) = tx.key(journal)?;
-            let key = SpaceKey::generate();
-            tx.put_key(journal, epoch + 1, &key)?;
-            add_to_keyring(tx, journal, &[(epoch + 1, key)])?;
+            new_key_at(tx, journal, epoch + 1)?;
             let meta = tx.meta_ref(journal)?;
             let now = tx.now;
             // Sealed with the new key: the removed partner can't read even this.
@@ -357,7 +355,12 @@ mod tests {
         let k = cy
             .write(|tx| {
                 let id = SpaceId::new();
-                tx.create_space(id, SpaceKind::Journal, "Old", SpaceKey::generate())?;
+                tx.create_space(
+                    id,
+                    SpaceKind::Journal,
+                    "Old",
+                    crate::crypto::SpaceKey::generate(),
+                )?;
                 Ok(id)
             })
             .unwrap();

@@ -99,7 +99,7 @@ impl Duet {
         let mut asked_for_keys = false;
         while head.is_none_or(|h| cursor < h) {
             let bytes = budget::current();
-            let page = match c.pull(space.0, cursor, PULL_PAGE, bytes).await {
+            let mut page = match c.pull(space.0, cursor, PULL_PAGE, bytes).await {
                 Ok(page) => page,
                 // Cut mid-page: nothing of it is applied; ask for a smaller one.
                 Err(Error::Offline(e)) if cuts.again(bytes) => {
@@ -110,7 +110,6 @@ impl Duet {
             };
             budget::succeeded(bytes);
             cuts.reset();
-            let mut page = page;
             let waiting = self
                 .hold_back_unkeyed(c, space, &mut page, &mut asked_for_keys)
                 .await?;

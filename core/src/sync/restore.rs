@@ -12,9 +12,8 @@
 //! A partner never revokes the other's devices (design, "Threat model"): the old devices
 //! are put out of this journal only; their tokens still reach their own personal space.
 
-use crate::crypto::SpaceKey;
 use crate::engine::Duet;
-use crate::engine::keyring::add_to_keyring;
+use crate::engine::keyring::new_key_at;
 use crate::error::{Error, Result};
 use crate::ids::{MemberId, SpaceId};
 use crate::model::SpaceKind;
@@ -53,9 +52,7 @@ impl Duet {
         // The new key goes to my devices through my key ring; the lost devices are out.
         let epoch = self.write(|tx| {
             let (epoch, _) = tx.key(journal)?;
-            let key = SpaceKey::generate();
-            tx.put_key(journal, epoch + 1, &key)?;
-            add_to_keyring(tx, journal, &[(epoch + 1, key)])?;
+            new_key_at(tx, journal, epoch + 1)?;
             Ok(epoch + 1)
         })?;
         self.announce_epochs(&c, journal, epoch.saturating_sub(1), epoch)
