@@ -10,12 +10,14 @@ pub mod error;
 pub mod keys;
 pub mod limits;
 pub mod live;
+pub mod recovery;
 pub mod sealed;
 pub mod types;
 
 pub use answers::{AnswerInfo, AnswerShare, Answers};
 pub use error::{ErrorBody, ErrorCode};
 pub use keys::{HeldDrop, HeldDrops, KeyDrop, KeyDrops};
+pub use recovery::{PutRecoveryKit, Recover, Recovered, RecoveryKitInfo};
 pub use types::*;
 
 /// The protocol version this crate speaks; it is also the path prefix (`/v1`).

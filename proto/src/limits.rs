@@ -42,3 +42,12 @@ pub const MAX_ANSWERS_PER_SPACE: u32 = 10_000;
 pub const MAX_KEY_DROP_BYTES: usize = 128;
 /// Key drops in one call: one per other member device of the space.
 pub const MAX_KEY_DROPS: usize = 64;
+/// Bytes of a recovery kit's lookup id (32 hex digits in the path).
+pub const RECOVERY_LOOKUP_BYTES: usize = 16;
+/// Largest sealed recovery envelope (a person's key rings, padded).
+pub const MAX_RECOVERY_ENVELOPE_BYTES: usize = 64 * 1024;
+/// Spaces one recovery kit may admit a device to.
+pub const MAX_RECOVERY_SPACES: usize = 256;
+/// Recovery attempts against one kit per hour (a burst of this many, then one per
+/// `3600 / n` seconds).
+pub const RECOVERY_ATTEMPTS_PER_HOUR: u32 = 10;
