@@ -31,6 +31,7 @@ Errors and exit codes:
   6  no_relay (run `duet relay set URL` first)
   7  relay_refused: the relay answered with an error (its code is in the message)
   8  invite_rejected: the code is malformed, expired, used or wrong
+  9  wrong_words: the recovery words are not a kit's
 
 Syncing with a relay:
   duet init --name NAME --relay URL      (or: duet relay set URL)
@@ -190,6 +191,29 @@ pub enum Command {
     Member(MemberCommand),
     /// Who this device belongs to
     Whoami,
+    /// Your recovery kit: 24 words that bring everything back if you lose every device
+    #[command(subcommand)]
+    Recovery(RecoveryCommand),
+    /// Set up a new home (given with --home) from your recovery kit's words
+    Recover {
+        /// The relay your kit is kept on
+        #[arg(long, value_name = "URL")]
+        relay: String,
+        /// The 24 words (quoted); without this they are read from standard input, which
+        /// keeps them out of your shell's history
+        #[arg(long, value_name = "WORDS")]
+        words: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecoveryCommand {
+    /// Make your recovery kit, or show it again on the device that made it
+    Kit {
+        /// Make a new kit even if you have one (the old words stop working)
+        #[arg(long)]
+        new: bool,
+    },
 }
 
 /// `prompt --journal J` shows today's prompt; `prompt answer` and `prompt reveal` act on it.

@@ -99,6 +99,8 @@ codes! {
         "The relay refused the request (its own code is in the message).";
     InviteRejected = "invite_rejected", exit 8,
         "The invite code is malformed, expired, used, burned or wrong.";
+    WrongWords = "wrong_words", exit 9,
+        "The recovery words are not a kit's: a word is misspelled, missing or out of place, or no kit on this relay has them.";
     Internal = "internal", exit 1,
         "A bug in Duet (an invariant did not hold, or a panic was caught): reported, never a crash.";
 }
@@ -161,6 +163,10 @@ pub enum Error {
     StaleEpoch { space: String },
     #[error("invite rejected: {0}")]
     InviteRejected(String),
+    /// Recovery words that aren't a kit's (checked locally first; then the relay knows no
+    /// kit with them, or refused the secret).
+    #[error("wrong recovery words: {0}")]
+    WrongWords(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -183,6 +189,7 @@ impl Error {
             Error::Offline(_) => ErrorCode::Offline,
             Error::RelayRefused { .. } | Error::StaleEpoch { .. } => ErrorCode::RelayRefused,
             Error::InviteRejected(_) => ErrorCode::InviteRejected,
+            Error::WrongWords(_) => ErrorCode::WrongWords,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -232,7 +239,7 @@ mod tests {
             assert_eq!(DuetError::new(c, "m").code(), c);
             assert!(!c.meaning().is_empty());
         }
-        assert_eq!(seen.len(), 15);
+        assert_eq!(seen.len(), 16);
         assert_eq!(ErrorCode::parse("nope"), None);
     }
 
@@ -256,6 +263,7 @@ mod tests {
                 message: "m".into(),
             },
             Error::InviteRejected("i".into()),
+            Error::WrongWords("w".into()),
             Error::Internal("b".into()),
         ];
         let mut seen = std::collections::HashSet::new();

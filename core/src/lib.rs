@@ -25,6 +25,7 @@ pub mod events;
 pub mod fuzzing;
 pub mod ids;
 mod keydrop;
+mod kit;
 pub mod limits;
 pub mod model;
 pub mod prompts;
@@ -46,7 +47,7 @@ pub use state::{SyncListener, SyncReport, SyncState};
 pub use store::Durability;
 pub use sync::live::LiveHandle;
 pub use sync::policy::{AppState, BACKGROUND_INTERVAL, SyncPolicy};
-pub use sync::{Invite, Quarantined, RelayIdentity, RelayInfo, RelaySwitch};
+pub use sync::{Invite, Quarantined, Recovery, RecoveryKit, RelayIdentity, RelayInfo, RelaySwitch};
 
 // This crate's part of the bindings (the `duet_core` component: Kotlin package
 // `app.duet.core`, Python module `duet_core`: core/uniffi.toml).

@@ -332,6 +332,32 @@ def test_a_partner_brings_back_one_who_lost_every_device(relay):
         ada.get_entry(back)
 
 
+def test_a_recovery_kit_brings_back_one_who_lost_every_device(relay):
+    ada, ben, j = couple(relay, "recover")
+    me = ada.identity()
+    draft = ada.create_entry(me.personal_space_id, NewEntry(kind=EntryKind.VULNERABILITY, body="only mine"))
+    run(ada.sync_now())
+    kit = run(ada.recovery_kit())
+    assert kit.created and len(kit.words.split()) == 24
+    again = run(ada.recovery_kit())
+    assert not again.created and again.words == kit.words
+
+    # Every device of Ada's is gone; wrong words leave nothing behind.
+    d = os.path.join(tmp("ada-recovered"), "home")
+    with pytest.raises(DuetError.WrongWords):
+        run(DuetClient.recover(d, "abandon " * 23 + "art", relay))
+    assert not os.path.exists(d)
+    back = run(DuetClient.recover(d, kit.words, relay))
+    assert back.identity().member_id == me.member_id
+    assert back.get_entry(draft).body == "only mine"
+    assert back.get_journal(j).title == "Us"
+    assert len(back.devices()) == 2  # this one, then the lost one to revoke
+    nxt = back.create_entry(j, NewEntry(kind=EntryKind.REFLECTION, body="back"))
+    run(back.sync_now())
+    run(ben.sync_now())
+    assert ben.get_entry(nxt).author_id == me.member_id
+
+
 def test_prompt_answers_stay_sealed_until_both_answered(relay):
     ada, ben, j = couple(relay, "answers")
 

@@ -14,8 +14,8 @@ use std::time::Duration;
 use duet_core::{
     AppState, BACKGROUND_INTERVAL, CheckIn, Duet, DuetError, Entry, EntryId, EntryPage, EntryQuery,
     FieldConflict, HistoryItem, Identity, ImportReport, Invite, Journal, MemberId, NewEntry,
-    Options, Quarantined, RelayDeviceId, RelayInfo, ReplyId, SearchHit, SpaceId, SyncPolicy,
-    SyncReport, TextField, Trends,
+    Options, Quarantined, RecoveryKit, RelayDeviceId, RelayInfo, ReplyId, SearchHit, SpaceId,
+    SyncPolicy, SyncReport, TextField, Trends,
 };
 
 use crate::error::{core, guard};
@@ -142,6 +142,26 @@ impl DuetClient {
         run(async move {
             Duet::join_device(&data_dir, &code, relay_url.as_deref(), opts)
                 .await
+                .map_err(DuetError::from)
+        })
+        .await
+        .map(Self::wrap)
+    }
+
+    /// Set up a new device from a recovery kit's 24 words (see `recoveryKit`): it becomes
+    /// the kit's person's again — same member, their private drafts, every journal the relay
+    /// still lets them into — and syncs. The person's old devices are in `devices()`:
+    /// revoke the lost ones. Wrong words: `WrongWords`, and no data dir is left behind.
+    #[uniffi::constructor]
+    pub async fn recover(
+        data_dir: String,
+        words: String,
+        relay_url: String,
+    ) -> Result<Arc<Self>, DuetError> {
+        run(async move {
+            Duet::recover(&data_dir, &words, &relay_url, Options::default())
+                .await
+                .map(|(duet, _)| duet)
                 .map_err(DuetError::from)
         })
         .await
@@ -498,6 +518,15 @@ impl DuetClient {
     /// device I share a journal with. Its token stops working at once.
     pub async fn revoke_device(&self, device_id: RelayDeviceId) -> Result<(), DuetError> {
         self.net(|d| async move { d.revoke_device(device_id).await })
+            .await
+    }
+
+    /// My recovery kit's 24 words: made now when I have none (or `replace` is set: the old
+    /// words stop working), shown again on the device that made it. A kit made on another
+    /// of my devices is `NotAllowed` here unless replaced.
+    #[uniffi::method(default(replace = false))]
+    pub async fn recovery_kit(&self, replace: bool) -> Result<RecoveryKit, DuetError> {
+        self.net(|d| async move { d.recovery_kit(replace).await })
             .await
     }
 

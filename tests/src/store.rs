@@ -90,3 +90,13 @@ pub fn files(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     }
     out
 }
+
+/// The files under `dir` (a store, its WAL and shared memory, anything else) that hold
+/// `needle`, raw bytes.
+pub fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
+    files(dir)
+        .into_iter()
+        .filter(|(_, b)| crate::text::contains_bytes(b, needle))
+        .map(|(p, _)| p.display().to_string())
+        .collect()
+}

@@ -8,6 +8,7 @@ mod exchange;
 mod insights;
 mod invites;
 mod journals;
+mod recovery;
 mod setup;
 mod social;
 mod sync;
@@ -20,7 +21,7 @@ use tokio::runtime::Runtime;
 
 use crate::args::{
     BundleCommand, Command, DeviceCommand, EntryCommand, InviteCommand, JournalCommand,
-    MemberCommand, PromptArgs, PromptCommand, RelayCommand,
+    MemberCommand, PromptArgs, PromptCommand, RecoveryCommand, RelayCommand,
 };
 use crate::home;
 use crate::output::Report;
@@ -37,9 +38,12 @@ pub fn run(
     let home = home::resolve(home_arg)?;
     let opts = home::options(registration_token);
     tracing::debug!(command = name_of(&command), "running");
-    // These two make a home rather than open one.
+    // These three make a home rather than open one.
     match &command {
         Command::Init { name, relay } => return setup::init(&home, name, relay.as_deref(), opts),
+        Command::Recover { relay, words } => {
+            return recovery::recover(rt, &home, relay, words.as_deref(), opts);
+        }
         Command::Device(DeviceCommand::Join { code, relay }) => {
             return devices::join(rt, &home, code, relay.as_deref(), opts);
         }
@@ -48,9 +52,10 @@ pub fn run(
     let duet = home::open(&home, opts)?;
     match command {
         // Handled above; a home that opens is initialized already.
-        Command::Init { .. } | Command::Device(DeviceCommand::Join { .. }) => {
-            Err(duet_core::Error::AlreadyInitialized)
-        }
+        Command::Init { .. }
+        | Command::Recover { .. }
+        | Command::Device(DeviceCommand::Join { .. }) => Err(duet_core::Error::AlreadyInitialized),
+        Command::Recovery(RecoveryCommand::Kit { new }) => recovery::kit(rt, &duet, new),
         Command::Relay(RelayCommand::Set { url }) => sync::relay_set(rt, &duet, &url),
         Command::Relay(RelayCommand::Show) => sync::relay_show(&duet),
         Command::Sync => sync::sync(rt, &duet, json),
@@ -145,5 +150,7 @@ fn name_of(command: &Command) -> &'static str {
         Command::Sync => "sync",
         Command::Watch(_) => "watch",
         Command::Member(_) => "member",
+        Command::Recovery(_) => "recovery",
+        Command::Recover { .. } => "recover",
     }
 }

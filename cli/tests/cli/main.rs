@@ -5,5 +5,6 @@
 
 mod answers;
 mod journal;
+mod recovery;
 mod relay_access;
 mod sync;

@@ -6,6 +6,7 @@
 //! devices: { device id: member id }
 //! relay_devices: { relay device id: member id }
 //! exchange_keys: { relay device id: X25519 public key (32 bytes) }   (keydrop.rs)
+//! recovery_kit: lookup id ‖ envelope key (48 bytes; personal space only)   (kit.rs)
 //! settings: { checkin_cadence_days: int }
 //! ```
 
@@ -254,4 +255,30 @@ pub(crate) fn removed(doc: &AutoCommit) -> Vec<MemberId> {
         return Vec::new();
     };
     doc.keys(&map).filter_map(|k| k.parse().ok()).collect()
+}
+
+/// The person's recovery kit, as every device of theirs holds it (personal space only):
+/// one value, so two kits made at once never mix.
+pub(crate) fn recovery_kit(doc: &AutoCommit) -> Option<crate::kit::SharedKit> {
+    crate::kit::SharedKit::from_bytes(&get_bytes(doc, &ROOT, "recovery_kit")?)
+}
+
+/// Note the person's kit (`None`: there is none any more).
+pub(crate) fn set_recovery_kit(
+    doc: &mut AutoCommit,
+    kit: Option<&crate::kit::SharedKit>,
+) -> Result<()> {
+    match kit {
+        Some(k) => doc.put(
+            &ROOT,
+            "recovery_kit",
+            ScalarValue::Bytes(k.to_bytes().to_vec()),
+        )?,
+        None => {
+            if get_bytes(doc, &ROOT, "recovery_kit").is_some() {
+                doc.delete(&ROOT, "recovery_kit")?;
+            }
+        }
+    }
+    Ok(())
 }

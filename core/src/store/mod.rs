@@ -7,6 +7,7 @@ pub(crate) mod index;
 #[cfg(test)]
 pub(crate) mod inspect;
 pub(crate) mod keys;
+pub(crate) mod recovery;
 pub(crate) mod relay;
 pub(crate) mod schema;
 

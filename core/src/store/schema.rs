@@ -11,11 +11,25 @@ pub(crate) fn migrations() -> Migrations<'static> {
         M::up_with_hook(V4, v4_epochs),
         M::up(V5),
         M::up(V6),
+        M::up(V7),
     ])
 }
 
 /// Number of migrations this build knows; a store with a higher `user_version` is refused.
-pub(crate) const SCHEMA_VERSION: i64 = 6;
+pub(crate) const SCHEMA_VERSION: i64 = 7;
+
+/// Recovery kits (`kit.rs`): the words, on the device that showed them (so it can show
+/// them again), the lookup id they make, and what this device last gave the relay as the
+/// kit's envelope (a hash of the lookup id and the envelope's plaintext), so an unchanged
+/// key ring isn't sent again at every sync.
+const V7: &str = r#"
+CREATE TABLE recovery (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    words  TEXT,
+    lookup BLOB,
+    sent   BLOB
+);
+"#;
 
 /// Key drops (`keydrop.rs`): this device's X25519 exchange secret (made at first use) and
 /// the rotations whose new key still has to be dropped for my other devices and my

@@ -326,6 +326,40 @@ impl RelayClient {
         self.get(&format!("v1/spaces/{space}/keys")).await
     }
 
+    /// Make (with `auth_hash`) or update the caller's person's recovery kit.
+    pub(crate) async fn put_recovery_kit(
+        &self,
+        lookup: &[u8; 16],
+        kit: &duet_proto::PutRecoveryKit,
+    ) -> Result<()> {
+        let path = format!("v1/recovery/{}", duet_proto::recovery::lookup_hex(lookup));
+        self.send(Method::PUT, &path, Some(kit)).await
+    }
+
+    /// The caller's person's recovery kit at the relay, if there is one.
+    pub(crate) async fn recovery_kit(&self) -> Result<Option<duet_proto::RecoveryKitInfo>> {
+        match self.get("v1/recovery").await {
+            Ok(k) => Ok(Some(k)),
+            Err(Error::RelayRefused { code, .. }) if code == RelayCode::NotFound.as_str() => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Prove a kit (no token needed): a new device of its person.
+    pub(crate) async fn recover(
+        &self,
+        lookup: &[u8; 16],
+        auth: &[u8; 32],
+    ) -> Result<duet_proto::Recovered> {
+        let path = format!("v1/recovery/{}", duet_proto::recovery::lookup_hex(lookup));
+        let body = duet_proto::Recover {
+            auth: auth.to_vec(),
+        };
+        self.post(&path, &body).await
+    }
+
     pub(crate) async fn put_snapshot(&self, space: Uuid, s: &duet_proto::Snapshot) -> Result<()> {
         self.send(Method::PUT, &format!("v1/spaces/{space}/snapshot"), Some(s))
             .await

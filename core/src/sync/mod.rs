@@ -12,6 +12,8 @@
 //! - `members`: my devices in each space, removing a partner, key epochs at the relay
 //! - `snapshots`: sealed snapshots, uploaded and opened
 //! - `answers`: sealed prompt answers' shares at the relay (ADR 11)
+//! - `keys`: rotations after a revocation and their key drops; `restore`: a partner's
+//!   restore code; `recovery`: recovery kits (making, keeping current, recovering)
 //! - `live`: the WebSocket task; `policy`: when a phone syncs (live in the foreground,
 //!   coalesced in the background); `client`: HTTP
 
@@ -26,6 +28,7 @@ mod members;
 pub mod policy;
 mod pull;
 mod push;
+mod recovery;
 mod relay;
 mod restore;
 mod snapshots;
@@ -46,6 +49,7 @@ use crate::state::SyncState;
 
 pub use crate::state::SyncReport;
 pub use invite::Invite;
+pub use recovery::{Recovery, RecoveryKit};
 
 /// The relay this home syncs with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -138,6 +142,8 @@ impl Duet {
         // Applying may have queued local changes (joining a member list, adding my devices).
         let mut stale = None;
         defer_stale(self.push_outbox(&c, &mut report).await, &mut stale)?;
+        // My key rings as they are now, for my recovery kit (if I have one).
+        self.keep_recovery_envelope(&c).await;
         match stale {
             Some(e) => Err(e),
             None => Ok(report),

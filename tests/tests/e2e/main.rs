@@ -10,6 +10,7 @@ mod flaky_link;
 mod lost_phone;
 mod membership;
 mod merging;
+mod recovery;
 mod relay_answers;
 mod relay_auth;
 mod relay_crash;

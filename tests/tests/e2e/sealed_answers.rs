@@ -10,21 +10,13 @@ use std::sync::Arc;
 use duet_core::*;
 use duet_e2e::device::*;
 use duet_e2e::listen::Recorder;
-use duet_e2e::store::files;
-use duet_e2e::text::contains_bytes;
 
 const ANSWER_A: &str = "Sentinel-ANSWER-ADA-6b1e0c";
 const TITLE_A: &str = "Sentinel-ANSWER-TITLE-ADA-93d7f2";
 const ANSWER_B: &str = "Sentinel-ANSWER-BEN-f40a58";
 
-/// The files under `dir` (the store, its WAL and shared memory, anything else) that hold
-/// `needle`, raw bytes.
 fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
-    files(dir)
-        .into_iter()
-        .filter(|(_, b)| contains_bytes(b, needle.as_bytes()))
-        .map(|(p, _)| p.display().to_string())
-        .collect()
+    duet_e2e::store::files_holding(dir, needle.as_bytes())
 }
 
 /// (title, body, sealed) of an entry as a device shows it.

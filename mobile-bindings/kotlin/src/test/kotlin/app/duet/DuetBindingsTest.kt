@@ -308,6 +308,35 @@ class DuetBindingsTest {
     }
 
     @Test
+    fun `a recovery kit brings back one who lost every device`() = runBlocking {
+        val ada = DuetClient.init(tempDir("ada-kit"), "Ada", relay.url)
+        val ben = DuetClient.init(tempDir("ben-kit"), "Ben", relay.url)
+        val j = ada.createJournal("Us")
+        assertEquals(j, ben.join(ada.createInvite(j).code))
+        val me = ada.identity()
+        val draft = ada.createEntry(me.personalSpaceId, NewEntry(kind = EntryKind.VULNERABILITY, body = "only mine"))
+        ada.syncNow()
+        val kit = ada.recoveryKit()
+        assertTrue(kit.created)
+        assertEquals(24, kit.words.split(" ").size)
+        assertEquals(kit.words, ada.recoveryKit().words)
+
+        // Every device of Ada's is gone; wrong words leave nothing behind.
+        val home = java.io.File(tempDir("ada-recovered"), "home").path
+        assertThrows<DuetException.WrongWords> {
+            DuetClient.recover(home, "abandon ".repeat(23) + "art", relay.url)
+        }
+        assertFalse(java.io.File(home).exists())
+        val back = DuetClient.recover(home, kit.words, relay.url)
+        assertEquals(me.memberId, back.identity().memberId)
+        assertEquals("only mine", back.getEntry(draft).body)
+        val next = back.createEntry(j, NewEntry(kind = EntryKind.REFLECTION, body = "back"))
+        back.syncNow(); ben.syncNow()
+        assertEquals(me.memberId, ben.getEntry(next).authorId)
+        ada.close(); ben.close(); back.close()
+    }
+
+    @Test
     fun `prompt answers stay sealed until both partners answered`() = runBlocking {
         val ada = DuetClient.init(tempDir("ada-answers"), "Ada", relay.url)
         val ben = DuetClient.init(tempDir("ben-answers"), "Ben", relay.url)
