@@ -133,7 +133,11 @@ mod tests {
         assert!(is_recovery_kit(&kit(None, 100, 0)));
         assert!(!is_recovery_kit(&kit(Some(31), 100, 3)));
         assert!(!is_recovery_kit(&kit(None, 0, 3)));
-        assert!(!is_recovery_kit(&kit(None, MAX_RECOVERY_ENVELOPE_BYTES + 1, 3)));
+        assert!(!is_recovery_kit(&kit(
+            None,
+            MAX_RECOVERY_ENVELOPE_BYTES + 1,
+            3
+        )));
         assert!(!is_recovery_kit(&kit(None, 10, MAX_RECOVERY_SPACES + 1)));
         // Without a hash, the field is left out of the CBOR.
         let bytes = crate::to_cbor(&kit(None, 1, 0));
