@@ -15,10 +15,12 @@ against the document:
 - responses: the reverse, then schemathesis validates the result against the schema.
 
 Also here: a device registered up front (the bearer token for every request), a space it
-is a member of (with a partner's device in it too, and its key announced) and an invite
-into it, which path parameters `space` and `invite` are aimed at half the time — `epoch`
-at the space's announced epoch — (so pushes, pulls, snapshots, epochs, members, joins and
-key drops reach more than "404"), and the `typed_errors` check: every answer of 400 or more is JSON `{code, message}`
+is a member of (with a partner's device in it too, and its key announced), an invite into
+it and a recovery kit of the device's person (of the partner's, for recoveries: the run
+can't replace that one), which path parameters `space`, `invite` and `lookup` are aimed at
+half the time — `epoch` at the space's announced epoch — (so
+pushes, pulls, snapshots, epochs, members, joins, key drops and recovery kits reach more
+than "404"), and the `typed_errors` check: every answer of 400 or more is JSON `{code, message}`
 with a code the document lists. DUET_OPENAPI_TRACE=1 prints every request and answer.
 """
 
@@ -231,12 +233,23 @@ def setup() -> dict:
     joined = create_invite(space, token, hashlib.sha256(join_token).digest())
     cbor_post(f"/v1/invites/{joined}/join", partner["token"], {"token": join_token})
     cbor_post(f"/v1/spaces/{space}/epoch", token, {"epoch": 1}, method="PUT")
+    # Recovery kits listing the space: the device's, for the run to update, and the
+    # partner's, whose secret the run's recoveries prove (until they spend its attempts).
+    def make_kit(tok: str) -> tuple[str, bytes]:
+        lookup, auth = secrets.token_hex(16), secrets.token_bytes(32)
+        kit = {"auth_hash": hashlib.sha256(auth).digest(), "envelope": secrets.token_bytes(64), "spaces": [space.bytes]}
+        cbor_post(f"/v1/recovery/{lookup}", tok, kit, method="PUT")
+        return lookup, auth
+
+    partner_lookup, auth = make_kit(partner["token"])
+    kits = {"lookup": make_kit(token)[0], "partner_lookup": partner_lookup, "auth": auth}
     return {
         "token": token,
         "device": str(uuid.UUID(bytes=reg["device_id"])),
         "partner": str(uuid.UUID(bytes=partner["device_id"])),
         "space": str(space),
         "invite": str(invite),
+        **kits,
     }
 
 
@@ -298,9 +311,12 @@ def flatmap_path_parameters(context, path_parameters):
     if not isinstance(path_parameters, dict):
         return st.just(path_parameters)
     aimed = dict(path_parameters)
-    for name in ("space", "invite"):
+    for name in ("space", "invite", "lookup"):
         if name in aimed:
             aimed[name] = STATE[name]
+    op = context.operation
+    if "lookup" in aimed and op is not None and op.method.lower() == "post":
+        aimed["lookup"] = STATE["partner_lookup"]
     if "epoch" in aimed:
         aimed["epoch"] = announced_epoch()
     if aimed == path_parameters:
@@ -340,6 +356,18 @@ KEY_DROP = st.fixed_dictionaries(
 )
 VALID_KEY_DROPS = st.fixed_dictionaries({"drops": st.lists(KEY_DROP, min_size=1, max_size=64)})
 
+# Recovery kits the relay takes: an envelope, the aimed space or none, sometimes a new
+# secret's hash; and an attempt with the partner's kit's secret. Read when drawn (a
+# revocation replaces them).
+VALID_KIT = st.fixed_dictionaries(
+    {
+        "envelope": byte_list(1, 300),
+        "spaces": st.one_of(st.just([]), st.builds(lambda: [STATE["space"]])),
+    },
+    optional={"auth_hash": byte_list(32, 32)},
+)
+VALID_RECOVER = st.builds(lambda: {"auth": list(STATE["auth"])})
+
 
 @schemathesis.hook
 def flatmap_body(context, body):
@@ -348,6 +376,8 @@ def flatmap_body(context, body):
         return st.one_of(st.just(body), VALID_PUSH)
     if op is not None and op.method.lower() == "put" and op.path == "/v1/spaces/{space}/keys/{epoch}":
         return st.one_of(st.just(body), VALID_KEY_DROPS)
+    if op is not None and op.path == "/v1/recovery/{lookup}":
+        return st.one_of(st.just(body), VALID_KIT if op.method.lower() == "put" else VALID_RECOVER)
     return st.just(body)
 
 

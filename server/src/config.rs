@@ -69,6 +69,16 @@ pub struct Config {
     /// `X-Forwarded-For` client's when the peer is a `--trusted-proxy`.
     #[arg(long, env = "DUET_REGISTRATIONS_PER_HOUR", default_value_t = duet_proto::limits::REGISTRATIONS_PER_HOUR)]
     pub registrations_per_hour: u32,
+    /// Recovery attempts against one recovery kit (its lookup id) per hour, right or wrong
+    /// (a burst of this many, then one every 3600/N seconds; `rate_limited` past it, even
+    /// for the right words): the guard of a kit's secret, at least 1.
+    #[arg(long, env = "DUET_RECOVERY_ATTEMPTS_PER_HOUR", default_value_t = duet_proto::limits::RECOVERY_ATTEMPTS_PER_HOUR)]
+    pub recovery_attempts_per_hour: u32,
+    /// Recovery attempts per client address per hour, against any kit (a burst of this
+    /// many, then one every 3600/N seconds); 0 lifts the limit. The address is found as for
+    /// --registrations-per-hour.
+    #[arg(long, env = "DUET_RECOVERIES_PER_CLIENT_PER_HOUR", default_value_t = crate::state::RECOVERIES_PER_CLIENT_PER_HOUR)]
+    pub recoveries_per_client_per_hour: u32,
     /// When set, `POST /v1/devices` needs `Authorization: Bearer <this token>`
     /// (`registration_closed` otherwise): a private relay.
     #[arg(long, env = "DUET_REGISTRATION_TOKEN", hide_env_values = true)]
@@ -134,6 +144,8 @@ impl Config {
             max_pending_invites_per_device: self.max_pending_invites_per_device,
             max_answers_per_space: self.max_answers_per_space,
             registrations_per_hour: self.registrations_per_hour,
+            recovery_attempts_per_hour: self.recovery_attempts_per_hour,
+            recoveries_per_client_per_hour: self.recoveries_per_client_per_hour,
             body_read_timeout: Duration::from_secs(self.body_read_timeout_secs.max(1)),
             body_memory_bytes: self.body_memory_bytes.max(self.max_body_bytes),
             ..Limits::default()

@@ -60,8 +60,8 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
     let pruner = tokio::spawn(sweep_forever(store.clone(), Sweep::PruneLog, retention));
     let invite_retention = Duration::from_secs(config.invite_retention_hours * 3600);
     let purger = tokio::spawn(sweep_forever(store, Sweep::PurgeInvites, invite_retention));
-    // The rate limiters keep a cell per device that pushed and per address that
-    // registered; forget the idle ones.
+    // The rate limiters keep a cell per device that pushed, per address that registered or
+    // tried a recovery, and per kit tried; forget the idle ones.
     let limiter_state = state.clone();
     let forgetter = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(300));
@@ -69,7 +69,15 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
             tick.tick().await;
             limiter_state.push_limiter.retain_recent();
             limiter_state.push_limiter.shrink_to_fit();
-            if let Some(l) = &limiter_state.registration_limiter {
+            limiter_state.recovery_limiter.retain_recent();
+            limiter_state.recovery_limiter.shrink_to_fit();
+            for l in [
+                &limiter_state.registration_limiter,
+                &limiter_state.recovery_client_limiter,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 l.retain_recent();
                 l.shrink_to_fit();
             }

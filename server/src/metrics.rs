@@ -25,6 +25,11 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub requests: Family<RouteLabels, Counter>,
@@ -39,6 +44,9 @@ pub struct Metrics {
     pub large_bodies_refused: Counter,
     pub answer_shares: Counter,
     pub key_drops_stored: Counter,
+    pub recovery_kits_stored: Counter,
+    /// By outcome: `recovered`, `refused` (no such kit, or the wrong secret) or `throttled`.
+    pub recovery_attempts: Family<OutcomeLabel, Counter>,
 }
 
 impl Metrics {
@@ -58,6 +66,8 @@ impl Metrics {
         let large_bodies_refused = Counter::default();
         let answer_shares = Counter::default();
         let key_drops_stored = Counter::default();
+        let recovery_kits_stored = Counter::default();
+        let recovery_attempts = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "connections_open",
             "Open client connections (live channels included)",
@@ -118,6 +128,16 @@ impl Metrics {
             "Key drops stored for member devices (first drops only; skipped ones not counted)",
             key_drops_stored.clone(),
         );
+        registry.register(
+            "recovery_kits_stored",
+            "Recovery kits made or updated",
+            recovery_kits_stored.clone(),
+        );
+        registry.register(
+            "recovery_attempts",
+            "Recovery attempts by outcome: recovered, refused (no such kit or the wrong secret), throttled",
+            recovery_attempts.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             requests,
@@ -132,6 +152,8 @@ impl Metrics {
             large_bodies_refused,
             answer_shares,
             key_drops_stored,
+            recovery_kits_stored,
+            recovery_attempts,
         }
     }
 

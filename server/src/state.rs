@@ -11,7 +11,11 @@ use uuid::Uuid;
 
 use crate::live::Hub;
 use crate::metrics::Metrics;
-use crate::storage::{Millis, RelayStore};
+use crate::storage::{Lookup, Millis, RelayStore};
+
+/// Recovery attempts per client address per hour, by default: a person typing their words
+/// a few times over, not a guesser.
+pub const RECOVERIES_PER_CLIENT_PER_HOUR: u32 = 20;
 
 /// The relay's limits (each a flag of `duet-relay`).
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +32,10 @@ pub struct Limits {
     pub max_answers_per_space: u32,
     /// Per client address; 0: no limit.
     pub registrations_per_hour: u32,
+    /// Recovery attempts against one kit (lookup id); at least 1.
+    pub recovery_attempts_per_hour: u32,
+    /// Recovery attempts per client address; 0: no limit.
+    pub recoveries_per_client_per_hour: u32,
     /// A request body must arrive whole within this.
     pub body_read_timeout: Duration,
     /// Bytes of large bodies held at once (see [`crate::cbor`]).
@@ -49,6 +57,8 @@ impl Default for Limits {
             max_pending_invites_per_device: MAX_PENDING_INVITES_PER_DEVICE,
             max_answers_per_space: MAX_ANSWERS_PER_SPACE,
             registrations_per_hour: REGISTRATIONS_PER_HOUR,
+            recovery_attempts_per_hour: RECOVERY_ATTEMPTS_PER_HOUR,
+            recoveries_per_client_per_hour: RECOVERIES_PER_CLIENT_PER_HOUR,
             body_read_timeout: Duration::from_secs(60),
             body_memory_bytes: crate::net::DEFAULT_BODY_MEMORY_BYTES,
         }
@@ -83,6 +93,10 @@ pub struct AppState {
     pub push_limiter: DefaultKeyedRateLimiter<Uuid>,
     /// Registrations per client address (`None`: unlimited).
     pub registration_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Recovery attempts per kit: the guard of a kit's secret, never lifted.
+    pub recovery_limiter: DefaultKeyedRateLimiter<Lookup>,
+    /// Recovery attempts per client address (`None`: unlimited).
+    pub recovery_client_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     pub access: Access,
     /// Bytes of large request bodies that may be held at once.
     pub body_memory: Arc<Semaphore>,
@@ -112,6 +126,10 @@ impl AppState {
             NonZeroU32::new(limits.pushes_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let registration_limiter = NonZeroU32::new(limits.registrations_per_hour)
             .map(|n| RateLimiter::keyed(Quota::per_hour(n)));
+        let per_kit =
+            NonZeroU32::new(limits.recovery_attempts_per_hour.max(1)).unwrap_or(NonZeroU32::MIN);
+        let recovery_client_limiter = NonZeroU32::new(limits.recoveries_per_client_per_hour)
+            .map(|n| RateLimiter::keyed(Quota::per_hour(n)));
         let body_memory = limits
             .body_memory_bytes
             .max(limits.max_body_bytes)
@@ -122,11 +140,24 @@ impl AppState {
             limits,
             push_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
             registration_limiter,
+            recovery_limiter: RateLimiter::keyed(Quota::per_hour(per_kit)),
+            recovery_client_limiter,
             access,
             body_memory: Arc::new(Semaphore::new(body_memory)),
             metrics: Metrics::new(),
         })
     }
+}
+
+/// `Some(seconds to wait)` when `key` is past its quota: each call counts as an attempt.
+pub fn throttled<K>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Option<u64>
+where
+    K: std::hash::Hash + Eq + Clone,
+{
+    limiter.check_key(key).err().map(|not_until| {
+        let now = governor::clock::Clock::now(&governor::clock::DefaultClock::default());
+        not_until.wait_time_from(now).as_secs().max(1)
+    })
 }
 
 pub fn now_ms() -> Millis {

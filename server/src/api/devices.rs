@@ -12,7 +12,7 @@ use crate::cbor::CborResponse;
 use crate::error::ApiError;
 use crate::extract::Path;
 use crate::net::ClientIp;
-use crate::state::{AppState, now_ms};
+use crate::state::{AppState, now_ms, throttled};
 
 /// Register a new device. The token in the response is shown once; the relay keeps only
 /// its hash. Limited per client address (`rate_limited`, with `Retry-After`); on a relay
@@ -28,17 +28,16 @@ pub async fn register(
     headers: HeaderMap,
 ) -> Result<CborResponse<Registered>, ApiError> {
     // Every attempt counts, a wrong registration token too (no guessing at speed).
-    if let Some(limiter) = &state.registration_limiter
-        && let Err(not_until) = limiter.check_key(&client)
+    if let Some(wait) = state
+        .registration_limiter
+        .as_ref()
+        .and_then(|l| throttled(l, &client))
     {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(
-            &governor::clock::DefaultClock::default(),
-        ));
         let mut e = ApiError::new(
             ErrorCode::RateLimited,
             "too many registrations from this address; retry later",
         );
-        e.retry_after_secs = Some(wait.as_secs().max(1));
+        e.retry_after_secs = Some(wait);
         return Err(e);
     }
     if let Some(want) = &state.access.registration_token {

@@ -7,6 +7,7 @@ pub mod devices;
 pub mod invites;
 pub mod keys;
 pub mod member;
+pub mod recovery;
 pub mod spaces;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use crate::state::AppState;
         blobs::push, blobs::pull, blobs::put_snapshot, blobs::get_snapshot,
         answers::put, answers::list, answers::reveal,
         keys::put, keys::list,
+        recovery::put, recovery::get, recovery::recover,
     ),
     components(schemas(duet_proto::ErrorBody, duet_proto::ErrorCode)),
     modifiers(&BearerAuth),
@@ -97,6 +99,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/spaces/{space}/keys", get(keys::list))
         .route("/spaces/{space}/keys/{epoch}", put(keys::put))
+        .route("/recovery", get(recovery::get))
+        .route(
+            "/recovery/{lookup}",
+            put(recovery::put).post(recovery::recover),
+        )
         .route("/live", get(crate::live::live))
         .route("/openapi.json", get(openapi))
         // After the routes: it applies to those registered before it.

@@ -1,7 +1,8 @@
 //! `duet-relay migrate-from-sqlite`: move a single relay's SQLite data into PostgreSQL, for
 //! an operator who outgrows one machine. Everything is copied as it is — device token
 //! hashes, memberships, open invites, the sealed-blob logs with their sequence numbers,
-//! snapshots, the relay's shares of prompt answers, key drops — in one PostgreSQL transaction, so a failed run leaves the target empty, and
+//! snapshots, the relay's shares of prompt answers, key drops, recovery kits — in one
+//! PostgreSQL transaction, so a failed run leaves the target empty, and
 //! devices carry on with their tokens and cursors against the new nodes.
 
 use std::path::Path;
@@ -26,6 +27,7 @@ pub struct Copied {
     pub snapshots: u64,
     pub answers: u64,
     pub key_drops: u64,
+    pub recovery_kits: u64,
 }
 
 const BLOB_BATCH: i64 = 500;
@@ -262,6 +264,37 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
         copied.key_drops += 1;
     }
 
+    type KitRow = (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, i64);
+    let kits: Vec<KitRow> = all_rows(
+        &src,
+        "SELECT lookup, person, auth_hash, envelope, made_by, updated_at FROM recovery_kits",
+        [],
+    )?;
+    for (lookup, person, auth_hash, envelope, made_by, updated_at) in kits {
+        sqlx::query(
+            "INSERT INTO recovery_kits (lookup, person, auth_hash, envelope, made_by, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(lookup)
+        .bind(uuid(&person)?)
+        .bind(auth_hash)
+        .bind(envelope)
+        .bind(uuid(&made_by)?)
+        .bind(updated_at)
+        .execute(&mut *tx)
+        .await?;
+        copied.recovery_kits += 1;
+    }
+    let kit_spaces: Vec<(Vec<u8>, Vec<u8>)> =
+        all_rows(&src, "SELECT person, space FROM recovery_kit_spaces", [])?;
+    for (person, space) in kit_spaces {
+        sqlx::query("INSERT INTO recovery_kit_spaces (person, space) VALUES ($1, $2)")
+            .bind(uuid(&person)?)
+            .bind(uuid(&space)?)
+            .execute(&mut *tx)
+            .await?;
+    }
+
     // Cross-check before committing: every space's head matches its log.
     let bad: i64 = sqlx::query(
         "SELECT count(*) FROM spaces s
@@ -284,7 +317,7 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
 mod tests {
     use super::*;
     use crate::storage::sqlite::SqliteStore;
-    use crate::storage::{AppendLimits, JoinOutcome, NewInvite, RelayStore};
+    use crate::storage::{AppendLimits, JoinOutcome, KitUpdate, NewInvite, RelayStore};
     use duet_proto::Snapshot;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -342,6 +375,15 @@ mod tests {
                 .unwrap(),
             1
         );
+        let kit = KitUpdate {
+            lookup: [6; 16],
+            device: a,
+            person: pa,
+            envelope: vec![5; 300],
+            spaces: vec![space],
+            now: 8,
+        };
+        lite.put_recovery_kit(kit, [9; 32]).await.unwrap();
         let invite = Uuid::new_v4();
         lite.create_invite(NewInvite {
             id: invite,
@@ -369,6 +411,7 @@ mod tests {
                 snapshots: 1,
                 answers: 2,
                 key_drops: 1,
+                recovery_kits: 1,
             }
         );
 
@@ -392,6 +435,10 @@ mod tests {
             pg.key_drops(space, b).await.unwrap(),
             lite.key_drops(space, b).await.unwrap()
         );
+        assert_eq!(
+            pg.recovery_kit_of(pa).await.unwrap(),
+            lite.recovery_kit_of(pa).await.unwrap()
+        );
         assert!(
             !pg.put_answer(space, "p.1", pa, [6; 32], 9, 10)
                 .await
@@ -404,7 +451,16 @@ mod tests {
                 lite.pull(space, after, 500).await.unwrap()
             );
         }
-        // The copy is live: the invite works, pushes continue the numbering.
+        // The copy is live: the kit proves, the invite works, pushes continue the numbering.
+        let recovered = pg
+            .recover_device([6; 16], [9; 32], Uuid::new_v4(), [10; 32], 8)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (recovered.person, recovered.envelope, recovered.spaces),
+            (pa, vec![5; 300], vec![space])
+        );
         assert!(matches!(
             pg.join_invite(invite, [7; 32], b, 8, 5).await.unwrap(),
             JoinOutcome::Joined { .. }

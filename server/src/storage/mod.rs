@@ -1,5 +1,5 @@
 //! Relay storage: devices, spaces, members, invites, the sealed-blob log, snapshots, the
-//! relay's shares of sealed prompt answers and key drops — never content. Behind a trait so
+//! relay's shares of sealed prompt answers, key drops and recovery kits — never content. Behind a trait so
 //! SQLite (the default) and PostgreSQL share one test suite (`suite.rs`) and the HTTP layer
 //! doesn't care which it talks to.
 
@@ -377,6 +377,95 @@ pub(crate) fn judge_answer(held: bool, stored: i64, max_per_space: u32) -> Store
     Ok(true)
 }
 
+/// A recovery kit's lookup id (its name at the relay).
+pub type Lookup = [u8; duet_proto::limits::RECOVERY_LOOKUP_BYTES];
+
+/// A person's recovery kit being made or updated ([`RelayStore::put_recovery_kit`],
+/// [`RelayStore::update_recovery_kit`]).
+#[derive(Clone)]
+pub struct KitUpdate {
+    pub lookup: Lookup,
+    /// The device storing it: it must be a member of every listed space.
+    pub device: Uuid,
+    /// The person the device acts for, whose kit this is.
+    pub person: Uuid,
+    /// Sealed on a device; opaque here.
+    pub envelope: Vec<u8>,
+    pub spaces: Vec<Uuid>,
+    pub now: Millis,
+}
+
+impl std::fmt::Debug for KitUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The envelope's bytes stay out of logs (only its size).
+        f.debug_struct("KitUpdate")
+            .field("device", &self.device)
+            .field("person", &self.person)
+            .field("envelope_bytes", &self.envelope.len())
+            .field("spaces", &self.spaces.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A person's kit as its devices see it: no secret's hash, no envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKit {
+    pub lookup: Lookup,
+    /// The device that made it, or last recovered with it.
+    pub made_by: Uuid,
+    pub updated_at: Millis,
+    /// In order.
+    pub spaces: Vec<Uuid>,
+}
+
+/// What a proven kit gave ([`RelayStore::recover_device`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// The person the new device acts for.
+    pub person: Uuid,
+    pub envelope: Vec<u8>,
+    /// The spaces the new device was admitted to, in order.
+    pub spaces: Vec<Uuid>,
+    /// The person's other devices that are not revoked, in order.
+    pub devices: Vec<Uuid>,
+}
+
+impl std::fmt::Debug for Recovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recovery")
+            .field("person", &self.person)
+            .field("envelope_bytes", &self.envelope.len())
+            .field("spaces", &self.spaces)
+            .field("devices", &self.devices)
+            .finish()
+    }
+}
+
+/// The spaces a kit lists, as both backends store them: in order, each once.
+pub(crate) fn kit_spaces(mut spaces: Vec<Uuid>) -> Vec<Uuid> {
+    spaces.sort();
+    spaces.dedup();
+    spaces
+}
+
+/// Whether a person may make a kit at a lookup id that `holder`'s kit has (`None`: free),
+/// by the rules every backend shares: their own kit's lookup id is theirs to make again (a
+/// retry), another person's is `Conflict`.
+pub(crate) fn judge_kit_lookup(holder: Option<Uuid>, person: Uuid) -> StoreResult<()> {
+    match holder {
+        Some(p) if p != person => Err(StoreError::Conflict(
+            "this lookup id is another recovery kit's".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a recovery attempt proves the kit: the SHA-256 of its auth secret against the
+/// stored one, compared in constant time.
+pub(crate) fn proves_kit(stored_hash: &[u8], auth_hash: &[u8]) -> bool {
+    crate::auth::constant_time_eq(stored_hash, auth_hash)
+}
+
 /// A page of the log: `blobs` read after `from` (the cursor, or the seq of the `snapshot`
 /// that comes first), in a space at `head`.
 pub(crate) fn page(
@@ -486,7 +575,9 @@ pub trait RelayStore: Send + Sync + 'static {
     async fn device_by_token(&self, token_hash: [u8; 32]) -> StoreResult<Option<Device>>;
     async fn device(&self, id: Uuid) -> StoreResult<Option<Device>>;
     /// Mark a device revoked, drop its memberships, the key drops left for it and the
-    /// invites it made that are still pending. `false` when it didn't exist.
+    /// invites it made that are still pending, and the recovery kit it made (or last
+    /// recovered with): whoever holds the device may hold the words. `false` when it didn't
+    /// exist.
     async fn revoke_device(&self, id: Uuid, now: Millis) -> StoreResult<bool>;
 
     /// A new space with its creator as the first member. `false` (and nothing changes)
@@ -525,7 +616,8 @@ pub trait RelayStore: Send + Sync + 'static {
     /// A person leaves a space: every device of theirs, every pending invite they made to
     /// it, and every pending partner invite to it (the key rotates, and whoever comes next
     /// needs a new invite from a remaining member); the key drops left there for the
-    /// devices that leave go too. Returns the devices that left.
+    /// devices that leave go too, and the space leaves their recovery kit's list. Returns
+    /// the devices that left.
     async fn remove_person(&self, space: Uuid, person: Uuid) -> StoreResult<Vec<Uuid>>;
 
     /// Store an invite; `Conflict` when its id is taken. No cap on pending invites (see
@@ -637,4 +729,31 @@ pub trait RelayStore: Send + Sync + 'static {
     ) -> StoreResult<u64>;
     /// The key drops left for `device` in `space`, oldest epoch first (empty when none).
     async fn key_drops(&self, space: Uuid, device: Uuid) -> StoreResult<Vec<HeldDrop>>;
+
+    /// Make `kit` its person's one recovery kit, made by `kit.device` and proven by a
+    /// secret whose SHA-256 is `auth_hash`, replacing any other kit of theirs (whose lookup
+    /// id stops working). `Conflict` when another person's kit has the lookup id;
+    /// `NotFound` when the device is revoked or not a member of every listed space.
+    async fn put_recovery_kit(&self, kit: KitUpdate, auth_hash: [u8; 32]) -> StoreResult<()>;
+    /// Replace the envelope and spaces of the person's kit at `kit.lookup` (its maker and
+    /// secret stay). `NotFound` when the person has no kit there (none, another person's,
+    /// or replaced) or the device isn't a member of every listed space.
+    async fn update_recovery_kit(&self, kit: KitUpdate) -> StoreResult<()>;
+    /// The person's kit, if they have one.
+    async fn recovery_kit_of(&self, person: Uuid) -> StoreResult<Option<StoredKit>>;
+    /// Whether a kit has this lookup id.
+    async fn recovery_kit_exists(&self, lookup: Lookup) -> StoreResult<bool>;
+    /// Prove the kit at `lookup` with `auth_hash` (`proves_kit`) and, in one transaction,
+    /// register `device` (with `token_hash`) for the kit's person, admit it to each listed
+    /// space where that person still has a device that isn't revoked (never back into a
+    /// space they left or were removed from), and note it as the kit's maker. `None`, and
+    /// nothing changes, when no kit has the lookup id or the secret is wrong.
+    async fn recover_device(
+        &self,
+        lookup: Lookup,
+        auth_hash: [u8; 32],
+        device: Uuid,
+        token_hash: [u8; 32],
+        now: Millis,
+    ) -> StoreResult<Option<Recovery>>;
 }

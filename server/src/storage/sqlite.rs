@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_limits.sql"),
     include_str!("../../migrations/sqlite/0004_answers.sql"),
     include_str!("../../migrations/sqlite/0005_key_drops.sql"),
+    include_str!("../../migrations/sqlite/0006_recovery_kits.sql"),
 ];
 
 pub struct SqliteStore {
@@ -227,6 +228,46 @@ fn snapshot_of(c: &Connection, space: &Uuid) -> StoreResult<Option<Snapshot>> {
     )
 }
 
+/// Whether `device` is a member of every space in `spaces`.
+fn member_of_all(c: &Connection, device: &Uuid, spaces: &[Uuid]) -> StoreResult<bool> {
+    let mut stmt = c.prepare_cached("SELECT 1 FROM members WHERE space = ?1 AND device = ?2")?;
+    for s in spaces {
+        let p = params![s.as_bytes().as_slice(), device.as_bytes().as_slice()];
+        if stmt.query_row(p, |_| Ok(())).optional()?.is_none() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Make `spaces` the list of `person`'s kit.
+fn set_kit_spaces(c: &Connection, person: &Uuid, spaces: &[Uuid]) -> StoreResult<()> {
+    let pe = person.as_bytes().as_slice();
+    c.execute("DELETE FROM recovery_kit_spaces WHERE person = ?1", [pe])?;
+    let mut insert =
+        c.prepare_cached("INSERT INTO recovery_kit_spaces (person, space) VALUES (?1, ?2)")?;
+    for s in spaces {
+        insert.execute(params![pe, s.as_bytes().as_slice()])?;
+    }
+    Ok(())
+}
+
+/// The checks of a kit being stored, in its transaction: `NotFound` unless the device is a
+/// live device of the kit's person and a member of every listed space. Returns the list to
+/// store.
+fn check_kit(c: &Connection, kit: &KitUpdate) -> StoreResult<Vec<Uuid>> {
+    let spaces = kit_spaces(kit.spaces.clone());
+    let live = device_row(c, &kit.device)?.is_some_and(|d| !d.revoked && d.person == kit.person);
+    if !live || !member_of_all(c, &kit.device, &spaces)? {
+        return Err(StoreError::NotFound);
+    }
+    Ok(spaces)
+}
+
+fn lookup_of(b: Vec<u8>) -> StoreResult<Lookup> {
+    Lookup::try_from(b.as_slice()).map_err(backend)
+}
+
 #[async_trait]
 impl RelayStore for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -303,6 +344,11 @@ impl RelayStore for SqliteStore {
             )?;
             tx.execute(
                 "DELETE FROM invites WHERE created_by = ?1 AND used_by IS NULL",
+                [id.as_bytes().as_slice()],
+            )?;
+            // Its spaces go with it (ON DELETE CASCADE).
+            tx.execute(
+                "DELETE FROM recovery_kits WHERE made_by = ?1",
                 [id.as_bytes().as_slice()],
             )?;
             tx.commit()?;
@@ -448,6 +494,10 @@ impl RelayStore for SqliteStore {
             tx.execute(
                 "DELETE FROM key_drops WHERE space = ?1
                  AND device IN (SELECT id FROM devices WHERE person = ?2)",
+                params![sp, pe],
+            )?;
+            tx.execute(
+                "DELETE FROM recovery_kit_spaces WHERE space = ?1 AND person = ?2",
                 params![sp, pe],
             )?;
             tx.commit()?;
@@ -936,6 +986,170 @@ impl RelayStore for SqliteStore {
                     })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn put_recovery_kit(&self, kit: KitUpdate, auth_hash: [u8; 32]) -> StoreResult<()> {
+        self.write_tx(move |tx| {
+            let spaces = check_kit(&tx, &kit)?;
+            let pe = kit.person.as_bytes().as_slice();
+            let holder: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT person FROM recovery_kits WHERE lookup = ?1",
+                    [kit.lookup.as_slice()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            judge_kit_lookup(holder.map(uuid_of).transpose()?, kit.person)?;
+            // The person's kit, wherever it was, with its spaces (ON DELETE CASCADE).
+            tx.execute("DELETE FROM recovery_kits WHERE person = ?1", [pe])?;
+            tx.execute(
+                "INSERT INTO recovery_kits (lookup, person, auth_hash, envelope, made_by, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    kit.lookup.as_slice(),
+                    pe,
+                    auth_hash.as_slice(),
+                    kit.envelope,
+                    kit.device.as_bytes().as_slice(),
+                    kit.now
+                ],
+            )?;
+            set_kit_spaces(&tx, &kit.person, &spaces)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_recovery_kit(&self, kit: KitUpdate) -> StoreResult<()> {
+        self.write_tx(move |tx| {
+            let spaces = check_kit(&tx, &kit)?;
+            let n = tx.execute(
+                "UPDATE recovery_kits SET envelope = ?3, updated_at = ?4
+                 WHERE lookup = ?1 AND person = ?2",
+                params![
+                    kit.lookup.as_slice(),
+                    kit.person.as_bytes().as_slice(),
+                    kit.envelope,
+                    kit.now
+                ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            set_kit_spaces(&tx, &kit.person, &spaces)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn recovery_kit_of(&self, person: Uuid) -> StoreResult<Option<StoredKit>> {
+        self.read(move |c| {
+            // One statement: the kit and its list as of one moment.
+            let rows: Vec<(Vec<u8>, Vec<u8>, i64, Option<Vec<u8>>)> = all_rows(
+                c,
+                "SELECT k.lookup, k.made_by, k.updated_at, s.space FROM recovery_kits k
+                 LEFT JOIN recovery_kit_spaces s ON s.person = k.person
+                 WHERE k.person = ?1 ORDER BY s.space",
+                [person.as_bytes().as_slice()],
+            )?;
+            let mut kit: Option<StoredKit> = None;
+            for (lookup, made_by, updated_at, space) in rows {
+                if kit.is_none() {
+                    kit = Some(StoredKit {
+                        lookup: lookup_of(lookup)?,
+                        made_by: uuid_of(made_by)?,
+                        updated_at,
+                        spaces: Vec::new(),
+                    });
+                }
+                if let (Some(k), Some(s)) = (kit.as_mut(), space) {
+                    k.spaces.push(uuid_of(s)?);
+                }
+            }
+            Ok(kit)
+        })
+        .await
+    }
+
+    async fn recovery_kit_exists(&self, lookup: Lookup) -> StoreResult<bool> {
+        self.read(move |c| {
+            Ok(
+                c.prepare_cached("SELECT 1 FROM recovery_kits WHERE lookup = ?1")?
+                    .query_row([lookup.as_slice()], |_| Ok(()))
+                    .optional()?
+                    .is_some(),
+            )
+        })
+        .await
+    }
+
+    async fn recover_device(
+        &self,
+        lookup: Lookup,
+        auth_hash: [u8; 32],
+        device: Uuid,
+        token_hash: [u8; 32],
+        now: Millis,
+    ) -> StoreResult<Option<Recovery>> {
+        self.write_tx(move |tx| {
+            let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>)> = tx
+                .query_row(
+                    "SELECT person, auth_hash, envelope FROM recovery_kits WHERE lookup = ?1",
+                    [lookup.as_slice()],
+                    columns,
+                )
+                .optional()?;
+            let Some((person, stored, envelope)) = row else {
+                return Ok(None);
+            };
+            if !proves_kit(&stored, &auth_hash) {
+                return Ok(None);
+            }
+            let person = uuid_of(person)?;
+            let pe = person.as_bytes().as_slice();
+            // Only where the person still is: never back into a space they left.
+            let spaces: Vec<(Vec<u8>,)> = all_rows(
+                &tx,
+                "SELECT k.space FROM recovery_kit_spaces k WHERE k.person = ?1 AND EXISTS (
+                     SELECT 1 FROM members m JOIN devices d ON d.id = m.device
+                     WHERE m.space = k.space AND d.person = ?1 AND d.revoked_at IS NULL)
+                 ORDER BY k.space",
+                [pe],
+            )?;
+            let devices: Vec<(Vec<u8>,)> = all_rows(
+                &tx,
+                "SELECT id FROM devices WHERE person = ?1 AND revoked_at IS NULL ORDER BY id",
+                [pe],
+            )?;
+            tx.execute(
+                "INSERT INTO devices (id, person, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![device.as_bytes().as_slice(), pe, token_hash.as_slice(), now],
+            )?;
+            let spaces = spaces
+                .into_iter()
+                .map(|(s,)| uuid_of(s))
+                .collect::<StoreResult<Vec<_>>>()?;
+            for s in &spaces {
+                join_space(&tx, s, &device, now)?;
+            }
+            tx.execute(
+                "UPDATE recovery_kits SET made_by = ?2 WHERE lookup = ?1",
+                params![lookup.as_slice(), device.as_bytes().as_slice()],
+            )?;
+            tx.commit()?;
+            Ok(Some(Recovery {
+                person,
+                envelope,
+                spaces,
+                devices: devices
+                    .into_iter()
+                    .map(|(d,)| uuid_of(d))
+                    .collect::<StoreResult<_>>()?,
+            }))
         })
         .await
     }

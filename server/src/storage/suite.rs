@@ -34,7 +34,11 @@ macro_rules! storage_suite {
             key_drops_for_the_sender_are_skipped, first_key_drop_wins,
             key_drops_need_the_announced_epoch, key_drops_need_a_member_sender,
             revocation_deletes_key_drops, leaving_deletes_key_drops,
-            removing_a_person_deletes_key_drops);
+            removing_a_person_deletes_key_drops, a_kit_replaces_the_persons_old_one,
+            a_kit_is_updated_by_its_person_only, a_kit_is_not_taken_by_another_person,
+            a_kit_lists_only_the_makers_spaces, recovery_admits_only_where_the_person_still_is,
+            recovery_registers_a_device_of_the_person, a_wrong_secret_recovers_nothing,
+            revoking_the_maker_deletes_the_kit, recovery_moves_the_maker);
     };
 }
 pub(crate) use storage_suite;
@@ -1176,6 +1180,319 @@ pub(crate) async fn removing_a_person_deletes_key_drops(s: &dyn RelayStore) {
     assert!(held(s, j, b1).await.is_empty());
     assert!(held(s, j, b2).await.is_empty());
     assert_eq!(held(s, j, a2).await, vec![(2, a, 1)]);
+}
+
+/// Lookup id `n`: sixteen bytes of it.
+fn lookup(n: u8) -> Lookup {
+    [n; 16]
+}
+
+/// A kit of `device`'s person at lookup id `n`, listing `spaces`, its envelope filled with
+/// `n` (the secret's hash is `h(n)`).
+async fn kit(s: &dyn RelayStore, n: u8, device: Uuid, spaces: &[Uuid]) -> StoreResult<()> {
+    s.put_recovery_kit(kit_update(s, n, device, spaces).await, h(n))
+        .await
+}
+
+async fn kit_update(s: &dyn RelayStore, n: u8, device: Uuid, spaces: &[Uuid]) -> KitUpdate {
+    KitUpdate {
+        lookup: lookup(n),
+        device,
+        person: person(s, device).await,
+        envelope: vec![n; 100],
+        spaces: spaces.to_vec(),
+        now: 1_000 + i64::from(n),
+    }
+}
+
+/// Recover with kit `n`'s secret (`h(n)`), registering a fresh device under token `token`.
+async fn recover(s: &dyn RelayStore, n: u8, token: u8) -> Option<(Uuid, Recovery)> {
+    let d = Uuid::new_v4();
+    s.recover_device(lookup(n), h(n), d, h(token), 50)
+        .await
+        .unwrap()
+        .map(|r| (d, r))
+}
+
+/// `n` more devices of `of`'s person, their tokens made of `first` on.
+async fn devices_of<const N: usize>(s: &dyn RelayStore, of: Uuid, first: u8) -> [Uuid; N] {
+    let p = person(s, of).await;
+    let mut out = [Uuid::nil(); N];
+    for (i, d) in out.iter_mut().enumerate() {
+        *d = Uuid::new_v4();
+        s.register_device(*d, p, h(first + i as u8), 1)
+            .await
+            .unwrap();
+    }
+    out
+}
+
+fn sorted(mut v: Vec<Uuid>) -> Vec<Uuid> {
+    v.sort();
+    v
+}
+
+/// A person has one kit: a new one (new words, a new lookup id) replaces the old, whose
+/// lookup id then leads nowhere; made again at the same id, it takes the new secret.
+pub(crate) async fn a_kit_replaces_the_persons_old_one(s: &dyn RelayStore) {
+    let [a] = cast(s, 200).await;
+    let j = journal(s, a).await;
+    kit(s, 1, a, &[j, j]).await.unwrap();
+    let pa = person(s, a).await;
+    assert_eq!(
+        s.recovery_kit_of(pa).await.unwrap(),
+        Some(StoredKit {
+            lookup: lookup(1),
+            made_by: a,
+            updated_at: 1_001,
+            spaces: vec![j],
+        }),
+        "listed once"
+    );
+    let [a2] = devices_of(s, a, 201).await;
+    kit(s, 2, a2, &[]).await.unwrap();
+    let now = s.recovery_kit_of(pa).await.unwrap().unwrap();
+    assert_eq!(
+        (now.lookup, now.made_by, now.spaces),
+        (lookup(2), a2, vec![])
+    );
+    assert!(!s.recovery_kit_exists(lookup(1)).await.unwrap());
+    assert!(s.recovery_kit_exists(lookup(2)).await.unwrap());
+    assert!(recover(s, 1, 202).await.is_none(), "the old words");
+    // The same lookup id again, with another secret: the old secret no longer proves it.
+    let mut again = kit_update(s, 2, a, &[j]).await;
+    again.envelope = vec![9; 10];
+    s.put_recovery_kit(again, h(77)).await.unwrap();
+    assert!(recover(s, 2, 203).await.is_none());
+    let d = Uuid::new_v4();
+    let r = s
+        .recover_device(lookup(2), h(77), d, h(204), 50)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.envelope, r.spaces), (vec![9; 10], vec![j]));
+}
+
+/// Without a secret, a kit's envelope and spaces are updated by any device of its person
+/// (its maker and secret stay); at a lookup id where the person has no kit, nothing is.
+pub(crate) async fn a_kit_is_updated_by_its_person_only(s: &dyn RelayStore) {
+    let [a] = cast(s, 205).await;
+    let [a2] = devices_of(s, a, 206).await;
+    let j = journal(s, a).await;
+    s.add_member(j, a2, 1).await.unwrap();
+    kit(s, 3, a, &[]).await.unwrap();
+    let mut update = kit_update(s, 3, a2, &[j]).await;
+    update.envelope = vec![8; 5];
+    update.now = 2_000;
+    s.update_recovery_kit(update).await.unwrap();
+    let pa = person(s, a).await;
+    assert_eq!(
+        s.recovery_kit_of(pa).await.unwrap(),
+        Some(StoredKit {
+            lookup: lookup(3),
+            made_by: a,
+            updated_at: 2_000,
+            spaces: vec![j],
+        })
+    );
+    assert!(matches!(
+        s.update_recovery_kit(kit_update(s, 4, a, &[]).await).await,
+        Err(StoreError::NotFound)
+    ));
+    let (_, r) = recover(s, 3, 207).await.unwrap();
+    assert_eq!(
+        r.envelope,
+        vec![8; 5],
+        "the update's envelope, the first secret"
+    );
+}
+
+/// Another person's device can neither update a kit nor take its lookup id; the kit stays
+/// as it was.
+pub(crate) async fn a_kit_is_not_taken_by_another_person(s: &dyn RelayStore) {
+    let [a, b] = cast(s, 208).await;
+    let j = journal(s, a).await;
+    s.add_member(j, b, 1).await.unwrap();
+    kit(s, 5, a, &[j]).await.unwrap();
+    let before = s.recovery_kit_of(person(s, a).await).await.unwrap();
+    assert!(matches!(
+        s.update_recovery_kit(kit_update(s, 5, b, &[]).await).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.put_recovery_kit(kit_update(s, 5, b, &[]).await, h(99))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.recovery_kit_of(person(s, a).await).await.unwrap(), before);
+    assert_eq!(s.recovery_kit_of(person(s, b).await).await.unwrap(), None);
+    let (_, r) = recover(s, 5, 210).await.unwrap();
+    assert_eq!((r.person, r.envelope), (person(s, a).await, vec![5; 100]));
+}
+
+/// A kit lists only spaces its maker (or updater) is a member of; one that lists another
+/// space is refused whole, as is a revoked device's.
+pub(crate) async fn a_kit_lists_only_the_makers_spaces(s: &dyn RelayStore) {
+    let [a, b] = cast(s, 211).await;
+    let mine = journal(s, a).await;
+    let theirs = journal(s, b).await;
+    assert!(matches!(
+        kit(s, 6, a, &[mine, theirs]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        kit(s, 6, a, &[Uuid::new_v4()]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.recovery_kit_of(person(s, a).await).await.unwrap(), None);
+    kit(s, 6, a, &[mine]).await.unwrap();
+    assert!(matches!(
+        s.update_recovery_kit(kit_update(s, 6, a, &[theirs]).await)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let spaces = s.recovery_kit_of(person(s, a).await).await.unwrap();
+    assert_eq!(spaces.map(|k| k.spaces), Some(vec![mine]));
+    let [lost] = devices_of(s, a, 213).await;
+    let update = kit_update(s, 6, lost, &[]).await;
+    assert!(s.revoke_device(lost, 2).await.unwrap());
+    assert!(matches!(
+        s.put_recovery_kit(update, h(6)).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// A recovered device is admitted only to the kit's spaces where its person still has a
+/// device: not a journal they were removed from (which also leaves the kit's list), nor one
+/// their last device left, nor one whose only device of theirs is revoked.
+pub(crate) async fn recovery_admits_only_where_the_person_still_is(s: &dyn RelayStore) {
+    let [a, b] = cast(s, 214).await;
+    let [a2] = devices_of(s, a, 216).await;
+    let personal = Uuid::new_v4();
+    assert!(
+        s.create_space(personal, SpaceKind::Personal, a, 1)
+            .await
+            .unwrap()
+    );
+    s.add_member(personal, a2, 1).await.unwrap();
+    let shared = journal(s, b).await;
+    s.add_member(shared, a, 1).await.unwrap();
+    let left = journal(s, a).await;
+    let lost_in = journal(s, a).await;
+    s.add_member(lost_in, a2, 1).await.unwrap();
+    let kept = journal(s, a).await;
+    let all = [personal, shared, left, lost_in, kept];
+    kit(s, 7, a, &all).await.unwrap();
+    // B removes A from the journal they shared; A's device leaves another journal alone;
+    // in a third A's only device there is revoked.
+    s.remove_person(shared, person(s, a).await).await.unwrap();
+    assert!(s.remove_member(left, a).await.unwrap());
+    s.remove_member(lost_in, a).await.unwrap();
+    assert!(s.revoke_device(a2, 2).await.unwrap());
+    let mut listed = all.to_vec();
+    listed.retain(|x| *x != shared);
+    let pa = person(s, a).await;
+    assert_eq!(
+        s.recovery_kit_of(pa).await.unwrap().map(|k| k.spaces),
+        Some(sorted(listed)),
+        "a removal takes the journal off the kit's list"
+    );
+    let (d, r) = recover(s, 7, 217).await.unwrap();
+    assert_eq!(r.spaces, sorted(vec![personal, kept]));
+    for space in all {
+        let admitted = space == personal || space == kept;
+        assert_eq!(s.is_member(space, d).await.unwrap(), admitted, "{space}");
+    }
+    assert!(!s.is_member(shared, d).await.unwrap());
+}
+
+/// A recovery registers a device acting for the kit's person, under the token given; it
+/// answers the envelope and the person's other devices that aren't revoked.
+pub(crate) async fn recovery_registers_a_device_of_the_person(s: &dyn RelayStore) {
+    let [a] = cast(s, 218).await;
+    let [a2, lost] = devices_of(s, a, 219).await;
+    let j = journal(s, a).await;
+    kit(s, 8, a, &[j]).await.unwrap();
+    assert!(s.revoke_device(lost, 2).await.unwrap());
+    let (d, r) = recover(s, 8, 221).await.unwrap();
+    let pa = person(s, a).await;
+    assert_eq!(
+        r,
+        Recovery {
+            person: pa,
+            envelope: vec![8; 100],
+            spaces: vec![j],
+            devices: sorted(vec![a, a2]),
+        }
+    );
+    assert_eq!(
+        s.device_by_token(h(221)).await.unwrap(),
+        Some(Device {
+            id: d,
+            person: pa,
+            revoked: false
+        })
+    );
+    assert!(s.is_member(j, d).await.unwrap());
+    // Again (another new device): the first recovered one is listed among the others.
+    let (_, again) = recover(s, 8, 222).await.unwrap();
+    assert_eq!(again.devices, sorted(vec![a, a2, d]));
+}
+
+/// A wrong secret, or a lookup id no kit has, recovers nothing and changes nothing.
+pub(crate) async fn a_wrong_secret_recovers_nothing(s: &dyn RelayStore) {
+    let [a] = cast(s, 223).await;
+    let j = journal(s, a).await;
+    kit(s, 9, a, &[j]).await.unwrap();
+    let before = s.recovery_kit_of(person(s, a).await).await.unwrap();
+    let d = Uuid::new_v4();
+    for (at, secret) in [(lookup(9), h(10)), (lookup(10), h(9)), (lookup(10), h(10))] {
+        assert_eq!(
+            s.recover_device(at, secret, d, h(224), 50).await.unwrap(),
+            None
+        );
+    }
+    assert_eq!(s.device(d).await.unwrap(), None, "no device registered");
+    assert_eq!(s.device_by_token(h(224)).await.unwrap(), None);
+    assert_eq!(s.space_info(j).await.unwrap().unwrap().members, vec![a]);
+    assert_eq!(s.recovery_kit_of(person(s, a).await).await.unwrap(), before);
+}
+
+/// Revoking the device that made a kit deletes the kit (whoever holds the device may hold
+/// the words); revoking another device of the person doesn't.
+pub(crate) async fn revoking_the_maker_deletes_the_kit(s: &dyn RelayStore) {
+    let [a, b] = cast(s, 225).await;
+    let [a2] = devices_of(s, a, 227).await;
+    let j = journal(s, a).await;
+    kit(s, 11, a, &[j]).await.unwrap();
+    kit(s, 12, b, &[]).await.unwrap();
+    assert!(s.revoke_device(a2, 2).await.unwrap());
+    assert!(s.recovery_kit_exists(lookup(11)).await.unwrap());
+    assert!(s.revoke_device(a, 3).await.unwrap());
+    assert!(!s.recovery_kit_exists(lookup(11)).await.unwrap());
+    assert_eq!(s.recovery_kit_of(person(s, a).await).await.unwrap(), None);
+    assert!(recover(s, 11, 228).await.is_none());
+    assert!(
+        s.recovery_kit_exists(lookup(12)).await.unwrap(),
+        "B's stays"
+    );
+}
+
+/// A recovery makes the new device the kit's maker: revoking the old one (the lost phone)
+/// then leaves the kit, revoking the new one takes it.
+pub(crate) async fn recovery_moves_the_maker(s: &dyn RelayStore) {
+    let [a] = cast(s, 229).await;
+    let j = journal(s, a).await;
+    kit(s, 13, a, &[j]).await.unwrap();
+    let (d, _) = recover(s, 13, 230).await.unwrap();
+    let pa = person(s, a).await;
+    let made_by = |k: Option<StoredKit>| k.map(|k| k.made_by);
+    assert_eq!(made_by(s.recovery_kit_of(pa).await.unwrap()), Some(d));
+    assert!(s.revoke_device(a, 2).await.unwrap());
+    assert_eq!(made_by(s.recovery_kit_of(pa).await.unwrap()), Some(d));
+    assert!(s.is_member(j, d).await.unwrap());
+    assert!(s.revoke_device(d, 3).await.unwrap());
+    assert_eq!(s.recovery_kit_of(pa).await.unwrap(), None);
 }
 
 /// Several writers (through one or more stores on one database, as relay nodes) push to one

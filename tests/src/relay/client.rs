@@ -4,7 +4,8 @@
 use duet_proto::{
     AddMember, AnswerShare, Answers, CBOR, CreateInvite, CreateSpace, HeldDrops, InviteCreated,
     InviteKind, JoinInvite, Joined, KeyDrop, KeyDrops, KeyEpoch, LogBlob, Pulled, Push, PushBlob,
-    Pushed, Registered, Snapshot, SpaceInfo, SpaceKind, SpaceList, WhoAmI,
+    Pushed, PutRecoveryKit, Recover, Recovered, RecoveryKitInfo, Registered, Snapshot, SpaceInfo,
+    SpaceKind, SpaceList, WhoAmI,
 };
 use rand::RngCore;
 use reqwest::Method;
@@ -76,6 +77,47 @@ impl InviteSecret {
     }
 }
 
+/// What a recovery kit's words give a device, as far as the relay is concerned: a lookup id
+/// and an auth secret (the relay gets only `hash`, until a recovery proves the secret).
+#[derive(Debug, Clone)]
+pub struct RecoverySecret {
+    pub lookup: [u8; 16],
+    pub auth: Vec<u8>,
+    pub hash: [u8; 32],
+}
+
+impl RecoverySecret {
+    /// A random lookup id and a random 32-byte auth secret.
+    pub fn random() -> RecoverySecret {
+        let mut lookup = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut lookup);
+        let auth = random_bytes(32);
+        let hash = Sha256::digest(&auth).into();
+        RecoverySecret { lookup, auth, hash }
+    }
+
+    /// The lookup id as it appears in the path.
+    pub fn lookup_hex(&self) -> String {
+        duet_proto::recovery::lookup_hex(&self.lookup)
+    }
+
+    /// The `PUT /v1/recovery/{lookup}` body that makes this the person's kit.
+    pub fn kit(&self, envelope: &[u8], spaces: &[Uuid]) -> PutRecoveryKit {
+        PutRecoveryKit {
+            auth_hash: Some(self.hash.to_vec()),
+            envelope: envelope.to_vec(),
+            spaces: spaces.to_vec(),
+        }
+    }
+
+    /// The `POST /v1/recovery/{lookup}` body.
+    pub fn recover_body(&self) -> Recover {
+        Recover {
+            auth: self.auth.clone(),
+        }
+    }
+}
+
 /// One registered device talking to one relay.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -103,6 +145,40 @@ impl Client {
             device_id: r.device_id,
             token: r.token,
         })
+    }
+
+    /// `POST /v1/recovery/{lookup}` with `auth` (no bearer token), as received.
+    pub async fn recover_response(
+        http: &reqwest::Client,
+        base: &str,
+        lookup: &[u8],
+        auth: &[u8],
+    ) -> Result<Response, ClientError> {
+        let path = format!("/v1/recovery/{}", duet_proto::recovery::lookup_hex(lookup));
+        let body = Body::cbor(&Recover {
+            auth: auth.to_vec(),
+        });
+        send(http, base, Method::POST, &path, None, Some(body)).await
+    }
+
+    /// Prove a recovery kit: the new device (with its own HTTP client) and the relay's
+    /// answer.
+    pub async fn recover(
+        base: &str,
+        secret: &RecoverySecret,
+    ) -> Result<(Client, Recovered), ClientError> {
+        let http = http_client();
+        let r: Recovered = Self::recover_response(&http, base, &secret.lookup, &secret.auth)
+            .await?
+            .ok()?
+            .cbor()?;
+        let device = Client {
+            http,
+            base: base.to_string(),
+            device_id: r.device_id,
+            token: r.token.clone(),
+        };
+        Ok((device, r))
     }
 
     /// A newly registered device with a new space of its own.
@@ -237,6 +313,24 @@ impl Client {
     pub async fn key_drops(&self, space: Uuid) -> Result<HeldDrops, ClientError> {
         let path = format!("/v1/spaces/{space}/keys");
         self.call(Method::GET, &path, None).await?.cbor()
+    }
+
+    /// `PUT /v1/recovery/{lookup}`: make (with an auth hash) or update this device's
+    /// person's recovery kit.
+    pub async fn put_recovery_kit(
+        &self,
+        lookup: &[u8],
+        kit: &PutRecoveryKit,
+    ) -> Result<(), ClientError> {
+        let path = format!("/v1/recovery/{}", duet_proto::recovery::lookup_hex(lookup));
+        let r = self.call(Method::PUT, &path, Some(Body::cbor(kit))).await?;
+        assert_eq!(r.status, 204, "a stored kit answers 204");
+        Ok(())
+    }
+
+    /// `GET /v1/recovery`: this device's person's kit.
+    pub async fn recovery_kit(&self) -> Result<RecoveryKitInfo, ClientError> {
+        self.call(Method::GET, "/v1/recovery", None).await?.cbor()
     }
 
     /// `POST /v1/spaces` for a shared journal.

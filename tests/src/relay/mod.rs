@@ -21,7 +21,7 @@ mod http;
 mod live;
 
 pub use cast::RawCouple;
-pub use client::{Client, InviteSecret, random_blob, random_blob_id, random_bytes};
+pub use client::{Client, InviteSecret, RecoverySecret, random_blob, random_blob_id, random_bytes};
 pub use http::{Body, ClientError, Response, http_client, refusal, refused, send};
 pub use live::{LiveConn, LiveEvent, live_url};
 
@@ -55,6 +55,8 @@ const RELAY_ENV: &[&str] = &[
     "DUET_INVITE_RETENTION_HOURS",
     "DUET_REGISTRATIONS_PER_HOUR",
     "DUET_REGISTRATION_TOKEN",
+    "DUET_RECOVERY_ATTEMPTS_PER_HOUR",
+    "DUET_RECOVERIES_PER_CLIENT_PER_HOUR",
     "DUET_TRUSTED_PROXIES",
     "DUET_MAX_CONNECTIONS",
     "DUET_MAX_CONNECTIONS_PER_IP",
@@ -66,10 +68,12 @@ const RELAY_ENV: &[&str] = &[
 ];
 /// Per-address limits lifted for every test relay (through the environment, so a test's own
 /// flags still win): every test client comes from 127.0.0.1, and tests register hundreds of
-/// devices and open hundreds of connections from it. `tests/relay_limits.rs` sets them
-/// explicitly where it tests them.
+/// devices, open hundreds of connections and try many recoveries from it.
+/// `tests/e2e/relay_limits.rs` and `relay_recovery.rs` set them explicitly where they test
+/// them.
 const LIFTED_FOR_LOOPBACK: &[(&str, &str)] = &[
     ("DUET_REGISTRATIONS_PER_HOUR", "0"),
+    ("DUET_RECOVERIES_PER_CLIENT_PER_HOUR", "0"),
     ("DUET_MAX_CONNECTIONS_PER_IP", "0"),
 ];
 

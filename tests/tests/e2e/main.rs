@@ -18,6 +18,7 @@ mod relay_keys;
 mod relay_limits;
 mod relay_nodes;
 mod relay_protocol;
+mod relay_recovery;
 mod restore;
 mod sealed_answers;
 mod sync;

@@ -9,16 +9,16 @@
 use std::time::Duration;
 
 use duet_e2e::relay::{
-    Body, Client, ClientError, InviteSecret, LiveConn, LiveEvent, RelayProcess, http_client,
-    random_blob, random_bytes, refusal, refused, send,
+    Body, Client, ClientError, InviteSecret, LiveConn, LiveEvent, RecoverySecret, RelayProcess,
+    http_client, random_blob, random_bytes, refusal, refused, send,
 };
 use duet_e2e::store::sqlite_bytes;
 use duet_e2e::text::contains_bytes;
 use duet_proto::live::{ClientFrame, ServerFrame};
 use duet_proto::{
     AddMember, CreateSpace, ErrorCode, HeldDrops, InviteCreated, InviteKind, JoinInvite, Joined,
-    KeyDrop, KeyDrops, KeyEpoch, Pulled, Push, Pushed, Registered, Snapshot, SpaceInfo, SpaceKind,
-    SpaceList, WhoAmI,
+    KeyDrop, KeyDrops, KeyEpoch, Pulled, Push, Pushed, PutRecoveryKit, Recovered, RecoveryKitInfo,
+    Registered, Snapshot, SpaceInfo, SpaceKind, SpaceList, WhoAmI,
 };
 use reqwest::Method;
 use sha2::{Digest, Sha256};
@@ -68,6 +68,7 @@ const UNAUTH: Expect = Expect::Err(401, ErrorCode::Unauthorized);
 const REVOKED: Expect = Expect::Err(401, ErrorCode::DeviceRevoked);
 const HIDDEN: Expect = Expect::Err(404, ErrorCode::NotFound);
 const REFUSED: Expect = Expect::Err(403, ErrorCode::NotAllowed);
+const CONFLICT: Expect = Expect::Err(409, ErrorCode::Conflict);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
@@ -110,6 +111,18 @@ enum Endpoint {
     PutKeyDrops,
     /// The key drops left for the calling device.
     ListKeyDrops,
+    /// Make a recovery kit of the caller's person that lists the journal.
+    MakeRecoveryKit,
+    /// Update (no auth hash) the kit of the caller's own person.
+    UpdateOwnRecoveryKit,
+    /// Update (no auth hash) the kit of someone else.
+    UpdateOthersRecoveryKit,
+    /// Make a kit at the lookup id of someone else's.
+    TakeOthersRecoveryLookup,
+    /// Read the caller's person's kit.
+    GetRecoveryKit,
+    /// Prove someone's kit with its secret (the kit is the credential; no token needed).
+    Recover,
 }
 
 /// A row: any working device may (the call concerns only the caller's own things).
@@ -163,6 +176,19 @@ const MATRIX: &[(Endpoint, [Expect; 7])] = &[
     (Endpoint::RevealAnswer, members(204)),
     (Endpoint::PutKeyDrops, members(204)),
     (Endpoint::ListKeyDrops, members(200)),
+    // A kit lists only spaces the caller is in; only the person's own devices change it.
+    (Endpoint::MakeRecoveryKit, members(204)),
+    (Endpoint::UpdateOwnRecoveryKit, any_device(204)),
+    (Endpoint::UpdateOthersRecoveryKit, NOBODY),
+    (
+        Endpoint::TakeOthersRecoveryLookup,
+        [
+            UNAUTH, UNAUTH, CONFLICT, REVOKED, CONFLICT, CONFLICT, CONFLICT,
+        ],
+    ),
+    (Endpoint::GetRecoveryKit, any_device(200)),
+    // Recovering needs no token (as registering); a stray header changes nothing.
+    (Endpoint::Recover, [Yes(201); 7]),
 ];
 
 /// The cast: Ada's journal shared with Ben; Ada's second device; a former partner who was
@@ -338,6 +364,32 @@ enum After {
     },
     /// The answer lists exactly the caller's drop: these bytes, from Ada, of epoch 2.
     HeldDrops(Vec<u8>),
+    /// `of`'s person's kit is at this lookup id, made by `of`, iff the call succeeded.
+    KitMade {
+        of: Client,
+        lookup: [u8; 16],
+    },
+    /// `of`'s person's kit lists `space` iff `listed_if_ok` == the call succeeded.
+    KitLists {
+        of: Client,
+        space: Uuid,
+        listed_if_ok: bool,
+    },
+    /// `of`'s kit is still at this lookup id, made by `of`.
+    KitKept {
+        of: Client,
+        lookup: [u8; 16],
+    },
+    /// The answer is the kit at this lookup id, made by this device.
+    KitInfo {
+        lookup: [u8; 16],
+        made_by: Uuid,
+    },
+    /// A new device of this person, admitted to this space.
+    Recovered {
+        person: Uuid,
+        space: Uuid,
+    },
 }
 
 struct Call {
@@ -604,6 +656,104 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
                 After::HeldDrops(mine),
             )
         }
+        Endpoint::MakeRecoveryKit => {
+            let secret = RecoverySecret::random();
+            let of = ctx.of(who).clone();
+            let path = kit_path(&secret);
+            let after = After::KitMade {
+                of,
+                lookup: secret.lookup,
+            };
+            Call::new(M::PUT, path, after).with(&secret.kit(b"sealed", &[s]))
+        }
+        Endpoint::UpdateOwnRecoveryKit => {
+            // A kit listing nothing; the update lists a space of the caller's.
+            let of = ctx.of(who).clone();
+            let secret = RecoverySecret::random();
+            of.put_recovery_kit(&secret.lookup, &secret.kit(b"sealed", &[]))
+                .await
+                .unwrap();
+            let space = of.spaces().await.unwrap().spaces[0].space_id;
+            let body = kit_update(&[space]);
+            let after = After::KitLists {
+                of,
+                space,
+                listed_if_ok: true,
+            };
+            Call::new(M::PUT, kit_path(&secret), after).with(&body)
+        }
+        Endpoint::UpdateOthersRecoveryKit => {
+            // The other's kit lists the journal (both Ada and Ben are in it); the update
+            // would list nothing.
+            let of = whose(false).clone();
+            let secret = RecoverySecret::random();
+            of.put_recovery_kit(&secret.lookup, &secret.kit(b"sealed", &[s]))
+                .await
+                .unwrap();
+            let after = After::KitLists {
+                of,
+                space: s,
+                listed_if_ok: false,
+            };
+            Call::new(M::PUT, kit_path(&secret), after).with(&kit_update(&[]))
+        }
+        Endpoint::TakeOthersRecoveryLookup => {
+            let of = whose(false).clone();
+            let theirs = RecoverySecret::random();
+            of.put_recovery_kit(&theirs.lookup, &theirs.kit(b"sealed", &[]))
+                .await
+                .unwrap();
+            let mine = RecoverySecret {
+                lookup: theirs.lookup,
+                ..RecoverySecret::random()
+            };
+            let after = After::KitKept {
+                of,
+                lookup: theirs.lookup,
+            };
+            Call::new(M::PUT, kit_path(&theirs), after).with(&mine.kit(b"mine", &[]))
+        }
+        Endpoint::GetRecoveryKit => {
+            let of = ctx.of(who);
+            let secret = RecoverySecret::random();
+            of.put_recovery_kit(&secret.lookup, &secret.kit(b"sealed", &[]))
+                .await
+                .unwrap();
+            let after = After::KitInfo {
+                lookup: secret.lookup,
+                made_by: of.device_id,
+            };
+            Call::new(M::GET, "/v1/recovery", after)
+        }
+        Endpoint::Recover => {
+            // Someone new with a space of their own, and a kit listing it.
+            let (owner, space) = (ctx.fresh_device().await, Uuid::now_v7());
+            owner
+                .create_space_of(space, SpaceKind::Personal)
+                .await
+                .unwrap();
+            let secret = RecoverySecret::random();
+            owner
+                .put_recovery_kit(&secret.lookup, &secret.kit(b"sealed", &[space]))
+                .await
+                .unwrap();
+            let person = owner.whoami().await.unwrap().person;
+            let after = After::Recovered { person, space };
+            Call::new(M::POST, kit_path(&secret), after).with(&secret.recover_body())
+        }
+    }
+}
+
+fn kit_path(secret: &RecoverySecret) -> String {
+    format!("/v1/recovery/{}", secret.lookup_hex())
+}
+
+/// A kit update (no auth hash) listing `spaces`.
+fn kit_update(spaces: &[Uuid]) -> PutRecoveryKit {
+    PutRecoveryKit {
+        auth_hash: None,
+        envelope: b"updated".to_vec(),
+        spaces: spaces.to_vec(),
     }
 }
 
@@ -830,6 +980,51 @@ async fn verify(
                 "the caller's own drop and no other",
             )
         }
+        After::KitMade { of, lookup } => {
+            let kit = of.recovery_kit().await.ok();
+            let made = kit.is_some_and(|k| k.lookup == lookup && k.made_by == of.device_id);
+            expect(made == ok, "the kit was made iff the call succeeded")
+        }
+        After::KitLists {
+            of,
+            space,
+            listed_if_ok,
+        } => {
+            let kit = of.recovery_kit().await.map_err(|e| e.to_string())?;
+            expect(
+                kit.spaces.contains(&space) == (ok == listed_if_ok),
+                "the kit changed iff the call succeeded",
+            )
+        }
+        After::KitKept { of, lookup } => {
+            let kit = of.recovery_kit().await.map_err(|e| e.to_string())?;
+            expect(
+                kit.lookup == lookup && kit.made_by == of.device_id,
+                "the kit is still its maker's",
+            )
+        }
+        After::KitInfo { lookup, made_by } => {
+            if !ok {
+                return Ok(());
+            }
+            let k: RecoveryKitInfo = resp.cbor().map_err(|e| e.to_string())?;
+            expect(
+                k.lookup == lookup && k.made_by == made_by,
+                "the caller's person's kit",
+            )
+        }
+        After::Recovered { person, space } => {
+            let r: Recovered = resp.cbor().map_err(|e| e.to_string())?;
+            expect(
+                r.person == person && r.spaces == vec![space],
+                "a device of the kit's person, in its space",
+            )?;
+            let device = Client::from_credentials(&ctx.base, r.device_id, r.token);
+            expect(
+                device.space(space).await.is_ok(),
+                "the recovered device reads its space",
+            )
+        }
     }
 }
 
@@ -896,7 +1091,7 @@ async fn authorization_matrix_over_every_endpoint_and_role() {
         }
     }
     assert_eq!(cells, MATRIX.len() * WHO.len());
-    assert_eq!(MATRIX.len(), 26, "every endpoint has a row");
+    assert_eq!(MATRIX.len(), 32, "every endpoint has a row");
     assert!(
         failures.is_empty(),
         "authorization matrix failures:\n{}",

@@ -250,6 +250,13 @@ impl RelayStore for PgStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        // Its spaces go with it (ON DELETE CASCADE). A kit being made by this device
+        // holds the device's row (FOR SHARE) until it is in, so the update above waited
+        // for it and this sees it.
+        sqlx::query("DELETE FROM recovery_kits WHERE made_by = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if n > 0 {
             self.notify(&mut tx, Wire::Revoked { d: id }).await?;
         }
@@ -388,6 +395,24 @@ impl RelayStore for PgStore {
 
     async fn remove_person(&self, space: Uuid, person: Uuid) -> StoreResult<Vec<Uuid>> {
         let mut tx = self.pool.begin().await?;
+        // The invites first: a join holds its invite's row, then the space's, so taking them
+        // in that order too leaves no room for a deadlock.
+        sqlx::query(
+            "DELETE FROM invites WHERE space = $1 AND used_by IS NULL
+             AND (kind = 'partner' OR created_by IN (SELECT id FROM devices WHERE person = $2))",
+        )
+        .bind(space)
+        .bind(person)
+        .execute(&mut *tx)
+        .await?;
+        // The space row's lock orders this with a recovery admitting a device of the person
+        // (it locks its kit's spaces) and with joins: one that came first has committed its
+        // member, whom the next statement sees and takes out; one after finds the person
+        // gone.
+        sqlx::query("SELECT 1 FROM spaces WHERE id = $1 FOR UPDATE")
+            .bind(space)
+            .execute(&mut *tx)
+            .await?;
         let devices: Vec<Uuid> = sqlx::query_scalar(
             "DELETE FROM members WHERE space = $1
              AND device IN (SELECT id FROM devices WHERE person = $2)
@@ -397,17 +422,14 @@ impl RelayStore for PgStore {
         .bind(person)
         .fetch_all(&mut *tx)
         .await?;
-        sqlx::query(
-            "DELETE FROM invites WHERE space = $1 AND used_by IS NULL
-             AND (kind = 'partner' OR created_by IN (SELECT id FROM devices WHERE person = $2))",
-        )
-        .bind(space)
-        .bind(person)
-        .execute(&mut *tx)
-        .await?;
         sqlx::query("DELETE FROM key_drops WHERE space = $1 AND device = ANY($2)")
             .bind(space)
             .bind(&devices)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM recovery_kit_spaces WHERE space = $1 AND person = $2")
+            .bind(space)
+            .bind(person)
             .execute(&mut *tx)
             .await?;
         for d in &devices {
@@ -956,6 +978,223 @@ impl RelayStore for PgStore {
         })
         .collect()
     }
+
+    async fn put_recovery_kit(&self, kit: KitUpdate, auth_hash: [u8; 32]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let spaces = check_kit(&mut tx, &kit).await?;
+        let holder: Option<Uuid> =
+            sqlx::query_scalar("SELECT person FROM recovery_kits WHERE lookup = $1")
+                .bind(kit.lookup.as_slice())
+                .fetch_optional(&mut *tx)
+                .await?;
+        judge_kit_lookup(holder, kit.person)?;
+        // One row per person: a kit of theirs made at the same time waits for this one's
+        // row, then replaces it.
+        sqlx::query(
+            "INSERT INTO recovery_kits (lookup, person, auth_hash, envelope, made_by, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (person) DO UPDATE SET lookup = excluded.lookup,
+                 auth_hash = excluded.auth_hash, envelope = excluded.envelope,
+                 made_by = excluded.made_by, updated_at = excluded.updated_at",
+        )
+        .bind(kit.lookup.as_slice())
+        .bind(kit.person)
+        .bind(auth_hash.as_slice())
+        .bind(&kit.envelope)
+        .bind(kit.device)
+        .bind(kit.now)
+        .execute(&mut *tx)
+        .await?;
+        set_kit_spaces(&mut tx, kit.person, &spaces).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_recovery_kit(&self, kit: KitUpdate) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let spaces = check_kit(&mut tx, &kit).await?;
+        let n = sqlx::query(
+            "UPDATE recovery_kits SET envelope = $3, updated_at = $4
+             WHERE lookup = $1 AND person = $2",
+        )
+        .bind(kit.lookup.as_slice())
+        .bind(kit.person)
+        .bind(&kit.envelope)
+        .bind(kit.now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        set_kit_spaces(&mut tx, kit.person, &spaces).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn recovery_kit_of(&self, person: Uuid) -> StoreResult<Option<StoredKit>> {
+        // One statement: the kit and its list as of one moment.
+        let rows = sqlx::query(
+            "SELECT k.lookup, k.made_by, k.updated_at, s.space FROM recovery_kits k
+             LEFT JOIN recovery_kit_spaces s ON s.person = k.person
+             WHERE k.person = $1 ORDER BY s.space",
+        )
+        .bind(person)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut kit: Option<StoredKit> = None;
+        for r in rows {
+            if kit.is_none() {
+                let lookup: Vec<u8> = r.try_get(0)?;
+                kit = Some(StoredKit {
+                    lookup: Lookup::try_from(lookup.as_slice()).map_err(backend)?,
+                    made_by: r.try_get(1)?,
+                    updated_at: r.try_get(2)?,
+                    spaces: Vec::new(),
+                });
+            }
+            if let (Some(k), Some(s)) = (kit.as_mut(), r.try_get::<Option<Uuid>, _>(3)?) {
+                k.spaces.push(s);
+            }
+        }
+        Ok(kit)
+    }
+
+    async fn recovery_kit_exists(&self, lookup: Lookup) -> StoreResult<bool> {
+        Ok(sqlx::query("SELECT 1 FROM recovery_kits WHERE lookup = $1")
+            .bind(lookup.as_slice())
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    async fn recover_device(
+        &self,
+        lookup: Lookup,
+        auth_hash: [u8; 32],
+        device: Uuid,
+        token_hash: [u8; 32],
+        now: Millis,
+    ) -> StoreResult<Option<Recovery>> {
+        let mut tx = self.pool.begin().await?;
+        // FOR UPDATE: attempts on one kit take turns (on every node), and a revocation of
+        // its maker either came first (no kit) or waits and finds the new maker.
+        let Some(row) = sqlx::query(
+            "SELECT person, auth_hash, envelope FROM recovery_kits WHERE lookup = $1 FOR UPDATE",
+        )
+        .bind(lookup.as_slice())
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let person: Uuid = row.try_get(0)?;
+        let stored: Vec<u8> = row.try_get(1)?;
+        if !proves_kit(&stored, &auth_hash) {
+            return Ok(None);
+        }
+        let envelope: Vec<u8> = row.try_get(2)?;
+        let listed: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT space FROM recovery_kit_spaces WHERE person = $1 ORDER BY space",
+        )
+        .bind(person)
+        .fetch_all(&mut *tx)
+        .await?;
+        // The listed spaces' rows, in order (no deadlock between two recoveries): a removal
+        // of the person from one of them locks it first, so it either came first (the
+        // person is gone from it below) or waits for this admission and takes it too.
+        sqlx::query("SELECT 1 FROM spaces WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&listed)
+            .execute(&mut *tx)
+            .await?;
+        // Only where the person still is: never back into a space they left.
+        let spaces: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT DISTINCT m.space FROM members m JOIN devices d ON d.id = m.device
+             WHERE m.space = ANY($1) AND d.person = $2 AND d.revoked_at IS NULL
+             ORDER BY m.space",
+        )
+        .bind(&listed)
+        .bind(person)
+        .fetch_all(&mut *tx)
+        .await?;
+        let devices: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM devices WHERE person = $1 AND revoked_at IS NULL ORDER BY id",
+        )
+        .bind(person)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO devices (id, person, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(device)
+        .bind(person)
+        .bind(token_hash.as_slice())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for s in &spaces {
+            self.join_space(&mut tx, *s, device, now).await?;
+        }
+        sqlx::query("UPDATE recovery_kits SET made_by = $2 WHERE lookup = $1")
+            .bind(lookup.as_slice())
+            .bind(device)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(Recovery {
+            person,
+            envelope,
+            spaces,
+            devices,
+        }))
+    }
+}
+
+/// The checks of a kit being stored, in `tx`: `NotFound` unless the device is a live
+/// device of the kit's person and a member of every listed space. Returns the list to
+/// store. FOR SHARE on the device: its revocation waits for the kit to be in (and then
+/// deletes it), or came first and is seen here.
+async fn check_kit(
+    tx: &mut Transaction<'static, Postgres>,
+    kit: &KitUpdate,
+) -> StoreResult<Vec<Uuid>> {
+    let spaces = kit_spaces(kit.spaces.clone());
+    let person: Option<Uuid> = sqlx::query_scalar(
+        "SELECT person FROM devices WHERE id = $1 AND revoked_at IS NULL FOR SHARE",
+    )
+    .bind(kit.device)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let member_of: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM members WHERE device = $1 AND space = ANY($2)")
+            .bind(kit.device)
+            .bind(&spaces)
+            .fetch_one(&mut **tx)
+            .await?;
+    if person != Some(kit.person) || member_of != spaces.len() as i64 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(spaces)
+}
+
+/// Make `spaces` the list of `person`'s kit, in `tx`.
+async fn set_kit_spaces(
+    tx: &mut Transaction<'static, Postgres>,
+    person: Uuid,
+    spaces: &[Uuid],
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM recovery_kit_spaces WHERE person = $1")
+        .bind(person)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO recovery_kit_spaces (person, space) SELECT $1, s FROM UNNEST($2::UUID[]) AS t(s)",
+    )
+    .bind(person)
+    .bind(spaces)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn snapshot_in(
