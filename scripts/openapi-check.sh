@@ -40,7 +40,7 @@ echo "==> cargo build duet-relay"
 cargo build --locked -q -p duet-server --bin duet-relay
 work="$(mktemp -d)"
 # Every request comes from 127.0.0.1: the per-address recovery limit would answer 429 to
-# all but the first 20 recovery attempts (the per-kit limit still throttles).
+# all but the first 10 recovery attempts (the per-kit limit still throttles).
 target/debug/duet-relay --listen 127.0.0.1:0 --data-dir "$work/data" \
     --recoveries-per-client-per-hour 0 \
     >"$work/relay.out" 2>"$work/relay.log" &

@@ -15,7 +15,7 @@ use crate::storage::{Lookup, Millis, RelayStore};
 
 /// Recovery attempts per client address per hour, by default: a person typing their words
 /// a few times over, not a guesser.
-pub const RECOVERIES_PER_CLIENT_PER_HOUR: u32 = 20;
+pub const RECOVERIES_PER_CLIENT_PER_HOUR: u32 = 10;
 
 /// The relay's limits (each a flag of `duet-relay`).
 #[derive(Debug, Clone, Copy)]

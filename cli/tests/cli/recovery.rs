@@ -78,3 +78,22 @@ fn a_recovery_kit_brings_back_one_who_lost_every_home() {
     b.sync();
     assert!(entry_ids(&b.entries(&j)).contains(&next));
 }
+
+/// A stranger guessing words from one address: after 10 attempts an hour the relay answers
+/// `rate_limited` (exit 7), whatever the words.
+#[test]
+fn guessing_words_from_one_address_is_throttled() {
+    let relay = RelayProcess::temp_flags("--recoveries-per-client-per-hour 10");
+    let url = relay.url();
+    let guesser = Home::new();
+    for i in 1..=10 {
+        let (exit, code) = guesser.fail(&["recover", "--relay", &url, "--words", NO_KIT]);
+        assert_eq!((exit, code.as_str()), (9, "wrong_words"), "attempt {i}");
+    }
+    let out = guesser.run(&["--json", "recover", "--relay", &url, "--words", NO_KIT]);
+    assert_eq!(out.status.code(), Some(7));
+    let err = &parse(&out)["error"];
+    assert_eq!(err["code"], "relay_refused", "{err}");
+    assert!(s(&err["message"]).contains("rate_limited"), "{err}");
+    assert!(!guesser.path.exists());
+}
