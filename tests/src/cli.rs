@@ -1,6 +1,7 @@
 //! The `duet` command line run as a user would: a home in a temporary directory and the
 //! binary run against it with `--json`.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
@@ -79,6 +80,28 @@ impl Home {
 
     pub fn run(&self, args: &[&str]) -> Output {
         ok(self.cmd(args).output(), "running duet")
+    }
+
+    /// Run with `--json` and `input` on standard input, expect success, return the parsed
+    /// document.
+    pub fn ok_with_stdin(&self, args: &[&str], input: &str) -> Value {
+        let mut child = ok(
+            self.cmd(&with_json(args))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn(),
+            "starting duet",
+        );
+        if let Some(mut stdin) = child.stdin.take() {
+            ok(stdin.write_all(input.as_bytes()), "writing duet's input");
+        }
+        let out = ok(child.wait_with_output(), "running duet");
+        assert!(
+            out.status.success(),
+            "duet {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        parse(&out)
     }
 
     /// Run with `--json`, expect success, return the parsed document.

@@ -43,18 +43,32 @@ pub fn join(
         super::sync::check_url(url)?;
     }
     let duet = rt.block_on(Duet::join_device(home, code, relay, opts))?;
-    let me = duet.identity();
-    let journals = duet.journals()?;
-    let mut text = format!(
+    let head = format!(
         "This home ({}) is now another device of {}.\n",
         home.display(),
-        me.name
+        duet.identity().name
     );
+    arrived(&duet, head, |text| {
+        text.push_str("Your private drafts came along too (`--journal personal`).");
+        Ok(())
+    })
+}
+
+/// The report of a home that became one of a person's devices (`device join`, `recover`):
+/// `head`, its journals, then what `tail` adds (it may add JSON fields too); JSON: the
+/// identity and `journals`.
+pub(super) fn arrived(
+    duet: &Duet,
+    head: String,
+    tail: impl FnOnce(&mut String) -> Result<()>,
+) -> Result<Report> {
+    let journals = duet.journals()?;
+    let mut text = head;
     for j in journals.iter().filter(|j| j.kind == SpaceKind::Journal) {
         let _ = writeln!(text, "  {}  {}", j.id, j.title);
     }
-    text.push_str("Your private drafts came along too (`--journal personal`).");
-    let mut json = identity_json(&duet)?;
+    tail(&mut text)?;
+    let mut json = identity_json(duet)?;
     let items = journals
         .iter()
         .map(journal_json)

@@ -42,7 +42,7 @@ pub fn run(
     match &command {
         Command::Init { name, relay } => return setup::init(&home, name, relay.as_deref(), opts),
         Command::Recover { relay, words } => {
-            return recovery::recover(rt, &home, relay, words.as_deref(), opts);
+            return recovery::recover(rt, &home, opts, relay, words.as_deref());
         }
         Command::Device(DeviceCommand::Join { code, relay }) => {
             return devices::join(rt, &home, code, relay.as_deref(), opts);

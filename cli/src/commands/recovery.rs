@@ -5,13 +5,11 @@ use std::fmt::Write as _;
 use std::io::Read as _;
 use std::path::Path;
 
-use duet_core::{Duet, Error, Options, Result, SpaceKind};
+use duet_core::{Duet, Error, Options, Result};
 use serde_json::json;
 use tokio::runtime::Runtime;
 use zeroize::Zeroizing;
 
-use super::journals::journal_json;
-use super::setup::identity_json;
 use crate::output::Report;
 
 pub fn kit(rt: &Runtime, duet: &Duet, new: bool) -> Result<Report> {
@@ -39,12 +37,13 @@ pub fn kit(rt: &Runtime, duet: &Duet, new: bool) -> Result<Report> {
     ))
 }
 
+/// `recover --relay URL [--words W]` into `home`, with `opts` for the new device.
 pub fn recover(
     rt: &Runtime,
     home: &Path,
+    opts: Options,
     relay: &str,
     words: Option<&str>,
-    opts: Options,
 ) -> Result<Report> {
     super::sync::check_url(relay)?;
     let words = match words {
@@ -61,33 +60,27 @@ pub fn recover(
         }
     };
     let (duet, r) = rt.block_on(Duet::recover(home, &words, relay, opts))?;
-    let journals = duet.journals()?;
-    let mut text = format!(
+    let head = format!(
         "Welcome back, {}. This home ({}) is yours again, with your private drafts.\n",
-        r.name,
+        duet.identity().name,
         home.display()
     );
-    for j in journals.iter().filter(|j| j.kind == SpaceKind::Journal) {
-        let _ = writeln!(text, "  {}  {}", j.id, j.title);
-    }
-    if !r.old_devices.is_empty() {
-        text.push_str("Your other devices, still let in — revoke the lost ones:\n");
-        for d in &r.old_devices {
-            let _ = writeln!(text, "  duet device revoke {d}");
+    let report = super::devices::arrived(&duet, head, |text| {
+        if !r.old_devices.is_empty() {
+            text.push_str("Your other devices, still let in — revoke the lost ones:\n");
+            for d in &r.old_devices {
+                let _ = writeln!(text, "  duet device revoke {d}");
+            }
         }
-    }
-    text.push_str(
-        "If someone else may have seen your words, make a new kit: duet recovery kit --new",
-    );
-    let mut json = identity_json(&duet)?;
-    let items = journals
-        .iter()
-        .map(journal_json)
-        .collect::<Result<Vec<_>>>()?;
+        text.push_str(
+            "If someone else may have seen your words, make a new kit: duet recovery kit --new",
+        );
+        Ok(())
+    })?;
+    let mut json = report.json;
     if let Some(obj) = json.as_object_mut() {
         obj.insert("relay_device_id".into(), json!(r.device_id));
-        obj.insert("journals".into(), json!(items));
         obj.insert("old_devices".into(), json!(r.old_devices));
     }
-    Ok(Report::new(json, text))
+    Ok(Report::new(json, report.text))
 }

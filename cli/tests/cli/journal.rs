@@ -1,6 +1,5 @@
 //! The real `duet` binary, run in temporary homes, checked through its `--json` output.
 
-use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -89,29 +88,10 @@ fn entries_new_edit_show_list_delete_restore() {
     let from_file = h.entry(&j, &["--body-file", file.to_str().unwrap()]);
     assert_eq!(from_file["body"], "written in a file");
     assert_eq!(from_file["kind"], "reflection");
-    let mut child = h
-        .cmd(&[
-            "entry",
-            "new",
-            "--journal",
-            &j,
-            "--body-file",
-            "-",
-            "--json",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all("from stdin ✍️".as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let from_stdin = parse(&out);
+    let from_stdin = h.ok_with_stdin(
+        &["entry", "new", "--journal", &j, "--body-file", "-"],
+        "from stdin ✍️",
+    );
     assert_eq!(from_stdin["body"], "from stdin ✍️");
 
     // Edit the body through the full-text path; the title is untouched.

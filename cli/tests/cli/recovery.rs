@@ -1,9 +1,6 @@
 //! `recovery kit` and `recover` through the real binary and a real relay: Ada loses every
 //! home and gets it all back from her 24 words, typed on standard input.
 
-use std::io::Write as _;
-use std::process::Stdio;
-
 use duet_e2e::cli::*;
 use duet_e2e::relay::RelayProcess;
 
@@ -17,8 +14,8 @@ fn a_recovery_kit_brings_back_one_who_lost_every_home() {
     let relay = RelayProcess::temp();
     let url = relay.url();
     let (a, b, j) = Home::partners_at(&url);
-    let first = a.write(&j, "from before");
     let draft = a.write("personal", "a draft only Ada reads");
+    let first = a.write(&j, "from before");
     a.sync();
     b.sync();
     let ada = a.ok(&["whoami"])["member"].clone();
@@ -43,25 +40,7 @@ fn a_recovery_kit_brings_back_one_who_lost_every_home() {
     }
 
     // The right words, on standard input.
-    let mut child = fresh
-        .cmd(&["--json", "recover", "--relay", &url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{words}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let back = parse(&out);
+    let back = fresh.ok_with_stdin(&["recover", "--relay", &url], &format!("{words}\n"));
     assert_eq!(back["member"], ada, "{back}");
     assert_eq!(array(&back["old_devices"]).len(), 1, "{back}");
     let journals: Vec<String> = array(&back["journals"])

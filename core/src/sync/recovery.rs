@@ -33,20 +33,15 @@ pub struct RecoveryKit {
     pub created: bool,
 }
 
-/// What a recovery brought back.
+/// What a recovery brought back: the person this home is again (`member`; their name is
+/// in [`Duet::identity`]), this new device's id at the relay, the journals it was let back
+/// into, and the person's other devices the relay still admits (revoke the lost ones:
+/// `device revoke ID`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Recovery {
-    /// The person this home is again.
-    #[cfg_attr(feature = "uniffi", uniffi(name = "member_id"))]
     pub member: MemberId,
-    pub name: String,
-    /// This new device's id at the relay.
     pub device_id: RelayDeviceId,
-    /// The journals it was let back into.
     pub journals: Vec<SpaceId>,
-    /// The person's other devices the relay still admits: revoke the lost ones
-    /// (`device revoke ID`).
     pub old_devices: Vec<RelayDeviceId>,
 }
 
@@ -277,7 +272,6 @@ impl Duet {
         duet.sync_now().await?;
         let report = Recovery {
             member: env.member,
-            name: env.name.clone(),
             device_id: got.device_id,
             journals,
             old_devices: got.devices,

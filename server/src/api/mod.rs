@@ -99,11 +99,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/spaces/{space}/keys", get(keys::list))
         .route("/spaces/{space}/keys/{epoch}", put(keys::put))
-        .route("/recovery", get(recovery::get))
-        .route(
-            "/recovery/{lookup}",
-            put(recovery::put).post(recovery::recover),
-        )
+        .merge(recovery::routes())
         .route("/live", get(crate::live::live))
         .route("/openapi.json", get(openapi))
         // After the routes: it applies to those registered before it.

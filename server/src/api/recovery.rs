@@ -21,11 +21,19 @@ use crate::extract::Path;
 use crate::metrics::OutcomeLabel;
 use crate::net::ClientIp;
 use crate::state::{AppState, now_ms, throttled};
-use crate::storage::{KitUpdate, Lookup};
+use crate::storage::{KitAttempt, KitUpdate, Lookup};
 
 /// The largest kit body: the largest envelope, the longest list of spaces, and CBOR's
 /// framing around them (a kit may be a little over the 64 KiB other small bodies get).
 const KIT_BODY_BYTES: usize = MAX_RECOVERY_ENVELOPE_BYTES + 16 * 1024;
+
+/// The recovery routes, under `/v1`.
+pub fn routes() -> axum::Router<Arc<AppState>> {
+    use axum::routing;
+    axum::Router::new()
+        .route("/recovery", routing::get(get))
+        .route("/recovery/{lookup}", routing::put(put).post(recover))
+}
 
 /// Unknown lookup id and wrong secret answer exactly alike.
 fn refused() -> ApiError {
@@ -58,8 +66,8 @@ fn rate_limited(message: &str, wait: u64) -> ApiError {
               (status = 409, description = "Another person's kit has this lookup id", body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put(
-    State(state): State<Arc<AppState>>,
     caller: Caller,
+    State(state): State<Arc<AppState>>,
     Path(lookup): Path<String>,
     body: CborBody<PutRecoveryKit>,
 ) -> Result<StatusCode, ApiError> {
@@ -106,8 +114,8 @@ pub async fn put(
               (status = 404, description = "The caller's person has no kit", body = duet_proto::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
-    State(state): State<Arc<AppState>>,
     caller: Caller,
+    State(state): State<Arc<AppState>>,
 ) -> Result<CborResponse<RecoveryKitInfo>, ApiError> {
     let kit = state
         .store
@@ -187,17 +195,14 @@ pub async fn recover(
     }
     let device = Uuid::new_v4();
     let token = auth::new_token();
-    let Some(r) = state
-        .store
-        .recover_device(
-            lookup,
-            auth::hash_bytes(&auth),
-            device,
-            auth::hash_token(&token),
-            now_ms(),
-        )
-        .await?
-    else {
+    let proof = KitAttempt {
+        lookup,
+        auth_hash: auth::hash_bytes(&auth),
+        device,
+        token_hash: auth::hash_token(&token),
+        now: now_ms(),
+    };
+    let Some(r) = state.store.recover_device(proof).await? else {
         attempt("refused");
         return Err(refused());
     };

@@ -453,7 +453,13 @@ mod tests {
         }
         // The copy is live: the kit proves, the invite works, pushes continue the numbering.
         let recovered = pg
-            .recover_device([6; 16], [9; 32], Uuid::new_v4(), [10; 32], 8)
+            .recover_device(crate::storage::KitAttempt {
+                lookup: [6; 16],
+                auth_hash: [9; 32],
+                device: Uuid::new_v4(),
+                token_hash: [10; 32],
+                now: 8,
+            })
             .await
             .unwrap()
             .unwrap();

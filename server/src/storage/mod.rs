@@ -381,15 +381,14 @@ pub(crate) fn judge_answer(held: bool, stored: i64, max_per_space: u32) -> Store
 pub type Lookup = [u8; duet_proto::limits::RECOVERY_LOOKUP_BYTES];
 
 /// A person's recovery kit being made or updated ([`RelayStore::put_recovery_kit`],
-/// [`RelayStore::update_recovery_kit`]).
+/// [`RelayStore::update_recovery_kit`]) by `device`, which acts for `person` (whose kit it
+/// is) and must be a member of every listed space. The envelope was sealed on a device and
+/// is opaque here.
 #[derive(Clone)]
 pub struct KitUpdate {
     pub lookup: Lookup,
-    /// The device storing it: it must be a member of every listed space.
     pub device: Uuid,
-    /// The person the device acts for, whose kit this is.
     pub person: Uuid,
-    /// Sealed on a device; opaque here.
     pub envelope: Vec<u8>,
     pub spaces: Vec<Uuid>,
     pub now: Millis,
@@ -416,6 +415,27 @@ pub struct StoredKit {
     pub updated_at: Millis,
     /// In order.
     pub spaces: Vec<Uuid>,
+}
+
+/// An attempt to prove a kit ([`RelayStore::recover_device`]): the kit's lookup id, the
+/// SHA-256 of the secret shown, and the device registered if it proves, with its token's
+/// hash.
+#[derive(Clone, Copy)]
+pub struct KitAttempt {
+    pub lookup: Lookup,
+    pub auth_hash: [u8; 32],
+    pub device: Uuid,
+    pub token_hash: [u8; 32],
+    pub now: Millis,
+}
+
+impl std::fmt::Debug for KitAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No hash of a secret or a token in logs.
+        f.debug_struct("KitAttempt")
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a proven kit gave ([`RelayStore::recover_device`]).
@@ -743,17 +763,10 @@ pub trait RelayStore: Send + Sync + 'static {
     async fn recovery_kit_of(&self, person: Uuid) -> StoreResult<Option<StoredKit>>;
     /// Whether a kit has this lookup id.
     async fn recovery_kit_exists(&self, lookup: Lookup) -> StoreResult<bool>;
-    /// Prove the kit at `lookup` with `auth_hash` (`proves_kit`) and, in one transaction,
-    /// register `device` (with `token_hash`) for the kit's person, admit it to each listed
-    /// space where that person still has a device that isn't revoked (never back into a
-    /// space they left or were removed from), and note it as the kit's maker. `None`, and
-    /// nothing changes, when no kit has the lookup id or the secret is wrong.
-    async fn recover_device(
-        &self,
-        lookup: Lookup,
-        auth_hash: [u8; 32],
-        device: Uuid,
-        token_hash: [u8; 32],
-        now: Millis,
-    ) -> StoreResult<Option<Recovery>>;
+    /// Prove a kit (`proves_kit`) and, in one transaction, register the attempt's device
+    /// for the kit's person, admit it to each listed space where that person still has a
+    /// device that isn't revoked (never back into a space they left or were removed from),
+    /// and note it as the kit's maker. `None`, and nothing changes, when no kit has the
+    /// lookup id or the secret is wrong.
+    async fn recover_device(&self, attempt: KitAttempt) -> StoreResult<Option<Recovery>>;
 }

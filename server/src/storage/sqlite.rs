@@ -332,25 +332,18 @@ impl RelayStore for SqliteStore {
                 "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
                 params![id.as_bytes().as_slice(), now],
             )?;
-            tx.execute(
+            for sql in [
                 "DELETE FROM members WHERE device = ?1",
-                [id.as_bytes().as_slice()],
-            )?;
-            tx.execute(
                 // Left for it, and left by it: a thief holding the phone before the
                 // revocation must not have planted a key for the others to take.
                 "DELETE FROM key_drops WHERE device = ?1 OR sender = ?1",
-                [id.as_bytes().as_slice()],
-            )?;
-            tx.execute(
                 "DELETE FROM invites WHERE created_by = ?1 AND used_by IS NULL",
-                [id.as_bytes().as_slice()],
-            )?;
-            // Its spaces go with it (ON DELETE CASCADE).
-            tx.execute(
+                // Whoever holds it may hold the words; the kit's spaces go with it (ON
+                // DELETE CASCADE).
                 "DELETE FROM recovery_kits WHERE made_by = ?1",
-                [id.as_bytes().as_slice()],
-            )?;
+            ] {
+                tx.execute(sql, [id.as_bytes().as_slice()])?;
+            }
             tx.commit()?;
             Ok(n > 0)
         })
@@ -1087,14 +1080,9 @@ impl RelayStore for SqliteStore {
         .await
     }
 
-    async fn recover_device(
-        &self,
-        lookup: Lookup,
-        auth_hash: [u8; 32],
-        device: Uuid,
-        token_hash: [u8; 32],
-        now: Millis,
-    ) -> StoreResult<Option<Recovery>> {
+    async fn recover_device(&self, a: KitAttempt) -> StoreResult<Option<Recovery>> {
+        let (lookup, auth_hash, device) = (a.lookup, a.auth_hash, a.device);
+        let (token_hash, now) = (a.token_hash, a.now);
         self.write_tx(move |tx| {
             let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>)> = tx
                 .query_row(

@@ -1205,10 +1205,20 @@ async fn kit_update(s: &dyn RelayStore, n: u8, device: Uuid, spaces: &[Uuid]) ->
     }
 }
 
+fn attempt(lookup: Lookup, auth_hash: [u8; 32], device: Uuid, token_hash: [u8; 32]) -> KitAttempt {
+    KitAttempt {
+        lookup,
+        auth_hash,
+        device,
+        token_hash,
+        now: 50,
+    }
+}
+
 /// Recover with kit `n`'s secret (`h(n)`), registering a fresh device under token `token`.
 async fn recover(s: &dyn RelayStore, n: u8, token: u8) -> Option<(Uuid, Recovery)> {
     let d = Uuid::new_v4();
-    s.recover_device(lookup(n), h(n), d, h(token), 50)
+    s.recover_device(attempt(lookup(n), h(n), d, h(token)))
         .await
         .unwrap()
         .map(|r| (d, r))
@@ -1239,16 +1249,10 @@ pub(crate) async fn a_kit_replaces_the_persons_old_one(s: &dyn RelayStore) {
     let j = journal(s, a).await;
     kit(s, 1, a, &[j, j]).await.unwrap();
     let pa = person(s, a).await;
-    assert_eq!(
-        s.recovery_kit_of(pa).await.unwrap(),
-        Some(StoredKit {
-            lookup: lookup(1),
-            made_by: a,
-            updated_at: 1_001,
-            spaces: vec![j],
-        }),
-        "listed once"
-    );
+    let listed = s.recovery_kit_of(pa).await.unwrap().unwrap();
+    assert_eq!(listed.spaces, vec![j], "listed once");
+    assert_eq!((listed.lookup, listed.made_by), (lookup(1), a));
+    assert_eq!(listed.updated_at, 1_001);
     let [a2] = devices_of(s, a, 201).await;
     kit(s, 2, a2, &[]).await.unwrap();
     let now = s.recovery_kit_of(pa).await.unwrap().unwrap();
@@ -1266,7 +1270,7 @@ pub(crate) async fn a_kit_replaces_the_persons_old_one(s: &dyn RelayStore) {
     assert!(recover(s, 2, 203).await.is_none());
     let d = Uuid::new_v4();
     let r = s
-        .recover_device(lookup(2), h(77), d, h(204), 50)
+        .recover_device(attempt(lookup(2), h(77), d, h(204)))
         .await
         .unwrap()
         .unwrap();
@@ -1286,15 +1290,13 @@ pub(crate) async fn a_kit_is_updated_by_its_person_only(s: &dyn RelayStore) {
     update.now = 2_000;
     s.update_recovery_kit(update).await.unwrap();
     let pa = person(s, a).await;
-    assert_eq!(
-        s.recovery_kit_of(pa).await.unwrap(),
-        Some(StoredKit {
-            lookup: lookup(3),
-            made_by: a,
-            updated_at: 2_000,
-            spaces: vec![j],
-        })
-    );
+    let want = StoredKit {
+        lookup: lookup(3),
+        made_by: a,
+        updated_at: 2_000,
+        spaces: vec![j],
+    };
+    assert_eq!(s.recovery_kit_of(pa).await.unwrap(), Some(want));
     assert!(matches!(
         s.update_recovery_kit(kit_update(s, 4, a, &[]).await).await,
         Err(StoreError::NotFound)
@@ -1448,7 +1450,9 @@ pub(crate) async fn a_wrong_secret_recovers_nothing(s: &dyn RelayStore) {
     let d = Uuid::new_v4();
     for (at, secret) in [(lookup(9), h(10)), (lookup(10), h(9)), (lookup(10), h(10))] {
         assert_eq!(
-            s.recover_device(at, secret, d, h(224), 50).await.unwrap(),
+            s.recover_device(attempt(at, secret, d, h(224)))
+                .await
+                .unwrap(),
             None
         );
     }

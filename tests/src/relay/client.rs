@@ -315,6 +315,19 @@ impl Client {
         self.call(Method::GET, &path, None).await?.cbor()
     }
 
+    /// A new recovery kit for this device's person (a random secret), holding `envelope`
+    /// and `spaces`; its secret.
+    pub async fn make_recovery_kit(
+        &self,
+        envelope: &[u8],
+        spaces: &[Uuid],
+    ) -> Result<RecoverySecret, ClientError> {
+        let secret = RecoverySecret::random();
+        self.put_recovery_kit(&secret.lookup, &secret.kit(envelope, spaces))
+            .await?;
+        Ok(secret)
+    }
+
     /// `PUT /v1/recovery/{lookup}`: make (with an auth hash) or update this device's
     /// person's recovery kit.
     pub async fn put_recovery_kit(
@@ -395,6 +408,19 @@ impl Client {
     /// `GET /v1/spaces`.
     pub async fn spaces(&self) -> Result<SpaceList, ClientError> {
         self.call(Method::GET, "/v1/spaces", None).await?.cbor()
+    }
+
+    /// The ids of the spaces this device is a member of, sorted.
+    pub async fn space_ids(&self) -> Result<Vec<Uuid>, ClientError> {
+        let mut ids: Vec<Uuid> = self
+            .spaces()
+            .await?
+            .spaces
+            .iter()
+            .map(|s| s.space_id)
+            .collect();
+        ids.sort();
+        Ok(ids)
     }
 
     /// `GET /v1/spaces/{space}`.

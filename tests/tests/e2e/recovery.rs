@@ -64,7 +64,7 @@ async fn every_home_lost_and_the_words_bring_it_all_back() {
         .await
         .unwrap();
     assert_eq!(report.member, ada);
-    assert_eq!(report.name, ADA);
+    assert_eq!(back.identity().name, ADA);
     assert_eq!(report.journals, vec![j]);
     assert_eq!(report.old_devices, vec![lost]);
     assert_eq!(back.identity().member, ada);

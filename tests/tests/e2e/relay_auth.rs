@@ -166,26 +166,29 @@ const MATRIX: &[(Endpoint, [Expect; 7])] = &[
     ),
     // Joining is how someone new comes in (here: a fresh journal of Ada's, one person so far).
     (Endpoint::JoinInvite, any_device(200)),
+    // A space's own traffic: members only, whatever it is.
     (Endpoint::AnnounceEpoch, members(204)),
     (Endpoint::Push, members(200)),
     (Endpoint::Pull, members(200)),
     (Endpoint::PutSnapshot, members(204)),
     (Endpoint::GetSnapshot, members(200)),
+    // Sealed answers' shares (ADR 11) and key drops (ADR 12).
     (Endpoint::PutAnswer, members(200)),
     (Endpoint::ListAnswers, members(200)),
     (Endpoint::RevealAnswer, members(204)),
     (Endpoint::PutKeyDrops, members(204)),
     (Endpoint::ListKeyDrops, members(200)),
-    // A kit lists only spaces the caller is in; only the person's own devices change it.
-    (Endpoint::MakeRecoveryKit, members(204)),
-    (Endpoint::UpdateOwnRecoveryKit, any_device(204)),
-    (Endpoint::UpdateOthersRecoveryKit, NOBODY),
+    // A kit's lookup id is its person's; another's is taken by nobody.
     (
         Endpoint::TakeOthersRecoveryLookup,
         [
             UNAUTH, UNAUTH, CONFLICT, REVOKED, CONFLICT, CONFLICT, CONFLICT,
         ],
     ),
+    // A kit lists only spaces the caller is in; only the person's own devices change it.
+    (Endpoint::MakeRecoveryKit, members(204)),
+    (Endpoint::UpdateOwnRecoveryKit, any_device(204)),
+    (Endpoint::UpdateOthersRecoveryKit, NOBODY),
     (Endpoint::GetRecoveryKit, any_device(200)),
     // Recovering needs no token (as registering); a stray header changes nothing.
     (Endpoint::Recover, [Yes(201); 7]),
@@ -669,10 +672,7 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
         Endpoint::UpdateOwnRecoveryKit => {
             // A kit listing nothing; the update lists a space of the caller's.
             let of = ctx.of(who).clone();
-            let secret = RecoverySecret::random();
-            of.put_recovery_kit(&secret.lookup, &secret.kit(b"sealed", &[]))
-                .await
-                .unwrap();
+            let secret = of.make_recovery_kit(b"sealed", &[]).await.unwrap();
             let space = of.spaces().await.unwrap().spaces[0].space_id;
             let body = kit_update(&[space]);
             let after = After::KitLists {
@@ -686,10 +686,7 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
             // The other's kit lists the journal (both Ada and Ben are in it); the update
             // would list nothing.
             let of = whose(false).clone();
-            let secret = RecoverySecret::random();
-            of.put_recovery_kit(&secret.lookup, &secret.kit(b"sealed", &[s]))
-                .await
-                .unwrap();
+            let secret = of.make_recovery_kit(b"sealed", &[s]).await.unwrap();
             let after = After::KitLists {
                 of,
                 space: s,
@@ -699,10 +696,7 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
         }
         Endpoint::TakeOthersRecoveryLookup => {
             let of = whose(false).clone();
-            let theirs = RecoverySecret::random();
-            of.put_recovery_kit(&theirs.lookup, &theirs.kit(b"sealed", &[]))
-                .await
-                .unwrap();
+            let theirs = of.make_recovery_kit(b"sealed", &[]).await.unwrap();
             let mine = RecoverySecret {
                 lookup: theirs.lookup,
                 ..RecoverySecret::random()
@@ -715,10 +709,7 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
         }
         Endpoint::GetRecoveryKit => {
             let of = ctx.of(who);
-            let secret = RecoverySecret::random();
-            of.put_recovery_kit(&secret.lookup, &secret.kit(b"sealed", &[]))
-                .await
-                .unwrap();
+            let secret = of.make_recovery_kit(b"sealed", &[]).await.unwrap();
             let after = After::KitInfo {
                 lookup: secret.lookup,
                 made_by: of.device_id,
@@ -732,11 +723,7 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
                 .create_space_of(space, SpaceKind::Personal)
                 .await
                 .unwrap();
-            let secret = RecoverySecret::random();
-            owner
-                .put_recovery_kit(&secret.lookup, &secret.kit(b"sealed", &[space]))
-                .await
-                .unwrap();
+            let secret = owner.make_recovery_kit(b"sealed", &[space]).await.unwrap();
             let person = owner.whoami().await.unwrap().person;
             let after = After::Recovered { person, space };
             Call::new(M::POST, kit_path(&secret), after).with(&secret.recover_body())

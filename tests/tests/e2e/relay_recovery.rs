@@ -65,14 +65,25 @@ async fn metric(c: &Client, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
+/// A kit update without a secret: a new envelope, no spaces.
+fn update_body(envelope: &[u8]) -> PutRecoveryKit {
+    PutRecoveryKit {
+        auth_hash: None,
+        envelope: envelope.to_vec(),
+        spaces: vec![],
+    }
+}
+
 /// Ada with a second device (`tablet`, linked through her `personal` space) and a `journal`
-/// she shares with Ben.
-struct Ada {
-    ada: Client,
-    tablet: Client,
-    ben: Client,
-    personal: Uuid,
-    journal: Uuid,
+/// she shares with Ben: (ada, tablet, ben, personal, journal).
+type Ada = (Client, Client, Client, Uuid, Uuid);
+
+/// A relay of its own, its URL, and Ada on it.
+async fn ada_on_a_relay() -> (RelayProcess, String, Ada) {
+    let relay = RelayProcess::temp();
+    let base = relay.url();
+    let ada = ada(&base).await;
+    (relay, base, ada)
 }
 
 async fn ada(base: &str) -> Ada {
@@ -82,33 +93,19 @@ async fn ada(base: &str) -> Ada {
     let ben = Client::register(base).await.unwrap();
     let journal = ada.new_space().await.unwrap();
     ada.invite_into(journal, &ben).await.unwrap();
-    Ada {
-        ada,
-        tablet,
-        ben,
-        personal,
-        journal,
-    }
+    (ada, tablet, ben, personal, journal)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_who_lost_every_device_gets_back_in() {
-    let relay = RelayProcess::temp();
-    let base = relay.url();
-    let Ada {
-        ada,
-        tablet,
-        ben,
-        personal,
-        journal,
-    } = ada(&base).await;
+    let (_relay, base, (ada, tablet, ben, personal, journal)) = ada_on_a_relay().await;
     let blob = duet_e2e::relay::random_blob(40);
     ben.push(journal, std::slice::from_ref(&blob))
         .await
         .unwrap();
-    let secret = RecoverySecret::random();
     let envelope = random_bytes(900);
-    ada.put_recovery_kit(&secret.lookup, &secret.kit(&envelope, &[journal, personal]))
+    let secret = ada
+        .make_recovery_kit(&envelope, &[journal, personal])
         .await
         .unwrap();
     let info = tablet.recovery_kit().await.unwrap();
@@ -132,15 +129,10 @@ async fn a_person_who_lost_every_device_gets_back_in() {
         sorted(r.devices.clone()),
         sorted(vec![ada.device_id, tablet.device_id])
     );
-    let listed: Vec<Uuid> = phone
-        .spaces()
-        .await
-        .unwrap()
-        .spaces
-        .iter()
-        .map(|s| s.space_id)
-        .collect();
-    assert_eq!(sorted(listed), sorted(vec![journal, personal]));
+    assert_eq!(
+        phone.space_ids().await.unwrap(),
+        sorted(vec![journal, personal])
+    );
     assert_eq!(phone.pull_all(journal).await.unwrap()[0].data, blob.data);
     // The new phone holds the kit now; it revokes the lost devices, and the kit stays.
     assert_eq!(phone.recovery_kit().await.unwrap().made_by, phone.device_id);
@@ -170,15 +162,9 @@ async fn a_person_who_lost_every_device_gets_back_in() {
 async fn guessing_one_kit_is_throttled_even_for_the_right_words() {
     let relay = RelayProcess::temp_flags("--recovery-attempts-per-hour 10");
     let base = relay.url();
-    let Ada { ada, ben, .. } = ada(&base).await;
-    let secret = RecoverySecret::random();
-    ada.put_recovery_kit(&secret.lookup, &secret.kit(b"sealed", &[]))
-        .await
-        .unwrap();
-    let others = RecoverySecret::random();
-    ben.put_recovery_kit(&others.lookup, &others.kit(b"sealed", &[]))
-        .await
-        .unwrap();
+    let (ada, _, ben, ..) = ada(&base).await;
+    let secret = ada.make_recovery_kit(b"sealed", &[]).await.unwrap();
+    let others = ben.make_recovery_kit(b"sealed", &[]).await.unwrap();
     for i in 1..=20 {
         let r = attempt(&base, &secret.lookup, &wrong()).await;
         if i <= 10 {
@@ -210,10 +196,7 @@ async fn recoveries_from_one_address_are_limited() {
     let relay = RelayProcess::temp_flags("--recoveries-per-client-per-hour 3");
     let base = relay.url();
     let ada = Client::register(&base).await.unwrap();
-    let secret = RecoverySecret::random();
-    ada.put_recovery_kit(&secret.lookup, &secret.kit(b"sealed", &[]))
-        .await
-        .unwrap();
+    let secret = ada.make_recovery_kit(b"sealed", &[]).await.unwrap();
     // Three guesses at kits that don't exist use up the address's quota...
     for _ in 0..3 {
         let r = attempt(&base, &RecoverySecret::random().lookup, &wrong()).await;
@@ -241,10 +224,7 @@ async fn an_unknown_kit_and_a_wrong_secret_answer_alike() {
     let relay = RelayProcess::temp();
     let base = relay.url();
     let ada = Client::register(&base).await.unwrap();
-    let secret = RecoverySecret::random();
-    ada.put_recovery_kit(&secret.lookup, &secret.kit(b"sealed", &[]))
-        .await
-        .unwrap();
+    let secret = ada.make_recovery_kit(b"sealed", &[]).await.unwrap();
     let wrong_secret = attempt(&base, &secret.lookup, &wrong()).await;
     let unknown = attempt(&base, &RecoverySecret::random().lookup, &secret.auth).await;
     for r in [&wrong_secret, &unknown] {
@@ -278,9 +258,7 @@ async fn an_unknown_kit_and_a_wrong_secret_answer_alike() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kits_out_of_bounds_are_refused_and_change_nothing() {
-    let relay = RelayProcess::temp();
-    let base = relay.url();
-    let Ada { ada, personal, .. } = ada(&base).await;
+    let (_relay, base, (ada, _, _, personal, ..)) = ada_on_a_relay().await;
     let secret = RecoverySecret::random();
     // The largest envelope fits (a body over the 64 KiB other small bodies get).
     let largest = random_bytes(MAX_RECOVERY_ENVELOPE_BYTES);
@@ -334,8 +312,8 @@ async fn a_former_partners_kit_does_not_bring_him_back() {
     ada.create_space_of(personal, SpaceKind::Personal)
         .await
         .unwrap();
-    let secret = RecoverySecret::random();
-    ada.put_recovery_kit(&secret.lookup, &secret.kit(b"sealed", &[journal, personal]))
+    let secret = ada
+        .make_recovery_kit(b"sealed", &[journal, personal])
         .await
         .unwrap();
     ben.remove_member(journal, ada.device_id).await.unwrap();
@@ -372,13 +350,8 @@ async fn a_former_partners_kit_does_not_bring_him_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_the_device_that_made_a_kit_ends_it() {
-    let relay = RelayProcess::temp();
-    let base = relay.url();
-    let Ada { ada, tablet, .. } = ada(&base).await;
-    let secret = RecoverySecret::random();
-    ada.put_recovery_kit(&secret.lookup, &secret.kit(b"sealed", &[]))
-        .await
-        .unwrap();
+    let (_relay, base, (ada, tablet, ..)) = ada_on_a_relay().await;
+    let secret = ada.make_recovery_kit(b"sealed", &[]).await.unwrap();
     // Whoever holds the lost phone may hold the words too.
     tablet.revoke(ada.device_id).await.unwrap();
     let r = attempt(&base, &secret.lookup, &secret.auth).await;
@@ -391,23 +364,9 @@ async fn revoking_the_device_that_made_a_kit_ends_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replaced_kit_leads_nowhere() {
-    let relay = RelayProcess::temp();
-    let base = relay.url();
-    let Ada {
-        ada,
-        tablet,
-        personal,
-        ..
-    } = ada(&base).await;
-    let old = RecoverySecret::random();
-    ada.put_recovery_kit(&old.lookup, &old.kit(b"old", &[personal]))
-        .await
-        .unwrap();
-    let new = RecoverySecret::random();
-    tablet
-        .put_recovery_kit(&new.lookup, &new.kit(b"new", &[personal]))
-        .await
-        .unwrap();
+    let (_relay, base, (ada, tablet, _, personal, ..)) = ada_on_a_relay().await;
+    let old = ada.make_recovery_kit(b"old", &[personal]).await.unwrap();
+    let new = tablet.make_recovery_kit(b"new", &[personal]).await.unwrap();
     let info = ada.recovery_kit().await.unwrap();
     assert_eq!(
         (info.lookup, info.made_by),
@@ -418,11 +377,7 @@ async fn a_replaced_kit_leads_nowhere() {
         NOT_FOUND
     );
     // An update at the old lookup id finds nothing either.
-    let update = PutRecoveryKit {
-        auth_hash: None,
-        envelope: b"newer".to_vec(),
-        spaces: vec![],
-    };
+    let update = update_body(b"newer");
     assert_eq!(
         refusal(ada.put_recovery_kit(&old.lookup, &update).await),
         (404, ErrorCode::NotFound)
@@ -433,20 +388,9 @@ async fn a_replaced_kit_leads_nowhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_person_can_neither_change_nor_take_a_kit() {
-    let relay = RelayProcess::temp();
-    let base = relay.url();
-    let Ada {
-        ada, ben, personal, ..
-    } = ada(&base).await;
-    let secret = RecoverySecret::random();
-    ada.put_recovery_kit(&secret.lookup, &secret.kit(b"ada's", &[personal]))
-        .await
-        .unwrap();
-    let update = PutRecoveryKit {
-        auth_hash: None,
-        envelope: b"ben's".to_vec(),
-        spaces: vec![],
-    };
+    let (_relay, base, (ada, _, ben, personal, ..)) = ada_on_a_relay().await;
+    let secret = ada.make_recovery_kit(b"ada's", &[personal]).await.unwrap();
+    let update = update_body(b"ben's");
     assert_eq!(
         refusal(ben.put_recovery_kit(&secret.lookup, &update).await),
         (404, ErrorCode::NotFound)
@@ -481,11 +425,9 @@ async fn another_person_can_neither_change_nor_take_a_kit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relay_keeps_no_recovery_secret_on_disk() {
-    let relay = RelayProcess::temp();
-    let base = relay.url();
-    let Ada { ada, personal, .. } = ada(&base).await;
-    let secret = RecoverySecret::random();
-    ada.put_recovery_kit(&secret.lookup, &secret.kit(&random_bytes(300), &[personal]))
+    let (relay, base, (ada, _, _, personal, ..)) = ada_on_a_relay().await;
+    let secret = ada
+        .make_recovery_kit(&random_bytes(300), &[personal])
         .await
         .unwrap();
     assert_eq!(

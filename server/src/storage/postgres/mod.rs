@@ -1068,14 +1068,9 @@ impl RelayStore for PgStore {
             .is_some())
     }
 
-    async fn recover_device(
-        &self,
-        lookup: Lookup,
-        auth_hash: [u8; 32],
-        device: Uuid,
-        token_hash: [u8; 32],
-        now: Millis,
-    ) -> StoreResult<Option<Recovery>> {
+    async fn recover_device(&self, a: KitAttempt) -> StoreResult<Option<Recovery>> {
+        let (lookup, auth_hash, device) = (a.lookup, a.auth_hash, a.device);
+        let (token_hash, now) = (a.token_hash, a.now);
         let mut tx = self.pool.begin().await?;
         // FOR UPDATE: attempts on one kit take turns (on every node), and a revocation of
         // its maker either came first (no kit) or waits and finds the new maker.
