@@ -26,6 +26,8 @@ const WORDS: usize = 24;
 
 /// What the words give.
 pub(crate) struct KitSecrets {
+    /// The words as the kit shows them: lower case, one space apart.
+    pub words: Zeroizing<String>,
     pub lookup: [u8; 16],
     pub auth: Zeroizing<[u8; 32]>,
     pub shared: SharedKit,
@@ -209,6 +211,7 @@ pub(crate) fn secrets(words: &str) -> Result<KitSecrets> {
             .map_err(|_| Error::Internal("recovery key derivation".into()))?;
     }
     Ok(KitSecrets {
+        words: normal,
         lookup,
         auth,
         shared: SharedKit { lookup, key },
@@ -247,6 +250,8 @@ mod tests {
         assert_eq!(a.lookup, b.lookup);
         assert_eq!(*a.auth, *b.auth);
         assert_eq!(a.shared, b.shared);
+        // Shown as the kit shows them, however they were typed.
+        assert_eq!(*b.words, *words);
         // Three distinct secrets.
         assert_ne!(a.lookup.as_slice(), &a.auth[..16]);
         assert_ne!(a.auth.as_slice(), a.shared.key.as_slice());

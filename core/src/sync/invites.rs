@@ -144,16 +144,44 @@ impl Duet {
 
     /// Take the keys of a space we were invited to; note them in my key ring.
     fn accept_space(&self, w: &Wrapped) -> Result<SpaceId> {
-        let keys = w.keys()?;
-        let space = w.space;
-        let kind = w.kind;
+        self.accept_keys(w.space, w.kind, &w.keys()?)?;
+        Ok(w.space)
+    }
+
+    /// Hold a space the relay let this device into, with its keys (kept in my key ring too).
+    pub(super) fn accept_keys(
+        &self,
+        space: SpaceId,
+        kind: SpaceKind,
+        keys: &[(crate::crypto::Epoch, crate::crypto::SpaceKey)],
+    ) -> Result<()> {
         self.write(|tx| {
             remote::ensure_space(tx, space, kind)?;
-            keep_keys(tx, &space, &keys)?;
+            keep_keys(tx, &space, keys)?;
             rstore::set_on_relay(&tx.sql, &space)?;
             Ok(())
+        })
+    }
+
+    /// A home made for another device of the person `me` names, registered at `relay` as
+    /// `device` with `token` and holding their personal space's keys (`device join`,
+    /// `recover`; each refuses a home with an identity first, with [`refuse_initialized`]).
+    pub(super) fn init_device(
+        home: &std::path::Path,
+        me: Identity,
+        personal_keys: &[(crate::crypto::Epoch, crate::crypto::SpaceKey)],
+        relay: &str,
+        reg: &duet_proto::Registered,
+        opts: crate::Options,
+    ) -> Result<Duet> {
+        let personal = me.personal_space;
+        let duet = Duet::init_linked(home, me, personal_keys, opts)?;
+        duet.set_relay(relay)?;
+        duet.write(|tx| {
+            rstore::set_credentials(&tx.sql, &reg.device_id, &reg.token)?;
+            rstore::set_on_relay(&tx.sql, &personal)
         })?;
-        Ok(space)
+        Ok(duet)
     }
 
     /// Make a code that links a new device of mine: it receives my personal space and
@@ -219,12 +247,7 @@ impl Duet {
             .or(in_code)
             .ok_or(Error::NoRelay)?;
         // The code is one-use: refuse a home that already has an identity before spending it.
-        let store_path = home.as_ref().join(crate::engine::STORE_FILE);
-        if store_path.exists()
-            && store::identity(&store::open(&store_path, opts.durability)?)?.is_some()
-        {
-            return Err(Error::AlreadyInitialized);
-        }
+        refuse_initialized(home.as_ref(), &opts)?;
         let anon = RelayClient::new(&relay, opts.registration_token.clone())?;
         let reg = anon.register().await?;
         let c = RelayClient::new(&relay, Some(reg.token.clone()))?;
@@ -241,13 +264,7 @@ impl Duet {
             name: person.name.clone(),
             personal_space: person.personal_space,
         };
-        let keys = w.keys()?;
-        let duet = Duet::init_linked(home, me, &keys, opts)?;
-        duet.set_relay(&relay)?;
-        duet.write(|tx| {
-            rstore::set_credentials(&tx.sql, &reg.device_id, &reg.token)?;
-            rstore::set_on_relay(&tx.sql, &person.personal_space)
-        })?;
+        let duet = Duet::init_device(home.as_ref(), me, &w.keys()?, &relay, &reg, opts)?;
         for jc in &w.journals {
             let js = Secret::from_code(jc)?;
             match c.join(js.invite, js.token()?).await {
@@ -270,4 +287,16 @@ impl Duet {
         duet.sync_now().await?;
         Ok(duet)
     }
+}
+
+/// `already_initialized` for a home that has an identity: a one-use code or a recovery must
+/// not be spent on it.
+pub(super) fn refuse_initialized(home: &std::path::Path, opts: &crate::Options) -> Result<()> {
+    let store_path = home.join(crate::engine::STORE_FILE);
+    if store_path.exists()
+        && store::identity(&store::open(&store_path, opts.durability)?)?.is_some()
+    {
+        return Err(Error::AlreadyInitialized);
+    }
+    Ok(())
 }

@@ -13,8 +13,7 @@ use uuid::Uuid;
 
 use crate::doc;
 use crate::engine::Duet;
-use crate::engine::keyring::{held_keys, keep_keys};
-use crate::engine::remote;
+use crate::engine::keyring::held_keys;
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, MemberId, RelayDeviceId, SpaceId};
 use crate::kit::{self, Envelope, EnvelopeSpace, SharedKit};
@@ -22,6 +21,7 @@ use crate::model::{Identity, SpaceKind};
 use crate::store::{self, recovery as kstore, relay as rstore};
 
 use super::client::RelayClient;
+use super::invites::refuse_initialized;
 
 /// A recovery kit's words, as `recovery kit` shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,14 +75,14 @@ impl Duet {
         }
         let words = kit::new_words()?;
         let secrets = kit::secrets(&words)?;
-        let (envelope, spaces) = self.envelope()?;
+        let envelope = self.envelope()?;
         let body = duet_proto::PutRecoveryKit {
             auth_hash: Some(kit::auth_hash(&secrets.auth)),
             envelope: secrets.shared.seal(&envelope)?,
-            spaces: self.spaces_at_relay(&c, &spaces).await?,
+            spaces: self.spaces_at_relay(&c, &envelope).await?,
         };
         c.put_recovery_kit(&secrets.lookup, &body).await?;
-        let sent = sent_hash(&secrets.shared, &envelope, &spaces)?;
+        let sent = sent_hash(&secrets.shared, &envelope)?;
         self.write(|tx| {
             kstore::set_words(&tx.sql, &secrets.lookup, &words)?;
             kstore::set_sent(&tx.sql, Some(&sent))?;
@@ -102,12 +102,12 @@ impl Duet {
         })
     }
 
-    /// What a kit's envelope holds now, and the spaces a recovered device should rejoin.
-    fn envelope(&self) -> Result<(Envelope, Vec<SpaceId>)> {
+    /// What a kit's envelope holds now: its spaces are the ones a recovered device should
+    /// rejoin.
+    fn envelope(&self) -> Result<Envelope> {
         self.read(|tx| {
             let me = tx.me.clone();
             let mut spaces = Vec::new();
-            let mut ids = Vec::new();
             for s in store::spaces(&tx.sql)? {
                 let mine = s.id == me.personal_space;
                 if !(mine || s.kind == SpaceKind::Journal) || rstore::is_removed(&tx.sql, &s.id)? {
@@ -115,29 +115,26 @@ impl Duet {
                 }
                 let keys = held_keys(tx, &s.id)?;
                 spaces.push(EnvelopeSpace::new(s.id, s.kind, &keys));
-                ids.push(s.id);
             }
-            Ok((
-                Envelope {
-                    v: 1,
-                    member: me.member,
-                    name: me.name,
-                    personal_space: me.personal_space,
-                    spaces,
-                },
-                ids,
-            ))
+            Ok(Envelope {
+                v: 1,
+                member: me.member,
+                name: me.name,
+                personal_space: me.personal_space,
+                spaces,
+            })
         })
     }
 
-    /// Of `spaces`, those this device is a member of at the relay (the relay takes only
-    /// those).
-    async fn spaces_at_relay(&self, c: &RelayClient, spaces: &[SpaceId]) -> Result<Vec<Uuid>> {
+    /// Of the envelope's spaces, those this device is a member of at the relay (the relay
+    /// takes only those).
+    async fn spaces_at_relay(&self, c: &RelayClient, envelope: &Envelope) -> Result<Vec<Uuid>> {
         let at_relay: std::collections::HashSet<Uuid> =
             c.spaces().await?.iter().map(|s| s.space_id).collect();
-        Ok(spaces
+        Ok(envelope
+            .spaces
             .iter()
-            .map(|s| s.0)
+            .map(|s| s.space.0)
             .filter(|s| at_relay.contains(s))
             .collect())
     }
@@ -159,15 +156,15 @@ impl Duet {
         else {
             return Ok(());
         };
-        let (envelope, spaces) = self.envelope()?;
-        let hash = sent_hash(&shared, &envelope, &spaces)?;
+        let envelope = self.envelope()?;
+        let hash = sent_hash(&shared, &envelope)?;
         if kstore::sent(&self.lock().conn)?.as_deref() == Some(hash.as_slice()) {
             return Ok(());
         }
         let body = duet_proto::PutRecoveryKit {
             auth_hash: None,
             envelope: shared.seal(&envelope)?,
-            spaces: self.spaces_at_relay(c, &spaces).await?,
+            spaces: self.spaces_at_relay(c, &envelope).await?,
         };
         match c.put_recovery_kit(&shared.lookup, &body).await {
             Ok(()) => {
@@ -215,12 +212,7 @@ impl Duet {
         opts: crate::Options,
     ) -> Result<(Duet, Recovery)> {
         let secrets = kit::secrets(words)?;
-        let store_path = home.as_ref().join(crate::engine::STORE_FILE);
-        if store_path.exists()
-            && store::identity(&store::open(&store_path, opts.durability)?)?.is_some()
-        {
-            return Err(Error::AlreadyInitialized);
-        }
+        refuse_initialized(home.as_ref(), &opts)?;
         let anon = RelayClient::new(relay, None)?;
         let got = match anon.recover(&secrets.lookup, &secrets.auth).await {
             Err(Error::RelayRefused { code, .. })
@@ -246,26 +238,20 @@ impl Duet {
             name: env.name.clone(),
             personal_space: env.personal_space,
         };
-        let duet = Duet::init_linked(home, me, &personal.keys()?, opts)?;
-        duet.set_relay(relay)?;
-        let admitted: std::collections::HashSet<Uuid> = got.spaces.iter().copied().collect();
+        let reg = duet_proto::Registered {
+            device_id: got.device_id,
+            token: got.token.clone(),
+        };
+        let duet = Duet::init_device(home.as_ref(), me, &personal.keys()?, relay, &reg, opts)?;
+        // This device holds the words now (and is the kit's holder at the relay).
+        kstore::set_words(&duet.lock().conn, &secrets.lookup, &secrets.words)?;
         let mut journals = Vec::new();
-        duet.write(|tx| {
-            rstore::set_credentials(&tx.sql, &got.device_id, &got.token)?;
-            rstore::set_on_relay(&tx.sql, &env.personal_space)?;
-            // This device holds the words now (and is the kit's holder at the relay).
-            kstore::set_words(&tx.sql, &secrets.lookup, words.trim())?;
-            for s in &env.spaces {
-                if s.kind != SpaceKind::Journal || !admitted.contains(&s.space.0) {
-                    continue;
-                }
-                remote::ensure_space(tx, s.space, s.kind)?;
-                keep_keys(tx, &s.space, &s.keys()?)?;
-                rstore::set_on_relay(&tx.sql, &s.space)?;
+        for s in &env.spaces {
+            if s.kind == SpaceKind::Journal && got.spaces.contains(&s.space.0) {
+                duet.accept_keys(s.space, s.kind, &s.keys()?)?;
                 journals.push(s.space);
             }
-            Ok(())
-        })?;
+        }
         tracing::info!(journals = journals.len(), "recovered with a kit");
         // As for a linked device: if this sync fails (no signal), the home is whole and the
         // next one finishes the job.
@@ -280,11 +266,11 @@ impl Duet {
     }
 }
 
-/// What identifies an envelope's content for one kit: its lookup id, the envelope's
-/// plaintext and the spaces, hashed (so an unchanged key ring isn't sent again).
-fn sent_hash(shared: &SharedKit, envelope: &Envelope, spaces: &[SpaceId]) -> Result<Vec<u8>> {
+/// What identifies an envelope's content for one kit: its lookup id and the envelope's
+/// plaintext, hashed (so an unchanged key ring isn't sent again).
+fn sent_hash(shared: &SharedKit, envelope: &Envelope) -> Result<Vec<u8>> {
     let mut plain = Vec::new();
-    ciborium::into_writer(&(envelope, spaces), &mut plain)
+    ciborium::into_writer(envelope, &mut plain)
         .map_err(|e| Error::Internal(format!("envelope: {e}")))?;
     let mut h = Sha256::new();
     h.update(shared.lookup);
