@@ -55,6 +55,9 @@ codes! {
     /// The id is taken (a blob id reused with other bytes), or the request contradicts the
     /// state (joining a person's devices from a device that already belongs elsewhere).
     Conflict = "conflict", 409;
+    /// An attachment upload's `offset` is not what the relay has received: ask
+    /// `GET …/upload` and go on from there.
+    OffsetMismatch = "offset_mismatch", 409;
     /// A pushed blob is sealed under a key epoch older than one the space has already
     /// moved to: fetch the new key (pull your personal space) and seal again.
     StaleEpoch = "stale_epoch", 409;
@@ -85,6 +88,8 @@ codes! {
     BlobTooLarge = "blob_too_large", 413;
     /// More blobs in one push than the relay accepts.
     TooManyBlobs = "too_many_blobs", 413;
+    /// The attachment is larger than the relay (or this device) accepts.
+    AttachmentTooLarge = "attachment_too_large", 413;
     /// The space's storage quota is used up.
     QuotaExceeded = "quota_exceeded", 413;
     /// The body is not `application/cbor`.
@@ -92,6 +97,8 @@ codes! {
     /// Too many requests from this device (pushes) or this address (registrations); retry
     /// after the `Retry-After` seconds.
     RateLimited = "rate_limited", 429;
+    /// The `Range` asks for bytes the attachment doesn't have.
+    RangeNotSatisfiable = "range_not_satisfiable", 416;
     /// The request line is longer than the relay accepts (the connection then closes).
     UriTooLong = "uri_too_long", 414;
     /// The request's headers are larger than the relay accepts (the connection then closes).

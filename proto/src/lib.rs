@@ -6,6 +6,7 @@
 //! times and sealed bytes — never content.
 
 pub mod answers;
+pub mod attachments;
 pub mod error;
 pub mod keys;
 pub mod limits;
@@ -15,6 +16,7 @@ pub mod sealed;
 pub mod types;
 
 pub use answers::{AnswerInfo, AnswerShare, Answers};
+pub use attachments::{AttachmentInfo, UploadStatus};
 pub use error::{ErrorBody, ErrorCode};
 pub use keys::{HeldDrop, HeldDrops, KeyDrop, KeyDrops};
 pub use recovery::{PutRecoveryKit, Recover, Recovered, RecoveryKitInfo};

@@ -51,3 +51,15 @@ pub const MAX_RECOVERY_SPACES: usize = 256;
 /// Recovery attempts against one kit per hour (a burst of this many, then one per
 /// `3600 / n` seconds).
 pub const RECOVERY_ATTEMPTS_PER_HOUR: u32 = 10;
+/// Largest attachment a device seals (plaintext); the CLI and the apps may set it lower.
+pub const MAX_ATTACHMENT_BYTES: u64 = 1024 * 1024 * 1024;
+/// Largest sealed attachment the relay stores by default: a [`MAX_ATTACHMENT_BYTES`] file
+/// with its segment tags and padding (at most 12% by Padmé) fits.
+pub const MAX_SEALED_ATTACHMENT_BYTES: u64 = 1280 * 1024 * 1024;
+/// Sealed attachment bytes one space may hold (apart from its blobs' quota, so a full
+/// attachment store never stops the words).
+pub const ATTACHMENT_QUOTA_BYTES: u64 = 10 * 1024 * 1024 * 1024;
+/// An attachment upload that doesn't finish in this long is discarded.
+pub const ATTACHMENT_UPLOAD_TTL_SECS: u64 = 7 * 24 * 3600;
+/// Largest thumbnail an app may give with an attachment.
+pub const MAX_THUMBNAIL_BYTES: usize = 32 * 1024;
