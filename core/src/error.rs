@@ -101,6 +101,10 @@ codes! {
         "The invite code is malformed, expired, used, burned or wrong.";
     WrongWords = "wrong_words", exit 9,
         "The recovery words are not a kit's: a word is misspelled, missing or out of place, or no kit on this relay has them.";
+    TooLarge = "too_large", exit 2,
+        "A file is larger than an attachment may be (1 GiB unless the app set another limit).";
+    QuotaExceeded = "quota_exceeded", exit 10,
+        "The journal's storage at the relay is full: remove attachments to make room (entries still sync).";
     Internal = "internal", exit 1,
         "A bug in Duet (an invariant did not hold, or a panic was caught): reported, never a crash.";
 }
@@ -167,6 +171,12 @@ pub enum Error {
     /// kit with them, or refused the secret).
     #[error("wrong recovery words: {0}")]
     WrongWords(String),
+    /// A file over the attachment limit.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// The relay refused an attachment: the journal's attachment storage is full.
+    #[error("the journal's storage at the relay is full: {0}")]
+    QuotaExceeded(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -190,6 +200,8 @@ impl Error {
             Error::RelayRefused { .. } | Error::StaleEpoch { .. } => ErrorCode::RelayRefused,
             Error::InviteRejected(_) => ErrorCode::InviteRejected,
             Error::WrongWords(_) => ErrorCode::WrongWords,
+            Error::TooLarge(_) => ErrorCode::TooLarge,
+            Error::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -239,7 +251,7 @@ mod tests {
             assert_eq!(DuetError::new(c, "m").code(), c);
             assert!(!c.meaning().is_empty());
         }
-        assert_eq!(seen.len(), 16);
+        assert_eq!(seen.len(), 18);
         assert_eq!(ErrorCode::parse("nope"), None);
     }
 
@@ -264,6 +276,8 @@ mod tests {
             },
             Error::InviteRejected("i".into()),
             Error::WrongWords("w".into()),
+            Error::TooLarge("t".into()),
+            Error::QuotaExceeded("q".into()),
             Error::Internal("b".into()),
         ];
         let mut seen = std::collections::HashSet::new();

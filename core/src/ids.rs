@@ -86,6 +86,11 @@ id_type!(
     ReplyId, "reply id"
 );
 
+id_type!(
+    /// An attachment of an entry.
+    AttachmentId, "attachment id"
+);
+
 /// A device's id at the relay (given when it registers; not its [`DeviceId`]).
 pub type RelayDeviceId = Uuid;
 

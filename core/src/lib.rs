@@ -12,6 +12,7 @@
 //! from here, where they are defined: ids as strings, times as Unix milliseconds. The
 //! bindings crate adds the client object and the listener plumbing.
 
+pub mod attachments;
 mod blob;
 pub mod clock;
 pub mod crypto;
@@ -36,12 +37,19 @@ pub mod sync;
 mod testing;
 pub mod text;
 
+pub use attachments::{
+    AttachOptions, Attachment, AttachmentState, TransferDirection, TransferListener,
+    TransferProgress,
+};
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use crypto::{KeyStore, SpaceKey};
-pub use engine::{BUNDLE_MAGIC, Duet, Options, STORE_FILE};
+pub use engine::{
+    BUNDLE_MAGIC, DEFAULT_ATTACHMENT_CACHE_BYTES, Duet, MAX_ATTACHMENT_NAME_CHARS, MAX_MIME_CHARS,
+    Options, STORE_FILE,
+};
 pub use error::{DuetError, Error, ErrorCode, Result};
 pub use events::{EntryListener, Subscription};
-pub use ids::{DeviceId, EntryId, MemberId, RelayDeviceId, ReplyId, SpaceId};
+pub use ids::{AttachmentId, DeviceId, EntryId, MemberId, RelayDeviceId, ReplyId, SpaceId};
 pub use model::*;
 pub use state::{SyncListener, SyncReport, SyncState};
 pub use store::Durability;

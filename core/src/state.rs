@@ -20,6 +20,10 @@ pub struct SyncReport {
     pub applied: u32,
     /// Pulled blobs that could not be opened or applied (kept, reported, skipped).
     pub quarantined: u32,
+    /// Attachments (originals and thumbnails) the relay now holds from this device.
+    pub attachments_sent: u32,
+    /// Sealed attachment bytes sent (a resumed upload counts only what went this time).
+    pub attachment_bytes_sent: u64,
 }
 
 /// Where sync stands, for the app's status line.

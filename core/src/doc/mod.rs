@@ -1,6 +1,7 @@
 //! Duet's Automerge documents: how an entry and a space's meta document are laid out, and
 //! small typed helpers to read and write them.
 
+pub(crate) mod attachments;
 pub(crate) mod entry;
 pub(crate) mod meta;
 

@@ -3,6 +3,7 @@
 //! blob; listeners hear about it after the commit.
 
 pub(crate) mod answers;
+pub(crate) mod attachments;
 mod bundle;
 mod cache;
 mod entries;
@@ -15,20 +16,23 @@ pub(crate) mod tx;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
+use crate::attachments::TransferListener;
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{KeyStore, SpaceKey};
 use crate::error::{Error, Result};
 use crate::events::{EntryListener, Listeners, Subscription};
-use crate::ids::{DeviceId, MemberId, SpaceId};
+use crate::ids::{AttachmentId, DeviceId, MemberId, SpaceId};
 use crate::model::{EntryEvent, Identity};
 use crate::state::{SyncListener, SyncState};
 use crate::store::checkpoint::{self, Checkpointer};
 use crate::store::{self, Durability};
 
+pub use attachments::{MAX_ATTACHMENT_NAME_CHARS, MAX_MIME_CHARS};
 pub use bundle::BUNDLE_MAGIC;
 use cache::DocCache;
 use tx::Tx;
@@ -46,7 +50,16 @@ pub struct Options {
     /// The relay operator's registration token, for a relay that registers devices only
     /// with it (`duet-relay --registration-token`); sent once, when this device registers.
     pub registration_token: Option<String>,
+    /// Bytes of attachment originals kept on this device; past it the least recently used
+    /// are evicted (fetched again when asked for). Thumbnails and originals still waiting
+    /// to upload are always kept.
+    pub attachment_cache_bytes: u64,
+    /// Largest file `attach` takes.
+    pub max_attachment_bytes: u64,
 }
+
+/// Default [`Options::attachment_cache_bytes`]: 1 GiB.
+pub const DEFAULT_ATTACHMENT_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
 
 impl Default for Options {
     fn default() -> Self {
@@ -55,6 +68,8 @@ impl Default for Options {
             clock: Arc::new(SystemClock),
             key_store: None,
             registration_token: None,
+            attachment_cache_bytes: DEFAULT_ATTACHMENT_CACHE_BYTES,
+            max_attachment_bytes: duet_proto::limits::MAX_ATTACHMENT_BYTES,
         }
     }
 }
@@ -65,6 +80,8 @@ impl std::fmt::Debug for Options {
             .field("durability", &self.durability)
             .field("external_key_store", &self.key_store.is_some())
             .field("registration_token", &self.registration_token.is_some())
+            .field("attachment_cache_bytes", &self.attachment_cache_bytes)
+            .field("max_attachment_bytes", &self.max_attachment_bytes)
             .finish()
     }
 }
@@ -81,6 +98,8 @@ pub struct Duet {
     syncs_running: std::sync::atomic::AtomicU32,
     clock: Arc<dyn Clock>,
     home: PathBuf,
+    /// Attachment transfers: who hears their progress, which are downloading, the limits.
+    transfers: Transfers,
     /// Checkpoints the WAL from its own thread, off the writing path (after `inner`: dropped
     /// last, so its connection, the store's last, folds the WAL into the database).
     checkpointer: Checkpointer,
@@ -89,6 +108,30 @@ pub struct Duet {
 impl std::fmt::Debug for Duet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Duet").field("home", &self.home).finish()
+    }
+}
+
+struct Transfers {
+    listeners: Arc<Listeners<dyn TransferListener>>,
+    downloading: Mutex<std::collections::HashSet<AttachmentId>>,
+    cache_bytes: AtomicU64,
+    max_bytes: u64,
+}
+
+/// Unmarks a download when it ends (also when its future is dropped).
+pub(crate) struct DownloadGuard<'a> {
+    duet: &'a Duet,
+    id: AttachmentId,
+}
+
+impl Drop for DownloadGuard<'_> {
+    fn drop(&mut self) {
+        self.duet
+            .transfers
+            .downloading
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
     }
 }
 
@@ -179,6 +222,7 @@ impl Duet {
         }
         let conn = store::open(&path, opts.durability)?;
         let me = store::identity(&conn)?.ok_or(Error::NotInitialized)?;
+        crate::attachments::files::sweep_temp(home);
         Self::from_parts(home, conn, me, DocCache::default(), opts)
     }
 
@@ -207,6 +251,12 @@ impl Duet {
             syncs_running: std::sync::atomic::AtomicU32::new(0),
             clock: opts.clock,
             home: home.to_path_buf(),
+            transfers: Transfers {
+                listeners: Arc::new(Listeners::default()),
+                downloading: Mutex::new(std::collections::HashSet::new()),
+                cache_bytes: AtomicU64::new(opts.attachment_cache_bytes),
+                max_bytes: opts.max_attachment_bytes,
+            },
             checkpointer,
         })
     }
@@ -286,6 +336,48 @@ impl Duet {
         } else {
             Err(Error::CorruptData(format!("integrity check: {res}")))
         }
+    }
+
+    /// Subscribe to attachment transfer progress; drop the handle to unsubscribe.
+    pub fn subscribe_transfers(&self, listener: Arc<dyn TransferListener>) -> Subscription {
+        self.transfers.listeners.add(listener)
+    }
+
+    pub(crate) fn emit_transfer(&self, p: &crate::attachments::TransferProgress) {
+        self.transfers.listeners.emit(|l| l.on_progress(p));
+    }
+
+    /// Change [`Options::attachment_cache_bytes`] (evicting at once if the budget shrank).
+    pub fn set_attachment_cache_bytes(&self, bytes: u64) -> Result<()> {
+        self.transfers.cache_bytes.store(bytes, Ordering::Relaxed);
+        self.evict_over_budget()
+    }
+
+    pub(crate) fn attachment_cache_bytes(&self) -> u64 {
+        self.transfers.cache_bytes.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn max_attachment_bytes(&self) -> u64 {
+        self.transfers.max_bytes
+    }
+
+    /// Attachments being downloaded now.
+    pub(crate) fn downloading(&self) -> std::collections::HashSet<AttachmentId> {
+        self.transfers
+            .downloading
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Mark an attachment as downloading for as long as the guard lives.
+    pub(crate) fn start_download(&self, id: AttachmentId) -> DownloadGuard<'_> {
+        self.transfers
+            .downloading
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id);
+        DownloadGuard { duet: self, id }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {

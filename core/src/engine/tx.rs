@@ -292,7 +292,12 @@ impl<'a> Tx<'a> {
     ) -> Result<()> {
         let doc = self.doc(rowid)?;
         let mut fields = doc::entry::index_fields(doc)?;
+        let attachments: Vec<_> = doc::attachments::list(doc)
+            .iter()
+            .map(|a| (a.id, a.original.hash, a.thumb.map(|t| t.hash)))
+            .collect();
         let mut fts = fts_now.then(|| doc::entry::fts_text(doc));
+        crate::store::attachments::set_for_doc(&self.sql, rowid, &attachments)?;
         // An unrevealed sealed answer is indexed with its text only where it can be read
         // (its author's devices, or once a share opened it); elsewhere with none.
         let mut answer_state = 0;

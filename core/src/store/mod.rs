@@ -2,6 +2,7 @@
 //! (snapshot + incremental chunks), the outbox and the derived entries index.
 
 pub(crate) mod answers;
+pub(crate) mod attachments;
 pub(crate) mod checkpoint;
 pub(crate) mod index;
 #[cfg(test)]

@@ -12,11 +12,58 @@ pub(crate) fn migrations() -> Migrations<'static> {
         M::up(V5),
         M::up(V6),
         M::up(V7),
+        M::up(V8),
     ])
 }
 
 /// Number of migrations this build knows; a store with a higher `user_version` is refused.
-pub(crate) const SCHEMA_VERSION: i64 = 7;
+pub(crate) const SCHEMA_VERSION: i64 = 8;
+
+/// Attachments (ADR 14).
+///
+/// - `attachments`: every attachment the entries' documents refer to, rewritten with the
+///   entry's index row (so an id finds its entry, and a hash its users).
+/// - `attachment_files`: sealed files this device holds in `HOME/attachments/` — originals
+///   (evicted least recently used first, past the cache's budget) and thumbnails (kept).
+/// - `attachment_uploads`: objects the relay still has to get (or be told to reference),
+///   by space, hash and reference; an original waiting here is never evicted.
+/// - `attachment_releases`: references to release at the relay (a removed attachment).
+const V8: &str = r#"
+CREATE TABLE attachments (
+    id          BLOB PRIMARY KEY,
+    doc         INTEGER NOT NULL REFERENCES docs(rowid),
+    hash        BLOB NOT NULL,
+    thumb_hash  BLOB
+);
+CREATE INDEX attachments_doc ON attachments(doc);
+CREATE INDEX attachments_hash ON attachments(hash);
+CREATE INDEX attachments_thumb ON attachments(thumb_hash);
+
+CREATE TABLE attachment_files (
+    hash     BLOB PRIMARY KEY,
+    size     INTEGER NOT NULL,
+    thumb    INTEGER NOT NULL,
+    used_at  INTEGER NOT NULL
+);
+CREATE INDEX attachment_files_lru ON attachment_files(thumb, used_at);
+
+CREATE TABLE attachment_uploads (
+    space_id   TEXT NOT NULL,
+    hash       BLOB NOT NULL,
+    ref        BLOB NOT NULL,
+    size       INTEGER NOT NULL,
+    attachment BLOB NOT NULL,
+    queued_at  INTEGER NOT NULL,
+    PRIMARY KEY (space_id, hash, ref)
+) WITHOUT ROWID;
+
+CREATE TABLE attachment_releases (
+    space_id TEXT NOT NULL,
+    hash     BLOB NOT NULL,
+    ref      BLOB NOT NULL,
+    PRIMARY KEY (space_id, hash, ref)
+) WITHOUT ROWID;
+"#;
 
 /// Recovery kits (`kit.rs`): the words, on the device that showed them (so it can show
 /// them again), the lookup id they make, and what this device last gave the relay as the

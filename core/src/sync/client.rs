@@ -13,9 +13,9 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
 pub(crate) struct RelayClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     base: url::Url,
-    token: Option<String>,
+    pub(super) token: Option<String>,
     /// https and wss (feature `tls`): the configuration both clients use.
     #[cfg(feature = "tls")]
     tls: std::sync::Arc<rustls::ClientConfig>,
@@ -106,13 +106,13 @@ impl RelayClient {
         Ok(ws)
     }
 
-    fn url(&self, path: &str) -> Result<url::Url> {
+    pub(super) fn url(&self, path: &str) -> Result<url::Url> {
         self.base
             .join(path)
             .map_err(|e| Error::Internal(format!("relay url: {e}")))
     }
 
-    async fn call<B: Serialize, T: DeserializeOwned>(
+    pub(super) async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -144,13 +144,7 @@ impl RelayClient {
                 .map(Some)
                 .map_err(|e| Error::CorruptData(format!("relay response: {e}")));
         }
-        Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(b) => relay_error(b.code, b.message),
-            Err(_) => Error::RelayRefused {
-                code: status.as_u16().to_string(),
-                message: "the relay answered without a Duet error body".into(),
-            },
-        })
+        Err(error_from(status, &bytes))
     }
 
     async fn expect<B: Serialize, T: DeserializeOwned>(
@@ -377,6 +371,17 @@ fn answers_path(space: Uuid, round: &str) -> Result<String> {
     Ok(format!("v1/spaces/{space}/answers/{round}"))
 }
 
+/// The error an unsuccessful answer carries.
+pub(super) fn error_from(status: StatusCode, body: &[u8]) -> Error {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => relay_error(b.code, b.message),
+        Err(_) => Error::RelayRefused {
+            code: status.as_u16().to_string(),
+            message: "the relay answered without a Duet error body".into(),
+        },
+    }
+}
+
 /// Map the relay's error codes onto ours.
 pub(crate) fn relay_error(code: RelayCode, message: String) -> Error {
     match code {
@@ -384,6 +389,8 @@ pub(crate) fn relay_error(code: RelayCode, message: String) -> Error {
         | RelayCode::InviteUsed
         | RelayCode::InviteBurned
         | RelayCode::InviteWrongToken => Error::InviteRejected(message),
+        RelayCode::QuotaExceeded => Error::QuotaExceeded(message),
+        RelayCode::AttachmentTooLarge => Error::TooLarge(message),
         other => Error::RelayRefused {
             code: other.as_str().to_string(),
             message,
@@ -405,7 +412,7 @@ fn http_client(builder: reqwest::ClientBuilder) -> Result<reqwest::Client> {
 }
 
 /// reqwest errors print the URL; ours never carry one (it may hold an invite path).
-fn without_url(e: reqwest::Error) -> String {
+pub(super) fn without_url(e: reqwest::Error) -> String {
     e.without_url().to_string()
 }
 

@@ -14,6 +14,7 @@
 //! - `answers`: sealed prompt answers' shares at the relay (ADR 11)
 //! - `keys`: rotations after a revocation and their key drops; `restore`: a partner's
 //!   restore code; `recovery`: recovery kits (making, keeping current, recovering)
+//! - `transfer`: attachments' sealed bytes, up and down (ADR 14)
 //! - `live`: the WebSocket task; `policy`: when a phone syncs (live in the foreground,
 //!   coalesced in the background); `client`: HTTP
 
@@ -36,6 +37,7 @@ mod snapshots;
 mod testkit;
 #[cfg(feature = "tls")]
 mod tls;
+mod transfer;
 
 use std::sync::atomic::Ordering;
 
@@ -100,6 +102,9 @@ pub struct Quarantined {
     pub error: String,
 }
 
+/// A sealed thumbnail is at most this large (32 KiB, its tags and padding).
+const THUMBNAIL_SEALED_MAX: u64 = 40 * 1024;
+
 impl Duet {
     /// Push everything queued, pull everything new, apply it.
     /// Listeners hear `Syncing` with the progress so far after each acknowledged push batch
@@ -133,8 +138,20 @@ impl Duet {
         // may bring the key (a key drop, my key ring), and the second push reseals under
         // it. The sync ends with that error only if the second push is refused too (its
         // changes stay queued).
+        // Thumbnails before the changes that refer to them, so a partner who pulls the entry
+        // finds them.
+        // A refused one is answered at the end (the second call meets it again).
+        if let Err(e @ Error::Offline(_)) = self
+            .send_attachments(&c, THUMBNAIL_SEALED_MAX, &mut report)
+            .await
+        {
+            return Err(e);
+        }
         defer_stale(self.push_outbox(&c, &mut report).await, &mut None)?;
         self.pull_all(&c, &mut report).await?;
+        // What the pull brought: the thumbnails of new attachments; removed ones let go.
+        self.fetch_thumbnails(&c).await?;
+        self.drop_unreferenced_files()?;
         // With what was pulled: register my answer shares, open answers a share now opens,
         // reveal mine whose round is revealed (what that writes goes out below).
         self.sync_answers(&c).await?;
@@ -144,6 +161,8 @@ impl Duet {
         defer_stale(self.push_outbox(&c, &mut report).await, &mut stale)?;
         // My key rings as they are now, for my recovery kit (if I have one).
         self.keep_recovery_envelope(&c).await;
+        // Originals last: the words never wait behind a video.
+        self.send_attachments(&c, u64::MAX, &mut report).await?;
         match stale {
             Some(e) => Err(e),
             None => Ok(report),
