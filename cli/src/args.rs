@@ -32,6 +32,7 @@ Errors and exit codes:
   7  relay_refused: the relay answered with an error (its code is in the message)
   8  invite_rejected: the code is malformed, expired, used or wrong
   9  wrong_words: the recovery words are not a kit's
+ 10  quota_exceeded: the journal's attachment storage at the relay is full
 
 Syncing with a relay:
   duet init --name NAME --relay URL      (or: duet relay set URL)
@@ -94,6 +95,28 @@ pub enum Command {
     /// Write, read, edit and list entries
     #[command(subcommand)]
     Entry(EntryCommand),
+    /// Attach a file (a photo, a voice note, ...) to an entry: sealed here at once, sent
+    /// with the next sync; JPEG and PNG get a thumbnail that syncs with the entry
+    Attach {
+        /// Entry id or unique prefix
+        entry: String,
+        /// The file
+        file: PathBuf,
+        /// Its name as shown [default: the file's name]
+        #[arg(long)]
+        name: Option<String>,
+        /// Its media type [default: from the name's extension]
+        #[arg(long)]
+        mime: Option<String>,
+    },
+    /// List an entry's attachments
+    Attachments {
+        /// Entry id or unique prefix
+        entry: String,
+    },
+    /// Get, preview or remove one attachment
+    #[command(subcommand)]
+    Attachment(AttachmentCommand),
     /// React to an entry with an emoji (one reaction per person; again replaces it)
     React {
         /// Entry id or unique prefix
@@ -203,6 +226,31 @@ pub enum Command {
         /// keeps them out of your shell's history
         #[arg(long, value_name = "WORDS")]
         words: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AttachmentCommand {
+    /// Write the original to a file (downloaded from the relay if this device lacks it)
+    Get {
+        /// The attachment's id
+        id: String,
+        /// Where to write it
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Write the thumbnail to a file
+    Thumbnail {
+        /// The attachment's id
+        id: String,
+        /// Where to write it
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Remove it from its entry (the relay frees its bytes once no entry uses them)
+    Remove {
+        /// The attachment's id
+        id: String,
     },
 }
 

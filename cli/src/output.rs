@@ -68,7 +68,7 @@ pub fn to_json<T: Serialize>(value: &T) -> Result<Value> {
 }
 
 /// Add `<key>_rfc3339` next to a millisecond time field.
-fn add_rfc3339(obj: &mut Map<String, Value>, key: &str) {
+pub fn add_rfc3339(obj: &mut Map<String, Value>, key: &str) {
     if let Some(ms) = obj.get(key).and_then(Value::as_i64) {
         obj.insert(format!("{key}_rfc3339"), Value::String(rfc3339(ms)));
     }

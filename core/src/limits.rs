@@ -23,6 +23,10 @@ pub const MAX_REACTION_BYTES: usize = 64;
 pub const MAX_BUNDLE_BYTES: u64 = 512 * 1024 * 1024;
 /// Entries returned by one list page.
 pub const MAX_PAGE: u32 = 1_000;
+/// Largest thumbnail an app may give with an attachment.
+pub const MAX_THUMBNAIL_BYTES: usize = duet_proto::limits::MAX_THUMBNAIL_BYTES;
+/// Largest attachment (unless `Options::max_attachment_bytes` says otherwise).
+pub const MAX_ATTACHMENT_BYTES: u64 = duet_proto::limits::MAX_ATTACHMENT_BYTES;
 
 pub(crate) fn check_len(field: &'static str, s: &str, max: usize) -> Result<()> {
     // Fast path: a string can't have more chars than bytes.

@@ -195,8 +195,24 @@ pub fn restore(duet: &Duet, id: &str) -> Result<Report> {
 pub fn entry_report(duet: &Duet, id: &EntryId, message: Option<String>) -> Result<Report> {
     let entry = duet.get_entry(id)?;
     let names = Names::load(duet)?;
-    let text = message.unwrap_or_else(|| entry_text(&entry, &names));
-    Ok(Report::new(entry_json(&entry, &names)?, text))
+    let attachments = duet.attachments(id)?;
+    let mut text = message.unwrap_or_else(|| entry_text(&entry, &names));
+    if !attachments.is_empty() {
+        let _ = write!(
+            text,
+            "\n{} attachment(s): `duet attachments {}`",
+            attachments.len(),
+            entry.id
+        );
+    }
+    let mut json = entry_json(&entry, &names)?;
+    if let serde_json::Value::Object(o) = &mut json {
+        o.insert(
+            "attachments".into(),
+            super::attachments::list_json(&attachments)?,
+        );
+    }
+    Ok(Report::new(json, text))
 }
 
 /// The body from `--body`, or the file `--body-file` names (`-`: stdin).

@@ -2,6 +2,7 @@
 //! its text. Only what goes on as a command runs is printed here, on stderr: `watch`'s
 //! events and `sync`'s progress.
 
+mod attachments;
 mod devices;
 mod entries;
 mod exchange;
@@ -20,8 +21,8 @@ use duet_core::Result;
 use tokio::runtime::Runtime;
 
 use crate::args::{
-    BundleCommand, Command, DeviceCommand, EntryCommand, InviteCommand, JournalCommand,
-    MemberCommand, PromptArgs, PromptCommand, RecoveryCommand, RelayCommand,
+    AttachmentCommand, BundleCommand, Command, DeviceCommand, EntryCommand, InviteCommand,
+    JournalCommand, MemberCommand, PromptArgs, PromptCommand, RecoveryCommand, RelayCommand,
 };
 use crate::home;
 use crate::output::Report;
@@ -84,6 +85,20 @@ pub fn run(
         Command::Entry(EntryCommand::List(a)) => entries::list(&duet, a),
         Command::Entry(EntryCommand::Delete { id }) => entries::delete(&duet, &id),
         Command::Entry(EntryCommand::Restore { id }) => entries::restore(&duet, &id),
+        Command::Attach {
+            entry,
+            file,
+            name,
+            mime,
+        } => attachments::attach(&duet, &entry, &file, name, mime),
+        Command::Attachments { entry } => attachments::list(&duet, &entry),
+        Command::Attachment(AttachmentCommand::Get { id, out }) => {
+            attachments::get(rt, &duet, &id, &out)
+        }
+        Command::Attachment(AttachmentCommand::Thumbnail { id, out }) => {
+            attachments::thumbnail(&duet, &id, &out)
+        }
+        Command::Attachment(AttachmentCommand::Remove { id }) => attachments::remove(&duet, &id),
         Command::React { id, emoji, remove } => social::react(&duet, &id, emoji.as_deref(), remove),
         Command::Reply { id, text } => social::reply(&duet, &id, &text),
         Command::Share { id, journal } => social::share(&duet, &id, &journal),
@@ -131,6 +146,9 @@ fn name_of(command: &Command) -> &'static str {
         Command::Init { .. } => "init",
         Command::Journal(_) => "journal",
         Command::Entry(_) => "entry",
+        Command::Attach { .. } => "attach",
+        Command::Attachments { .. } => "attachments",
+        Command::Attachment(_) => "attachment",
         Command::React { .. } => "react",
         Command::Reply { .. } => "reply",
         Command::Checkin(_) => "checkin",

@@ -119,7 +119,7 @@ pub(crate) fn list(doc: &AutoCommit) -> Vec<AttachmentRef> {
             read(doc, &m, id)
         })
         .collect();
-    out.sort_by(|a, b| (a.added_at, a.id).cmp(&(b.added_at, b.id)));
+    out.sort_by_key(|a| (a.added_at, a.id));
     out
 }
 
