@@ -12,14 +12,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use duet_core::{
-    AppState, BACKGROUND_INTERVAL, CheckIn, Duet, DuetError, Entry, EntryId, EntryPage, EntryQuery,
-    FieldConflict, HistoryItem, Identity, ImportReport, Invite, Journal, MemberId, NewEntry,
-    Options, Quarantined, RecoveryKit, RelayDeviceId, RelayInfo, ReplyId, SearchHit, SpaceId,
-    SyncPolicy, SyncReport, TextField, Trends,
+    AppState, AttachOptions, Attachment, AttachmentId, BACKGROUND_INTERVAL, CheckIn, Duet,
+    DuetError, Entry, EntryId, EntryPage, EntryQuery, FieldConflict, HistoryItem, Identity,
+    ImportReport, Invite, Journal, MemberId, NewEntry, Options, Quarantined, RecoveryKit,
+    RelayDeviceId, RelayInfo, ReplyId, SearchHit, SpaceId, SyncPolicy, SyncReport, TextField,
+    Trends,
 };
 
 use crate::error::{core, guard};
-use crate::listener::{Bridge, DuetListener, Subscription};
+use crate::listener::{Bridge, DuetListener, Subscription, TransferBridge, TransferListener};
 use crate::runtime::{run, runtime};
 use crate::types::{Prompt, TextEdit};
 
@@ -430,6 +431,60 @@ impl DuetClient {
         core(|| self.duet.conflicts(&entry_id))
     }
 
+    // ---- attachments ----
+
+    /// Attach the file at `path` to an entry: sealed into the data directory at once (a
+    /// copy: the app may delete its file afterwards) and queued for the relay. Give a
+    /// thumbnail (at most 32 KiB, made with the platform's image APIs) to have it sync
+    /// with the entry; the original travels only when a device fetches it.
+    pub fn attach(
+        &self,
+        entry_id: EntryId,
+        path: String,
+        options: AttachOptions,
+    ) -> Result<Attachment, DuetError> {
+        core(|| self.duet.attach(&entry_id, &path, options))
+    }
+
+    /// An entry's attachments, oldest first.
+    pub fn attachments(&self, entry_id: EntryId) -> Result<Vec<Attachment>, DuetError> {
+        core(|| self.duet.attachments(&entry_id))
+    }
+
+    /// One attachment.
+    pub fn attachment(&self, attachment_id: AttachmentId) -> Result<Attachment, DuetError> {
+        core(|| self.duet.attachment(&attachment_id))
+    }
+
+    /// Its thumbnail, once it is on this device (`null` if it has none or it hasn't
+    /// arrived yet).
+    pub fn thumbnail(&self, attachment_id: AttachmentId) -> Result<Option<Vec<u8>>, DuetError> {
+        core(|| self.duet.thumbnail(&attachment_id))
+    }
+
+    /// Write the original to `dest_path`, downloading it first if this device lacks it
+    /// (progress to transfer listeners). The file appears only whole and checked.
+    pub async fn fetch_attachment(
+        &self,
+        attachment_id: AttachmentId,
+        dest_path: String,
+    ) -> Result<(), DuetError> {
+        self.net(|d| async move { d.fetch_attachment(&attachment_id, &dest_path).await })
+            .await
+    }
+
+    /// Remove an attachment from its entry (the relay frees its bytes once no entry of the
+    /// journal uses them).
+    pub fn remove_attachment(&self, attachment_id: AttachmentId) -> Result<(), DuetError> {
+        core(|| self.duet.remove_attachment(&attachment_id))
+    }
+
+    /// Bytes of originals kept on this device (default 1 GiB); the least recently used go
+    /// first past it (never one still waiting to upload).
+    pub fn set_attachment_cache_bytes(&self, bytes: u64) -> Result<(), DuetError> {
+        core(|| self.duet.set_attachment_cache_bytes(bytes))
+    }
+
     // ---- listeners ----
 
     /// Hear about entry events and sync state until the returned `Subscription` is
@@ -438,7 +493,16 @@ impl DuetClient {
         let bridge = Arc::new(Bridge(listener));
         let entries = self.duet.subscribe(bridge.clone());
         let sync = self.duet.subscribe_sync(bridge);
-        Arc::new(Subscription::new(entries, sync))
+        Arc::new(Subscription::new(vec![entries, sync]))
+    }
+
+    /// Hear the progress of attachment uploads and downloads until the returned
+    /// `Subscription` is cancelled or released.
+    pub fn subscribe_transfers(&self, listener: Arc<dyn TransferListener>) -> Arc<Subscription> {
+        let handle = self
+            .duet
+            .subscribe_transfers(Arc::new(TransferBridge(listener)));
+        Arc::new(Subscription::new(vec![handle]))
     }
 
     // ---- sync ----

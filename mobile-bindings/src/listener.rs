@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use duet_core::{EntryEvent, SyncState};
+use duet_core::{EntryEvent, SyncState, TransferProgress};
 
 /// Implement this in the app to hear about entries and sync. Callbacks arrive on a Duet
 /// thread (the writer's thread for local writes, a runtime thread for sync): hop to the main
@@ -14,6 +14,24 @@ pub trait DuetListener: Send + Sync {
     fn on_entry_event(&self, event: EntryEvent);
     /// Sync state changed (offline, syncing, synced, live, error).
     fn on_sync_state(&self, state: SyncState);
+}
+
+/// Implement this to show attachment uploads and downloads as they go. Same threading
+/// rules as [`DuetListener`].
+#[uniffi::export(foreign)]
+pub trait TransferListener: Send + Sync {
+    /// Bytes moved so far of one attachment's transfer.
+    fn on_progress(&self, progress: TransferProgress);
+}
+
+/// Bridges a foreign transfer listener to the core's.
+pub(crate) struct TransferBridge(pub(crate) Arc<dyn TransferListener>);
+
+impl duet_core::TransferListener for TransferBridge {
+    fn on_progress(&self, progress: &TransferProgress) {
+        let p = *progress;
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.on_progress(p)));
+    }
 }
 
 /// Bridges a foreign listener to the core's listener traits. A failure inside the foreign
@@ -38,7 +56,7 @@ impl duet_core::SyncListener for Bridge {
 /// (Kotlin: `close()` / `use {}`; Swift: the last reference going away; Python: `del`).
 #[derive(uniffi::Object)]
 pub struct Subscription {
-    handles: Mutex<Option<(duet_core::Subscription, duet_core::Subscription)>>,
+    handles: Mutex<Option<Vec<duet_core::Subscription>>>,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -50,9 +68,9 @@ impl std::fmt::Debug for Subscription {
 }
 
 impl Subscription {
-    pub(crate) fn new(entries: duet_core::Subscription, sync: duet_core::Subscription) -> Self {
+    pub(crate) fn new(handles: Vec<duet_core::Subscription>) -> Self {
         Subscription {
-            handles: Mutex::new(Some((entries, sync))),
+            handles: Mutex::new(Some(handles)),
         }
     }
 }
