@@ -16,10 +16,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, os.environ.get("DUET_BINDINGS_PY", str(ROOT / "bindings-out" / "python")))
 
 import duet_mobile as duet  # noqa: E402
-from duet_mobile import DuetClient, DuetListener, TextEdit  # noqa: E402
+from duet_mobile import DuetClient, DuetListener, TextEdit, TransferListener  # noqa: E402
 # duet-core's records, enums and DuetError: the generated `duet_core` module.
 from duet_core import (  # noqa: E402
     AppState,
+    AttachOptions,
+    AttachmentState,
     CheckIn,
     DuetError,
     EntryEventKind,
@@ -356,6 +358,51 @@ def test_a_recovery_kit_brings_back_one_who_lost_every_device(relay):
     run(back.sync_now())
     run(ben.sync_now())
     assert ben.get_entry(nxt).author_id == me.member_id
+
+
+class Progress(TransferListener):
+    def __init__(self):
+        self.seen = []
+
+    def on_progress(self, progress):
+        self.seen.append(progress)
+
+
+def test_attachments_sealed_synced_fetched_and_removed(relay):
+    ada, ben, j = couple(relay, "attach")
+    e = ada.create_entry(j, NewEntry(kind=EntryKind.REFLECTION, body="the sea"))
+    photo = os.path.join(tmp("photo"), "sea.jpg")
+    data = os.urandom(300_000) + b"SENTINEL-IN-THE-PHOTO"
+    with open(photo, "wb") as f:
+        f.write(data)
+    a = ada.attach(e, photo, AttachOptions(thumbnail=b"tiny preview", width=4032, height=3024))
+    assert (a.name, a.mime, a.size, a.width) == ("sea.jpg", "image/jpeg", len(data), 4032)
+    assert a.state == AttachmentState.LOCAL and a.uploading
+    report = run(ada.sync_now())
+    assert report.attachments_sent == 2
+    assert not ada.attachment(a.id).uploading
+
+    run(ben.sync_now())
+    [seen] = ben.attachments(e)
+    assert seen.id == a.id and seen.state == AttachmentState.REMOTE_ONLY
+    assert ben.thumbnail(a.id) == b"tiny preview"
+    heard = Progress()
+    sub = ben.subscribe_transfers(heard)
+    out = os.path.join(tmp("fetched"), "sea.jpg")
+    run(ben.fetch_attachment(a.id, out))
+    assert open(out, "rb").read() == data
+    assert ben.attachment(a.id).state == AttachmentState.LOCAL
+    assert heard.seen and heard.seen[-1].done == heard.seen[-1].total
+    sub.cancel()
+
+    with pytest.raises(DuetError.NotFound):
+        ben.attachment("00000000-0000-0000-0000-000000000000")
+    with pytest.raises(DuetError.InvalidInput):
+        ada.attach(e, photo, AttachOptions(thumbnail=bytes(40_000)))
+    ben.remove_attachment(a.id)
+    run(ben.sync_now())
+    run(ada.sync_now())
+    assert ada.attachments(e) == []
 
 
 def test_prompt_answers_stay_sealed_until_both_answered(relay):

@@ -337,6 +337,49 @@ class DuetBindingsTest {
     }
 
     @Test
+    fun `attachments are sealed, synced, fetched with progress and removed`() = runBlocking {
+        val ada = DuetClient.init(tempDir("ada-att"), "Ada", relay.url)
+        val ben = DuetClient.init(tempDir("ben-att"), "Ben", relay.url)
+        val j = ada.createJournal("Us")
+        assertEquals(j, ben.join(ada.createInvite(j).code))
+        val e = ada.createEntry(j, NewEntry(kind = EntryKind.REFLECTION, body = "the sea"))
+        val photo = java.io.File(tempDir("photo"), "sea.jpg")
+        val data = ByteArray(300_000) { (it * 31 % 251).toByte() }
+        photo.writeBytes(data)
+        val a = ada.attach(e, photo.path, AttachOptions(thumbnail = "tiny".toByteArray(), width = 4032u, height = 3024u))
+        assertEquals("image/jpeg", a.mime)
+        assertEquals(data.size.toULong(), a.size)
+        assertEquals(AttachmentState.LOCAL, a.state)
+        assertEquals(2u, ada.syncNow().attachmentsSent)
+
+        ben.syncNow()
+        val seen = ben.attachments(e).single()
+        assertEquals(AttachmentState.REMOTE_ONLY, seen.state)
+        assertEquals("tiny", String(ben.thumbnail(a.id)!!))
+        val heard = ConcurrentLinkedQueue<TransferProgress>()
+        val sub = ben.subscribeTransfers(object : TransferListener {
+            override fun onProgress(progress: TransferProgress) {
+                heard.add(progress)
+            }
+        })
+        val out = java.io.File(tempDir("fetched"), "sea.jpg")
+        ben.fetchAttachment(a.id, out.path)
+        assertTrue(data.contentEquals(out.readBytes()))
+        assertEquals(AttachmentState.LOCAL, ben.attachment(a.id).state)
+        assertTrue(heard.isNotEmpty())
+        assertEquals(heard.last().total, heard.last().done)
+        sub.cancel()
+
+        assertThrows<DuetException.InvalidInput> {
+            ada.attach(e, photo.path, AttachOptions(thumbnail = ByteArray(40_000)))
+        }
+        ben.removeAttachment(a.id)
+        ben.syncNow(); ada.syncNow()
+        assertTrue(ada.attachments(e).isEmpty())
+        ada.close(); ben.close()
+    }
+
+    @Test
     fun `prompt answers stay sealed until both partners answered`() = runBlocking {
         val ada = DuetClient.init(tempDir("ada-answers"), "Ada", relay.url)
         val ben = DuetClient.init(tempDir("ben-answers"), "Ben", relay.url)
