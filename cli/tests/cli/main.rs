@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod answers;
+mod attachments;
 mod journal;
 mod recovery;
 mod relay_access;

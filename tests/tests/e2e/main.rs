@@ -4,6 +4,7 @@
 //! library).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod attachments;
 mod convergence;
 mod crash;
 mod flaky_link;
