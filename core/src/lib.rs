@@ -39,7 +39,7 @@ pub mod text;
 
 pub use attachments::{
     AttachOptions, Attachment, AttachmentState, TransferDirection, TransferListener,
-    TransferProgress,
+    TransferProgress, export_path,
 };
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use crypto::{KeyStore, SpaceKey};

@@ -167,3 +167,162 @@ fn out_of_range_and_over_long_input_is_refused() {
         ErrorCode::InvalidInput
     );
 }
+
+/// A file of `len` seeded bytes in `dir`.
+fn a_file(dir: &std::path::Path, name: &str, len: usize) -> (std::path::PathBuf, Vec<u8>) {
+    let mut rng = duet_e2e::SplitMix64::new(len as u64);
+    let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+    let p = dir.join(name);
+    std::fs::write(&p, &bytes).unwrap();
+    (p, bytes)
+}
+
+/// Attachments offline: attached, listed, previewed, opened, exported beside a JSON and a
+/// Markdown export, carried by a bundle to the partner, removed; bad input changes nothing.
+#[test]
+fn attachments_without_a_relay() {
+    let (a, b, j) = couple();
+    let files = tempfile::tempdir().unwrap();
+    let (photo, bytes) = a_file(files.path(), "pier.jpg", 200_000);
+    let id = a
+        .duet
+        .write(&j, EntryKind::Reflection, "the pier", "at dusk");
+    let att = a
+        .duet
+        .attach(
+            &id,
+            &photo,
+            AttachOptions {
+                thumbnail: Some(vec![7; 1000]),
+                ..AttachOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(att.mime, "image/jpeg");
+    assert_eq!(a.duet.attachments(&id).unwrap(), vec![att.clone()]);
+    assert_eq!(a.duet.thumbnail(&att.id).unwrap(), Some(vec![7; 1000]));
+    let out = files.path().join("out.jpg");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(a.duet.fetch_attachment(&att.id, &out)).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+
+    // The exports name the file written beside them.
+    let json: serde_json::Value = serde_json::from_str(&a.duet.export_json(&j).unwrap()).unwrap();
+    let listed = &json["entries"][0]["attachments"][0];
+    assert_eq!(listed["file"], format!("attachments/{}-pier.jpg", att.id));
+    assert_eq!(listed["size"], 200_000);
+    let md = a.duet.export_markdown(&j).unwrap();
+    assert!(
+        md.contains(&format!("![pier.jpg](<attachments/{}-pier.jpg>)", att.id)),
+        "{md}"
+    );
+
+    // A bundle carries the sealed files: Ben opens the photo without a relay.
+    exchange(&a, &b, &j);
+    let seen = b.duet.attachment(&att.id).unwrap();
+    assert_eq!(seen.state, AttachmentState::Local);
+    assert_eq!(b.duet.thumbnail(&att.id).unwrap(), Some(vec![7; 1000]));
+    let theirs = files.path().join("ben.jpg");
+    rt.block_on(b.duet.fetch_attachment(&att.id, &theirs))
+        .unwrap();
+    assert_eq!(std::fs::read(&theirs).unwrap(), bytes);
+
+    // Bad input: a clear error, nothing changed.
+    let too_big = AttachOptions {
+        thumbnail: Some(vec![0; 40_000]),
+        ..AttachOptions::default()
+    };
+    assert_eq!(
+        a.duet.attach(&id, &photo, too_big).unwrap_err().code(),
+        ErrorCode::InvalidInput
+    );
+    let missing = files.path().join("nope");
+    assert_eq!(
+        a.duet
+            .attach(&id, &missing, AttachOptions::default())
+            .unwrap_err()
+            .code(),
+        ErrorCode::Io
+    );
+    let empty_name = AttachOptions {
+        name: Some(" ".into()),
+        ..AttachOptions::default()
+    };
+    assert_eq!(
+        a.duet.attach(&id, &photo, empty_name).unwrap_err().code(),
+        ErrorCode::InvalidInput
+    );
+    assert_eq!(a.duet.attachments(&id).unwrap().len(), 1);
+
+    // In the trash the entry takes no attachment and keeps its own; restored, it has it.
+    a.duet.delete_entry(&id).unwrap();
+    assert_eq!(
+        a.duet
+            .attach(&id, &photo, AttachOptions::default())
+            .unwrap_err()
+            .code(),
+        ErrorCode::NotAllowed
+    );
+    a.duet.restore_entry(&id).unwrap();
+    assert_eq!(a.duet.attachments(&id).unwrap().len(), 1);
+
+    // Removed: gone from the entry, its sealed files gone from the home.
+    let held = |d: &Duet| {
+        std::fs::read_dir(d.home().join("attachments"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_file())
+            .count()
+    };
+    assert_eq!(held(&a.duet), 2);
+    a.duet.remove_attachment(&att.id).unwrap();
+    assert!(a.duet.attachments(&id).unwrap().is_empty());
+    assert_eq!(held(&a.duet), 0);
+    assert_eq!(
+        a.duet.remove_attachment(&att.id).unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+}
+
+/// Past its budget the cache lets the least recently used original go — never one still
+/// waiting to upload — and a file over the limit is `too_large`.
+#[test]
+fn the_cache_keeps_to_its_budget_and_files_keep_to_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let duet = Duet::init(
+        dir.path().join("home"),
+        "Ada",
+        Options {
+            max_attachment_bytes: 150_000,
+            attachment_cache_bytes: 250_000,
+            ..options()
+        },
+    )
+    .unwrap();
+    let j = duet.create_journal("Us").unwrap();
+    let e = duet.write(&j, EntryKind::Reflection, "t", "b");
+    let (big, _) = a_file(dir.path(), "big.bin", 150_001);
+    assert_eq!(
+        duet.attach(&e, &big, AttachOptions::default())
+            .unwrap_err()
+            .code(),
+        ErrorCode::TooLarge
+    );
+    let ids: Vec<AttachmentId> = (0..3)
+        .map(|i| {
+            let (p, _) = a_file(dir.path(), &format!("{i}.bin"), 100_000 + i);
+            duet.attach(&e, &p, AttachOptions::default()).unwrap().id
+        })
+        .collect();
+    // All three wait to upload (no relay yet): all kept, over the budget or not.
+    for id in &ids {
+        assert_eq!(duet.attachment(id).unwrap().state, AttachmentState::Local);
+    }
+    duet.set_attachment_cache_bytes(0).unwrap();
+    for id in &ids {
+        assert_eq!(duet.attachment(id).unwrap().state, AttachmentState::Local);
+    }
+}

@@ -58,8 +58,38 @@ pub fn bundle_import(duet: &Duet, file: &Path) -> Result<Report> {
     Ok(Report::new(json, text))
 }
 
+/// Write every attachment of the journal beside the export (`attachments/…`, the paths the
+/// export names), fetching from the relay what this device lacks; (written, ids missing).
+fn write_attachments(
+    rt: &tokio::runtime::Runtime,
+    duet: &Duet,
+    journal: &duet_core::SpaceId,
+    export: &Path,
+) -> Result<(usize, Vec<String>)> {
+    let base = export.parent().unwrap_or(Path::new("."));
+    let (mut written, mut missing) = (0, Vec::new());
+    for a in duet.journal_attachments(journal)? {
+        let dest = base.join(duet_core::export_path(&a));
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| duet_core::Error::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        match rt.block_on(duet.fetch_attachment(&a.id, &dest)) {
+            Ok(()) => written += 1,
+            Err(e) => {
+                tracing::warn!(error = %e, "an attachment was left out of the export");
+                missing.push(a.id.to_string());
+            }
+        }
+    }
+    Ok((written, missing))
+}
+
 /// A readable copy of a journal. Unencrypted: written only where the person says.
 pub fn export(
+    rt: &tokio::runtime::Runtime,
     duet: &Duet,
     journal: &str,
     format: ExportFormat,
@@ -72,13 +102,27 @@ pub fn export(
     };
     if let Some(path) = out {
         write_file(path, content.as_bytes())?;
+        let (written, missing) = write_attachments(rt, duet, &journal.id, path)?;
         let json = json!({
             "journal": journal.id,
             "format": name,
             "out": path.display().to_string(),
             "bytes": content.len(),
+            "attachments_written": written,
+            "attachments_missing": missing,
         });
-        let text = format!("Exported “{}” to {}.", journal.title, path.display());
+        let mut text = format!("Exported “{}” to {}.", journal.title, path.display());
+        if written > 0 {
+            text.push_str(&format!(
+                " {written} attachment(s) beside it, in attachments/."
+            ));
+        }
+        if !missing.is_empty() {
+            text.push_str(&format!(
+                " {} attachment(s) could not be fetched (offline?); export again to add them.",
+                missing.len()
+            ));
+        }
         return Ok(Report::new(json, text));
     }
     // To stdout: the export itself. With --json, a JSON export is already one document;

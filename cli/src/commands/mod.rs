@@ -136,7 +136,7 @@ pub fn run(
             journal,
             format,
             out,
-        } => exchange::export(&duet, &journal, format, out.as_deref()),
+        } => exchange::export(rt, &duet, &journal, format, out.as_deref()),
     }
 }
 

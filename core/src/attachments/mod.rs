@@ -100,3 +100,20 @@ pub struct TransferProgress {
 pub trait TransferListener: Send + Sync {
     fn on_progress(&self, progress: &TransferProgress);
 }
+
+/// Where an export writes an attachment, relative to the export file: `attachments/`, its
+/// id (so two photos named alike never collide) and its name, made safe for any file
+/// system.
+pub fn export_path(a: &Attachment) -> String {
+    let safe: String = a
+        .name
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    let safe = safe.trim_start_matches('.');
+    format!("attachments/{}-{safe}", a.id)
+}

@@ -35,6 +35,20 @@ struct BundleFile {
     /// that hold them.
     keys: Vec<BundleKey>,
     blobs: Vec<SealedBlob>,
+    /// Attachments' sealed files this device held (thumbnails, and originals while the
+    /// bundle stays under its limit), as the relay would store them. Absent in bundles made
+    /// before attachments.
+    #[serde(default)]
+    objects: Vec<BundleObject>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BundleObject {
+    #[serde(with = "serde_bytes")]
+    hash: Vec<u8>,
+    thumb: bool,
+    #[serde(with = "serde_bytes")]
+    data: Vec<u8>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -62,20 +76,25 @@ impl Duet {
                 }
             }
             let mut blobs = Vec::new();
+            let mut refs = Vec::new();
             for (rowid, id, kind) in store::space_docs(&tx.sql, journal)? {
                 let kind = if kind == "meta" { DocKind::Meta } else { DocKind::Entry };
                 // Load from the store rather than through the cache: an export of a big
                 // journal must not evict the entry being edited.
                 let (snapshot, chunks) = store::doc_bytes(&tx.sql, rowid)?;
                 let mut d = doc::load_doc(&tx.me.device, snapshot.as_deref(), chunks.iter().map(Vec::as_slice))?;
+                refs.extend(doc::attachments::list(&d));
                 let data = d.save();
                 blobs.push(blob::seal(&key, epoch, journal, &Payload { doc: *id.as_bytes(), kind, data })?);
             }
+            let used: usize = blobs.iter().map(|b| b.sealed.len()).sum();
+            let objects = held_objects(tx, self.home(), &refs, used)?;
             let file = BundleFile {
                 version: BUNDLE_VERSION,
                 space: *journal.as_bytes(),
                 keys,
                 blobs,
+                objects,
             };
             let mut out = BUNDLE_MAGIC.to_vec();
             ciborium::into_writer(&file, &mut out)
@@ -181,7 +200,43 @@ impl Duet {
         doc::check_schema(&probe)?;
         doc::meta::check_kind(&probe, SpaceKind::Journal)?;
 
-        let report = self.write(|tx| apply(tx, space, &carried, &payloads))?;
+        // Sealed files only as the documents name them, and only when they hash right.
+        let mut named = std::collections::HashMap::new();
+        for p in payloads.iter().filter(|p| p.kind == DocKind::Entry) {
+            let mut d = automerge::AutoCommit::new();
+            if doc::load_foreign(&mut d, &p.data).is_ok() {
+                for r in doc::attachments::list(&d) {
+                    named.insert(r.original.hash, false);
+                    if let Some(t) = r.thumb {
+                        named.insert(t.hash, true);
+                    }
+                }
+            }
+        }
+        let mut objects = Vec::new();
+        for o in &file.objects {
+            let Ok(hash) = <[u8; 32]>::try_from(o.hash.as_slice()) else {
+                return Err(Error::CorruptData(
+                    "a bundled attachment has a bad hash".into(),
+                ));
+            };
+            if *blake3::hash(&o.data).as_bytes() != hash || named.get(&hash) != Some(&o.thumb) {
+                return Err(Error::CorruptData(
+                    "a bundled attachment is damaged or not the journal's".into(),
+                ));
+            }
+            objects.push((hash, o));
+        }
+        for (hash, o) in &objects {
+            crate::attachments::files::write(self.home(), hash, &o.data)?;
+        }
+        let report = self.write(|tx| {
+            let report = apply(tx, space, &carried, &payloads)?;
+            for (hash, o) in &objects {
+                store::attachments::keep_file(&tx.sql, hash, o.data.len() as u64, o.thumb, tx.now)?;
+            }
+            Ok(report)
+        })?;
         tracing::info!(
             added = report.entries_added,
             changed = report.entries_changed,
@@ -191,6 +246,39 @@ impl Duet {
         self.lock().devices = None;
         Ok(report)
     }
+}
+
+/// The sealed files of `refs` this device holds: thumbnails always, originals while the
+/// bundle (`used` bytes so far) stays under its limit.
+fn held_objects(
+    tx: &Tx<'_>,
+    home: &std::path::Path,
+    refs: &[doc::attachments::AttachmentRef],
+    mut used: usize,
+) -> Result<Vec<BundleObject>> {
+    let room = MAX_BUNDLE_BYTES as usize - MAX_BUNDLE_BYTES as usize / 16;
+    let thumbs = refs.iter().filter_map(|r| r.thumb).map(|o| (o, true));
+    let originals = refs.iter().map(|r| (r.original, false));
+    let mut out: Vec<BundleObject> = Vec::new();
+    for (o, thumb) in thumbs.chain(originals) {
+        if out.iter().any(|b| b.hash == o.hash)
+            || store::attachments::file(&tx.sql, &o.hash)?.is_none()
+            || used + o.sealed as usize > room
+        {
+            continue;
+        }
+        let path = crate::attachments::files::path(home, &o.hash);
+        let Ok(data) = std::fs::read(&path) else {
+            continue;
+        };
+        used += data.len();
+        out.push(BundleObject {
+            hash: o.hash.to_vec(),
+            thumb,
+            data,
+        });
+    }
+    Ok(out)
 }
 
 fn parse(bytes: &[u8]) -> Result<BundleFile> {

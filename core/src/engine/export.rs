@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Duet;
 use super::journals::journal_of;
+use crate::attachments::{Attachment, export_path};
 use crate::clock::rfc3339;
 use crate::doc::entry as edoc;
 use crate::error::Result;
@@ -19,12 +20,46 @@ struct JsonExport {
     format: &'static str,
     exported_at: String,
     journal: Journal,
-    entries: Vec<Entry>,
+    entries: Vec<JsonEntry>,
+}
+
+/// An entry and its attachments, each with the file it is written to beside the export
+/// (`attachments/…`, see [`crate::attachments::export_path`]).
+#[derive(Serialize)]
+struct JsonEntry {
+    #[serde(flatten)]
+    entry: Entry,
+    attachments: Vec<JsonAttachment>,
+}
+
+#[derive(Serialize)]
+struct JsonAttachment {
+    #[serde(flatten)]
+    attachment: Attachment,
+    file: String,
 }
 
 impl Duet {
     /// Every entry of a journal (trash included), oldest first, read in full.
     pub fn all_entries(&self, journal: &SpaceId) -> Result<Vec<Entry>> {
+        Ok(self
+            .entries_with_attachments(journal)?
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect())
+    }
+
+    /// Every attachment of a journal's entries (trash included), oldest entry first.
+    pub fn journal_attachments(&self, journal: &SpaceId) -> Result<Vec<Attachment>> {
+        Ok(self
+            .entries_with_attachments(journal)?
+            .into_iter()
+            .flat_map(|(_, a)| a)
+            .collect())
+    }
+
+    fn entries_with_attachments(&self, journal: &SpaceId) -> Result<Vec<(Entry, Vec<Attachment>)>> {
+        let downloading = self.downloading();
         self.read(|tx| {
             let mut out = Vec::new();
             for (rowid, id, kind) in store::space_docs(&tx.sql, journal)? {
@@ -51,9 +86,13 @@ impl Duet {
                 {
                     (e.title, e.body, e.sealed) = (title, body, false);
                 }
-                out.push(e);
+                let attachments = crate::doc::attachments::list(&doc)
+                    .iter()
+                    .map(|r| super::attachments::view(&tx.sql, id, r, downloading.contains(&r.id)))
+                    .collect::<Result<_>>()?;
+                out.push((e, attachments));
             }
-            out.sort_by_key(|e| (e.created_at, e.id));
+            out.sort_by_key(|(e, _)| (e.created_at, e.id));
             Ok(out)
         })
     }
@@ -61,7 +100,20 @@ impl Duet {
     /// The journal as JSON: `{format, exported_at, journal, entries}`.
     pub fn export_json(&self, journal: &SpaceId) -> Result<String> {
         let j = self.read(|tx| journal_of(tx, journal))?;
-        let entries = self.all_entries(journal)?;
+        let entries = self
+            .entries_with_attachments(journal)?
+            .into_iter()
+            .map(|(entry, atts)| JsonEntry {
+                entry,
+                attachments: atts
+                    .into_iter()
+                    .map(|a| JsonAttachment {
+                        file: export_path(&a),
+                        attachment: a,
+                    })
+                    .collect(),
+            })
+            .collect();
         let out = JsonExport {
             format: "duet-journal-export/1",
             exported_at: rfc3339(self.now()),
@@ -75,7 +127,7 @@ impl Duet {
     /// The journal as Markdown, live entries oldest first.
     pub fn export_markdown(&self, journal: &SpaceId) -> Result<String> {
         let j = self.read(|tx| journal_of(tx, journal))?;
-        let entries = self.all_entries(journal)?;
+        let entries = self.entries_with_attachments(journal)?;
         let name = |m: &MemberId| {
             j.members
                 .iter()
@@ -87,7 +139,7 @@ impl Duet {
         let _ = writeln!(md, "# {}\n", j.title);
         let names: Vec<String> = j.members.iter().map(|m| m.name.clone()).collect();
         let _ = writeln!(md, "_{}_\n", names.join(" & "));
-        for e in entries.iter().filter(|e| !e.deleted) {
+        for (e, atts) in entries.iter().filter(|(e, _)| !e.deleted) {
             let _ = writeln!(md, "## {}\n", e.heading());
             let _ = writeln!(
                 md,
@@ -111,6 +163,15 @@ impl Duet {
             }
             if !e.body.is_empty() {
                 let _ = writeln!(md, "{}\n", e.body);
+            }
+            for a in atts {
+                // Images show inline; anything else is a link to its file.
+                let bang = if a.mime.starts_with("image/") {
+                    "!"
+                } else {
+                    ""
+                };
+                let _ = writeln!(md, "{bang}[{}](<{}>)\n", a.name, export_path(a));
             }
             if let Some(c) = &e.conflict {
                 for (m, p) in c.perspectives.iter().filter(|(_, p)| !p.is_empty()) {

@@ -295,3 +295,44 @@ pub(crate) fn released(
     ])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Past the budget the least recently used originals go first; one still waiting to
+    /// upload stays, and thumbnails are never counted or evicted.
+    #[test]
+    fn eviction_is_least_recently_used_and_spares_uploads_and_thumbnails() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrations().to_latest(&mut conn).unwrap();
+        let h = |n: u8| [n; 32];
+        keep_file(&conn, &h(1), 100, false, 10).unwrap();
+        keep_file(&conn, &h(2), 100, false, 20).unwrap();
+        keep_file(&conn, &h(3), 100, false, 30).unwrap();
+        keep_file(&conn, &h(9), 1000, true, 1).unwrap();
+        let space = SpaceId::new();
+        queue_upload(
+            &conn,
+            &Upload {
+                space,
+                hash: h(1),
+                reference: [0; 16],
+                size: 100,
+                attachment: AttachmentId::new(),
+            },
+            5,
+        )
+        .unwrap();
+        assert!(over_budget(&conn, 300).unwrap().is_empty());
+        // 1 is the oldest but waits to upload: 2 goes, then 3.
+        assert_eq!(over_budget(&conn, 200).unwrap(), vec![h(2)]);
+        touch_file(&conn, &h(2), 40).unwrap();
+        assert_eq!(over_budget(&conn, 150).unwrap(), vec![h(3)]);
+        assert_eq!(over_budget(&conn, 0).unwrap(), vec![h(3), h(2)]);
+        uploaded(&conn, &space, &h(1), &[0; 16]).unwrap();
+        assert_eq!(over_budget(&conn, 0).unwrap(), vec![h(1), h(3), h(2)]);
+    }
+}
