@@ -307,7 +307,9 @@ mod tests {
     #[test]
     fn eviction_is_least_recently_used_and_spares_uploads_and_thumbnails() {
         let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrations().to_latest(&mut conn).unwrap();
+        crate::store::schema::migrations()
+            .to_latest(&mut conn)
+            .unwrap();
         let h = |n: u8| [n; 32];
         keep_file(&conn, &h(1), 100, false, 10).unwrap();
         keep_file(&conn, &h(2), 100, false, 20).unwrap();
