@@ -326,3 +326,36 @@ fn the_cache_keeps_to_its_budget_and_files_keep_to_the_limit() {
         assert_eq!(duet.attachment(id).unwrap().state, AttachmentState::Local);
     }
 }
+
+/// A shared draft takes its attachments along, under new ids, for the journal.
+#[test]
+fn a_shared_draft_takes_its_attachments() {
+    let (a, b, j) = couple();
+    let files = tempfile::tempdir().unwrap();
+    let (note, bytes) = a_file(files.path(), "voice.m4a", 90_000);
+    let draft = a
+        .duet
+        .write(&a.personal(), EntryKind::Vulnerability, "", "for later");
+    let att = a
+        .duet
+        .attach(&draft, &note, AttachOptions::default())
+        .unwrap();
+    let shared = a.duet.share_draft(&draft, &j).unwrap();
+    let copies = a.duet.attachments(&shared).unwrap();
+    assert_eq!(copies.len(), 1);
+    assert_ne!(copies[0].id, att.id);
+    assert_eq!(
+        (copies[0].name.as_str(), copies[0].mime.as_str()),
+        ("voice.m4a", "audio/mp4")
+    );
+    assert!(copies[0].uploading, "queued for the journal");
+    exchange(&a, &b, &j);
+    let out = files.path().join("heard.m4a");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(b.duet.fetch_attachment(&copies[0].id, &out))
+        .unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+}

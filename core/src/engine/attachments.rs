@@ -265,6 +265,42 @@ impl Duet {
     }
 }
 
+/// Give a new entry (a shared draft) these attachments: the same sealed files under new
+/// ids, queued for the entry's space at the relay (the draft's copies sit in the personal
+/// space, which the partner can't read). Files this device no longer holds can't go.
+pub(crate) fn copy_into(tx: &mut Tx<'_>, refs: &[AttachmentRef], entry: &EntryId) -> Result<()> {
+    if refs.is_empty() {
+        return Ok(());
+    }
+    let d = tx.entry_ref(entry)?;
+    let copies: Vec<AttachmentRef> = refs
+        .iter()
+        .map(|r| AttachmentRef {
+            id: AttachmentId::new(),
+            ..r.clone()
+        })
+        .collect();
+    tx.change(d, |doc| copies.iter().try_for_each(|c| adoc::put(doc, c)))?;
+    let now = tx.now;
+    tx.reindex(d.rowid, entry, &d.space, now, false)?;
+    for c in &copies {
+        let reference = reference_of(c);
+        for o in std::iter::once(c.original).chain(c.thumb) {
+            if sa::file(&tx.sql, &o.hash)?.is_some() {
+                let upload = Upload {
+                    space: d.space,
+                    hash: o.hash,
+                    reference,
+                    size: o.sealed,
+                    attachment: c.id,
+                };
+                sa::queue_upload(&tx.sql, &upload, now)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The reference the relay keeps for an attachment: opaque to it (a keyed hash of the
 /// attachment's id), the same on every device that holds the entry.
 pub(crate) fn reference_of(r: &AttachmentRef) -> [u8; 16] {

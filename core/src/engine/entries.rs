@@ -318,6 +318,8 @@ impl Duet {
                     .map(|(_, p)| p),
             };
             create_in(tx, journal, e.kind, &new, id)?;
+            let attachments = crate::doc::attachments::list(tx.doc(d.rowid)?);
+            super::attachments::copy_into(tx, &attachments, &id)?;
             let (_, changed) = tx.change(d, |doc| edoc::set_shared_as(doc, &id))?;
             if changed {
                 let now = tx.now;
