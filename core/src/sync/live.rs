@@ -134,6 +134,8 @@ async fn session(duet: &Arc<Duet>) -> Result<()> {
                 Some(Ok(Message::Binary(b))) => match duet_proto::from_cbor::<ServerFrame>(&b) {
                     Ok(ServerFrame::New { space_id, seq, blob }) => {
                         duet.on_announcement(&c, SpaceId(space_id), seq, blob).await?;
+                        // The thumbnails of attachments it brought (nothing to ask when none).
+                        duet.fetch_thumbnails(&c).await?;
                     }
                     Ok(ServerFrame::Error { code, message }) => return Err(relay_error(code, message)),
                     Ok(ServerFrame::Ready { .. }) => {}
@@ -147,6 +149,9 @@ async fn session(duet: &Arc<Duet>) -> Result<()> {
             },
             _ = notify.notified() => {
                 let mut r = SyncReport::default();
+                // A new attachment's thumbnail before the change that names it (originals
+                // go with the next full sync, so typing never waits behind a video).
+                duet.send_attachments(&c, super::THUMBNAIL_SEALED_MAX, &mut r).await?;
                 duet.push_outbox(&c, &mut r).await?;
                 // An answer was just written: its share goes to the relay now, so a round
                 // both have answered opens (and reveals) at once, not at the next resync.

@@ -103,7 +103,7 @@ pub struct Quarantined {
 }
 
 /// A sealed thumbnail is at most this large (32 KiB, its tags and padding).
-const THUMBNAIL_SEALED_MAX: u64 = 40 * 1024;
+pub(super) const THUMBNAIL_SEALED_MAX: u64 = 40 * 1024;
 
 impl Duet {
     /// Push everything queued, pull everything new, apply it.
