@@ -200,7 +200,7 @@ impl Duet {
             sa::cancel_uploads(&tx.sql, id)?;
             let reference = reference_of(&r);
             for o in std::iter::once(r.original).chain(r.thumb) {
-                sa::queue_release(&tx.sql, &d.space, &o.hash, &reference)?;
+                sa::queue_release(&tx.sql, (&d.space, &o.hash, &reference))?;
             }
             Ok(())
         })?;

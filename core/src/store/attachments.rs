@@ -19,6 +19,19 @@ fn hash_of(v: Vec<u8>) -> rusqlite::Result<Hash> {
     })
 }
 
+/// An object's reference in a space: what uploads and releases are keyed by.
+pub(crate) type RefKey<'a> = (&'a SpaceId, &'a Hash, &'a [u8; 16]);
+
+/// Run `sql` with (space, hash, reference) as ?1, ?2, ?3.
+fn by_key(conn: &Connection, sql: &str, (space, hash, reference): RefKey<'_>) -> Result<()> {
+    conn.prepare_cached(sql)?.execute(params![
+        space.to_string(),
+        hash.as_slice(),
+        reference.as_slice()
+    ])?;
+    Ok(())
+}
+
 /// Rewrite the attachments of the document at `doc` (from its references).
 pub(crate) fn set_for_doc(
     conn: &Connection,
@@ -209,21 +222,10 @@ pub(crate) fn uploads(conn: &Connection) -> Result<Vec<Upload>> {
 }
 
 /// The relay holds the object and the reference.
-pub(crate) fn uploaded(
-    conn: &Connection,
-    space: &SpaceId,
-    hash: &Hash,
-    reference: &[u8; 16],
-) -> Result<()> {
-    conn.prepare_cached(
-        "DELETE FROM attachment_uploads WHERE space_id = ?1 AND hash = ?2 AND ref = ?3",
-    )?
-    .execute(params![
-        space.to_string(),
-        hash.as_slice(),
-        reference.as_slice()
-    ])?;
-    Ok(())
+pub(crate) fn uploaded(conn: &Connection, key: RefKey<'_>) -> Result<()> {
+    const SQL: &str =
+        "DELETE FROM attachment_uploads WHERE space_id = ?1 AND hash = ?2 AND ref = ?3";
+    by_key(conn, SQL, key)
 }
 
 /// Whether an attachment still waits to upload from here.
@@ -242,21 +244,10 @@ pub(crate) fn cancel_uploads(conn: &Connection, attachment: &AttachmentId) -> Re
     Ok(())
 }
 
-pub(crate) fn queue_release(
-    conn: &Connection,
-    space: &SpaceId,
-    hash: &Hash,
-    reference: &[u8; 16],
-) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO attachment_releases (space_id, hash, ref) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![
-        space.to_string(),
-        hash.as_slice(),
-        reference.as_slice()
-    ])?;
-    Ok(())
+pub(crate) fn queue_release(conn: &Connection, key: RefKey<'_>) -> Result<()> {
+    const SQL: &str =
+        "INSERT OR IGNORE INTO attachment_releases (space_id, hash, ref) VALUES (?1, ?2, ?3)";
+    by_key(conn, SQL, key)
 }
 
 /// References to release: (space, hash, reference).
@@ -279,21 +270,10 @@ pub(crate) fn releases(conn: &Connection) -> Result<Vec<(SpaceId, Hash, [u8; 16]
     Ok(out)
 }
 
-pub(crate) fn released(
-    conn: &Connection,
-    space: &SpaceId,
-    hash: &Hash,
-    reference: &[u8; 16],
-) -> Result<()> {
-    conn.prepare_cached(
-        "DELETE FROM attachment_releases WHERE space_id = ?1 AND hash = ?2 AND ref = ?3",
-    )?
-    .execute(params![
-        space.to_string(),
-        hash.as_slice(),
-        reference.as_slice()
-    ])?;
-    Ok(())
+pub(crate) fn released(conn: &Connection, key: RefKey<'_>) -> Result<()> {
+    const SQL: &str =
+        "DELETE FROM attachment_releases WHERE space_id = ?1 AND hash = ?2 AND ref = ?3";
+    by_key(conn, SQL, key)
 }
 
 #[cfg(test)]
@@ -334,7 +314,7 @@ mod tests {
         touch_file(&conn, &h(2), 40).unwrap();
         assert_eq!(over_budget(&conn, 200).unwrap(), vec![h(3)]);
         assert_eq!(over_budget(&conn, 0).unwrap(), vec![h(3), h(2)]);
-        uploaded(&conn, &space, &h(1), &[0; 16]).unwrap();
+        uploaded(&conn, (&space, &h(1), &[0; 16])).unwrap();
         assert_eq!(over_budget(&conn, 0).unwrap(), vec![h(1), h(3), h(2)]);
     }
 }

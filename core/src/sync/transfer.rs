@@ -46,7 +46,7 @@ impl Duet {
         for u in uploads.into_iter().filter(|u| u.size <= max_size) {
             match self.upload(c, &u, report).await {
                 Ok(()) => {
-                    sa::uploaded(&self.lock().conn, &u.space, &u.hash, &u.reference)?;
+                    sa::uploaded(&self.lock().conn, (&u.space, &u.hash, &u.reference))?;
                     report.attachments_sent += 1;
                 }
                 Err(e @ (Error::Offline(_) | Error::Io { .. } | Error::Storage(_))) => {
@@ -61,7 +61,7 @@ impl Duet {
         let releases = sa::releases(&self.lock().conn)?;
         for (space, hash, reference) in releases {
             c.release_ref(space.0, &hash, &reference).await?;
-            sa::released(&self.lock().conn, &space, &hash, &reference)?;
+            sa::released(&self.lock().conn, (&space, &hash, &reference))?;
         }
         refused.map_or(Ok(()), Err)
     }
