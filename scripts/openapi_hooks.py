@@ -16,12 +16,14 @@ against the document:
 
 Also here: a device registered up front (the bearer token for every request), a space it
 is a member of (with a partner's device in it too, and its key announced), an invite into
-it and a recovery kit of the device's person (of the partner's, for recoveries: the run
-can't replace that one), which path parameters `space`, `invite` and `lookup` are aimed at
+it, a recovery kit of the device's person (of the partner's, for recoveries: the run
+can't replace that one) and an attachment upload under way in the space, which path
+parameters `space`, `invite`, `lookup`, `hash` and `ref` are aimed at
 half the time — `epoch` at the space's announced epoch — (so
 pushes, pulls, snapshots, epochs, members, joins, key drops and recovery kits reach more
 than "404"), and the `typed_errors` check: every answer of 400 or more is JSON `{code, message}`
-with a code the document lists. DUET_OPENAPI_TRACE=1 prints every request and answer.
+with a code the document lists (a HEAD answer: its content type, as it has no body).
+DUET_OPENAPI_TRACE=1 prints every request and answer.
 """
 
 from __future__ import annotations
@@ -243,12 +245,24 @@ def setup() -> dict:
 
     partner_lookup, auth = make_kit(partner["token"])
     kits = {"lookup": make_kit(token)[0], "partner_lookup": partner_lookup, "auth": auth}
+    # An attachment upload under way in the space (10 of 1,000 bytes), for the attachment
+    # routes' `hash` and `ref` to aim at.
+    hash_hex, ref_hex = secrets.token_hex(32), secrets.token_hex(16)
+    r = requests.patch(
+        f"{BASE}/v1/spaces/{space}/attachments/{hash_hex}/upload?offset=0&size=1000&ref={ref_hex}",
+        data=secrets.token_bytes(10),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"},
+        timeout=10,
+    )
+    r.raise_for_status()
     return {
         "token": token,
         "device": str(uuid.UUID(bytes=reg["device_id"])),
         "partner": str(uuid.UUID(bytes=partner["device_id"])),
         "space": str(space),
         "invite": str(invite),
+        "hash": hash_hex,
+        "ref": ref_hex,
         **kits,
     }
 
@@ -311,7 +325,7 @@ def flatmap_path_parameters(context, path_parameters):
     if not isinstance(path_parameters, dict):
         return st.just(path_parameters)
     aimed = dict(path_parameters)
-    for name in ("space", "invite", "lookup"):
+    for name in ("space", "invite", "lookup", "hash", "ref"):
         if name in aimed:
             aimed[name] = STATE[name]
     op = context.operation
@@ -400,6 +414,9 @@ def typed_errors(ctx, response, case):
         raise AssertionError(
             f"{response.status_code} without a typed error: content-type {ct!r}, body {response.content[:200]!r}"
         )
+    if case.method.upper() == "HEAD":
+        # A HEAD answer has the error's headers but never a body.
+        return None
     try:
         body = json.loads(response.content)
     except ValueError as exc:

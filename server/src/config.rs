@@ -48,6 +48,25 @@ pub struct Config {
     /// Stored bytes per space.
     #[arg(long, env = "DUET_SPACE_QUOTA_BYTES", default_value_t = duet_proto::limits::SPACE_QUOTA_BYTES)]
     pub space_quota_bytes: u64,
+    /// Where attachments' sealed bytes are stored: `s3://BUCKET?endpoint=URL&region=REGION`
+    /// for an S3-compatible bucket (credentials from AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY), or `file:///PATH`; unset: files under the data dir
+    /// (`attachments/objects`). Uploads under way are always on this node's disk.
+    #[arg(long, env = "DUET_ATTACHMENTS_URL", hide_env_values = true)]
+    pub attachments_url: Option<String>,
+    /// Largest sealed attachment, in bytes (`attachment_too_large` past it).
+    #[arg(long, env = "DUET_MAX_ATTACHMENT_BYTES", default_value_t = duet_proto::limits::MAX_SEALED_ATTACHMENT_BYTES)]
+    pub max_attachment_bytes: u64,
+    /// Sealed attachment bytes per space, stored and being uploaded (`quota_exceeded` past
+    /// it); apart from --space-quota-bytes.
+    #[arg(long, env = "DUET_ATTACHMENT_QUOTA_BYTES", default_value_t = duet_proto::limits::ATTACHMENT_QUOTA_BYTES)]
+    pub attachment_quota_bytes: u64,
+    /// An attachment upload not finished this many seconds after it began is discarded.
+    #[arg(long, env = "DUET_ATTACHMENT_UPLOAD_TTL_SECS", default_value_t = duet_proto::limits::ATTACHMENT_UPLOAD_TTL_SECS)]
+    pub attachment_upload_ttl_secs: u64,
+    /// How often expired attachment uploads are swept, in seconds (also once at start).
+    #[arg(long, env = "DUET_ATTACHMENT_SWEEP_SECS", default_value_t = 3600)]
+    pub attachment_sweep_secs: u64,
     /// How long the log behind a snapshot is kept before pruning, in hours.
     #[arg(long, env = "DUET_SNAPSHOT_RETENTION_HOURS", default_value_t = 720)]
     pub snapshot_retention_hours: u64,
@@ -148,6 +167,8 @@ impl Config {
             recoveries_per_client_per_hour: self.recoveries_per_client_per_hour,
             body_read_timeout: Duration::from_secs(self.body_read_timeout_secs.max(1)),
             body_memory_bytes: self.body_memory_bytes.max(self.max_body_bytes),
+            max_attachment_bytes: self.max_attachment_bytes,
+            attachment_quota_bytes: self.attachment_quota_bytes,
             ..Limits::default()
         }
     }

@@ -1,10 +1,11 @@
 //! # duet-server
 //!
 //! The relay behind `duet-relay`: stores each space's log of sealed blobs and forwards new
-//! ones to member devices. It holds ids, sizes and times — never a word of content, and no
-//! Automerge code.
+//! ones to member devices, and keeps attachments' sealed bytes (`attachments`). It holds
+//! ids, sizes and times — never a word of content, and no Automerge code.
 
 pub mod api;
+pub mod attachments;
 pub mod auth;
 pub mod cbor;
 pub mod config;
@@ -37,7 +38,15 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
         return Ok(());
     }
     let store = open_store(&config).await?;
-    let state = AppState::with_access(store.clone(), config.limits(), config.access());
+    // The URL may name a bucket; credentials come from the environment and are never logged.
+    let objects = attachments::open_objects(config.attachments_url.as_deref(), &config.data_dir)?;
+    tracing::info!(objects = objects.kind(), "attachments stored");
+    let attachments = attachments::Attachments::new(
+        objects,
+        &config.data_dir,
+        Duration::from_secs(config.attachment_upload_ttl_secs),
+    )?;
+    let state = AppState::with_access(store.clone(), config.limits(), config.access(), attachments);
     // With a shared database, what other nodes do reaches this node's live connections.
     if let Some(mut events) = store.node_events().await? {
         let state = state.clone();
@@ -58,6 +67,10 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
 
     let retention = Duration::from_secs(config.snapshot_retention_hours * 3600);
     let pruner = tokio::spawn(sweep_forever(store.clone(), Sweep::PruneLog, retention));
+    let sweeper = tokio::spawn(sweep_attachments_forever(
+        state.clone(),
+        Duration::from_secs(config.attachment_sweep_secs.max(1)),
+    ));
     let invite_retention = Duration::from_secs(config.invite_retention_hours * 3600);
     let purger = tokio::spawn(sweep_forever(store, Sweep::PurgeInvites, invite_retention));
     // The rate limiters keep a cell per device that pushed, per address that registered or
@@ -93,6 +106,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
     .await?;
     pruner.abort();
     purger.abort();
+    sweeper.abort();
     forgetter.abort();
     tracing::info!("relay stopped");
     Ok(())
@@ -151,6 +165,35 @@ async fn sweep_forever(store: Arc<dyn RelayStore>, sweep: Sweep, retention: Dura
             (Sweep::PurgeInvites, Ok(n)) => tracing::info!(invites = n, "purged expired invites"),
             (Sweep::PruneLog, Err(e)) => tracing::warn!(error = %e, "pruning failed"),
             (Sweep::PurgeInvites, Err(e)) => tracing::warn!(error = %e, "purging invites failed"),
+        }
+    }
+}
+
+/// Discard expired attachment uploads now (at start) and every `every` after.
+async fn sweep_attachments_forever(state: Arc<AppState>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        sweep_attachments(&state).await;
+    }
+}
+
+/// One sweep of expired attachment uploads (logged; a failure is tried again next time).
+pub async fn sweep_attachments(state: &AppState) -> u64 {
+    match state
+        .attachments
+        .sweep(state.store.as_ref(), now_ms())
+        .await
+    {
+        Ok(0) => 0,
+        Ok(n) => {
+            state.metrics.attachment_uploads_expired.inc_by(n);
+            tracing::info!(uploads = n, "discarded expired attachment uploads");
+            n
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "sweeping attachment uploads failed");
+            0
         }
     }
 }

@@ -47,6 +47,15 @@ pub struct Metrics {
     pub recovery_kits_stored: Counter,
     /// By outcome: `recovered`, `refused` (no such kit, or the wrong secret) or `throttled`.
     pub recovery_attempts: Family<OutcomeLabel, Counter>,
+    /// Sealed attachment bytes stored (uploads finished) and freed (last reference gone).
+    pub attachment_bytes_stored: Counter,
+    pub attachment_bytes_freed: Counter,
+    /// Attachment uploads receiving bytes on this node right now.
+    pub attachment_uploads_in_progress: Gauge,
+    /// Attachment bytes sent to devices (downloads and ranges).
+    pub attachment_bytes_served: Counter,
+    /// Attachment uploads discarded unfinished after their time.
+    pub attachment_uploads_expired: Counter,
 }
 
 impl Metrics {
@@ -68,6 +77,36 @@ impl Metrics {
         let key_drops_stored = Counter::default();
         let recovery_kits_stored = Counter::default();
         let recovery_attempts = Family::<OutcomeLabel, Counter>::default();
+        let attachment_bytes_stored = Counter::default();
+        let attachment_bytes_freed = Counter::default();
+        let attachment_uploads_in_progress = Gauge::default();
+        let attachment_bytes_served = Counter::default();
+        let attachment_uploads_expired = Counter::default();
+        registry.register(
+            "attachment_bytes_stored",
+            "Sealed attachment bytes stored (uploads finished)",
+            attachment_bytes_stored.clone(),
+        );
+        registry.register(
+            "attachment_bytes_freed",
+            "Sealed attachment bytes freed (their last reference released)",
+            attachment_bytes_freed.clone(),
+        );
+        registry.register(
+            "attachment_uploads_in_progress",
+            "Attachment uploads receiving bytes on this node now",
+            attachment_uploads_in_progress.clone(),
+        );
+        registry.register(
+            "attachment_bytes_served",
+            "Attachment bytes sent to devices (whole objects and ranges)",
+            attachment_bytes_served.clone(),
+        );
+        registry.register(
+            "attachment_uploads_expired",
+            "Attachment uploads discarded unfinished after their time",
+            attachment_uploads_expired.clone(),
+        );
         registry.register(
             "connections_open",
             "Open client connections (live channels included)",
@@ -154,6 +193,11 @@ impl Metrics {
             key_drops_stored,
             recovery_kits_stored,
             recovery_attempts,
+            attachment_bytes_stored,
+            attachment_bytes_freed,
+            attachment_uploads_in_progress,
+            attachment_bytes_served,
+            attachment_uploads_expired,
         }
     }
 

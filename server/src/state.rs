@@ -40,6 +40,10 @@ pub struct Limits {
     pub body_read_timeout: Duration,
     /// Bytes of large bodies held at once (see [`crate::cbor`]).
     pub body_memory_bytes: usize,
+    /// Largest sealed attachment.
+    pub max_attachment_bytes: u64,
+    /// Sealed attachment bytes per space (stored and being uploaded).
+    pub attachment_quota_bytes: u64,
 }
 
 impl Default for Limits {
@@ -61,6 +65,8 @@ impl Default for Limits {
             recoveries_per_client_per_hour: RECOVERIES_PER_CLIENT_PER_HOUR,
             body_read_timeout: Duration::from_secs(60),
             body_memory_bytes: crate::net::DEFAULT_BODY_MEMORY_BYTES,
+            max_attachment_bytes: MAX_SEALED_ATTACHMENT_BYTES,
+            attachment_quota_bytes: ATTACHMENT_QUOTA_BYTES,
         }
     }
 }
@@ -100,6 +106,8 @@ pub struct AppState {
     pub access: Access,
     /// Bytes of large request bodies that may be held at once.
     pub body_memory: Arc<Semaphore>,
+    /// Attachments' bytes: the object store and the uploads under way on this node.
+    pub attachments: crate::attachments::Attachments,
     pub metrics: Metrics,
 }
 
@@ -113,14 +121,19 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn RelayStore>, limits: Limits) -> Arc<AppState> {
-        Self::with_access(store, limits, Access::default())
+    pub fn new(
+        store: Arc<dyn RelayStore>,
+        limits: Limits,
+        attachments: crate::attachments::Attachments,
+    ) -> Arc<AppState> {
+        Self::with_access(store, limits, Access::default(), attachments)
     }
 
     pub fn with_access(
         store: Arc<dyn RelayStore>,
         limits: Limits,
         access: Access,
+        attachments: crate::attachments::Attachments,
     ) -> Arc<AppState> {
         let per_minute =
             NonZeroU32::new(limits.pushes_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -144,6 +157,7 @@ impl AppState {
             recovery_client_limiter,
             access,
             body_memory: Arc::new(Semaphore::new(body_memory)),
+            attachments,
             metrics: Metrics::new(),
         })
     }

@@ -1,4 +1,4 @@
-//! The sealed attachment format (ADR 14).
+//! The sealed attachment format (ADR 15).
 //!
 //! ```text
 //! "DUA1" | nonce prefix (19) | segment 0 | … | segment n-1 | zero padding

@@ -1,4 +1,4 @@
-//! Attachments: photos, voice notes and other files of an entry (ADR 14).
+//! Attachments: photos, voice notes and other files of an entry (ADR 15).
 //!
 //! - `format`: how a file is sealed (64 KiB STREAM segments, Padmé, BLAKE3 address)
 //! - `files`: the sealed files this device holds, and the cache's budget

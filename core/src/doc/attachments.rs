@@ -1,4 +1,4 @@
-//! Attachment references in an entry's document (ADR 14). Each is a map at its own root key
+//! Attachment references in an entry's document (ADR 15). Each is a map at its own root key
 //! `attachment:<id>`, so two devices adding attachments at once never race to create a
 //! shared container (one of two concurrent maps at one key would hide the other's):
 //!

@@ -1,4 +1,4 @@
-//! Attaching files to entries, listing and removing them, reading thumbnails (ADR 14).
+//! Attaching files to entries, listing and removing them, reading thumbnails (ADR 15).
 //! Fetching an original needs the relay and lives in `sync/transfer.rs`.
 //!
 //! Attaching reads the file twice outside the store's lock (once for its content key,

@@ -19,7 +19,7 @@ pub(crate) fn migrations() -> Migrations<'static> {
 /// Number of migrations this build knows; a store with a higher `user_version` is refused.
 pub(crate) const SCHEMA_VERSION: i64 = 8;
 
-/// Attachments (ADR 14).
+/// Attachments (ADR 15).
 ///
 /// - `attachments`: every attachment the entries' documents refer to, rewritten with the
 ///   entry's index row (so an id finds its entry, and a hash its users).

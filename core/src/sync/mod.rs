@@ -14,7 +14,7 @@
 //! - `answers`: sealed prompt answers' shares at the relay (ADR 11)
 //! - `keys`: rotations after a revocation and their key drops; `restore`: a partner's
 //!   restore code; `recovery`: recovery kits (making, keeping current, recovering)
-//! - `transfer`: attachments' sealed bytes, up and down (ADR 14)
+//! - `transfer`: attachments' sealed bytes, up and down (ADR 15)
 //! - `live`: the WebSocket task; `policy`: when a phone syncs (live in the foreground,
 //!   coalesced in the background); `client`: HTTP
 

@@ -1,4 +1,4 @@
-//! Moving attachments' sealed bytes (ADR 14): uploads queued by `attach` (thumbnails before
+//! Moving attachments' sealed bytes (ADR 15): uploads queued by `attach` (thumbnails before
 //! the entry's changes go out, originals after), references released by a removal,
 //! thumbnails fetched eagerly after a pull, originals fetched when asked for.
 //!

@@ -2,6 +2,7 @@
 //! unknown versions and paths into typed errors.
 
 pub mod answers;
+pub mod attachments;
 pub mod blobs;
 pub mod devices;
 pub mod invites;
@@ -38,6 +39,8 @@ use crate::state::AppState;
         answers::put, answers::list, answers::reveal,
         keys::put, keys::list,
         recovery::put, recovery::get, recovery::recover,
+        attachments::upload, attachments::upload_status, attachments::download,
+        attachments::head, attachments::add_ref, attachments::release_ref,
     ),
     components(schemas(duet_proto::ErrorBody, duet_proto::ErrorCode)),
     modifiers(&BearerAuth),
@@ -100,6 +103,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/spaces/{space}/keys", get(keys::list))
         .route("/spaces/{space}/keys/{epoch}", put(keys::put))
         .merge(recovery::routes())
+        .merge(attachments::routes())
         .route("/live", get(crate::live::live))
         .route("/openapi.json", get(openapi))
         // After the routes: it applies to those registered before it.

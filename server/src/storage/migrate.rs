@@ -1,7 +1,8 @@
 //! `duet-relay migrate-from-sqlite`: move a single relay's SQLite data into PostgreSQL, for
 //! an operator who outgrows one machine. Everything is copied as it is — device token
 //! hashes, memberships, open invites, the sealed-blob logs with their sequence numbers,
-//! snapshots, the relay's shares of prompt answers, key drops, recovery kits — in one
+//! snapshots, the relay's shares of prompt answers, key drops, recovery kits, attachments'
+//! metadata (`migrate/attachments.rs`; their bytes stay in the object store) — in one
 //! PostgreSQL transaction, so a failed run leaves the target empty, and
 //! devices carry on with their tokens and cursors against the new nodes.
 
@@ -16,6 +17,8 @@ use super::postgres::PgStore;
 use super::sqlite::all_rows;
 use super::{StoreError, StoreResult};
 
+mod attachments;
+
 /// What was copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Copied {
@@ -28,6 +31,9 @@ pub struct Copied {
     pub answers: u64,
     pub key_drops: u64,
     pub recovery_kits: u64,
+    pub attachment_objects: u64,
+    pub attachment_refs: u64,
+    pub attachment_uploads: u64,
 }
 
 const BLOB_BATCH: i64 = 500;
@@ -295,6 +301,8 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
             .await?;
     }
 
+    attachments::copy(&src, &mut tx, &mut copied).await?;
+
     // Cross-check before committing: every space's head matches its log.
     let bad: i64 = sqlx::query(
         "SELECT count(*) FROM spaces s
@@ -317,7 +325,9 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
 mod tests {
     use super::*;
     use crate::storage::sqlite::SqliteStore;
-    use crate::storage::{AppendLimits, JoinOutcome, KitUpdate, NewInvite, RelayStore};
+    use crate::storage::{
+        AppendLimits, AttachmentStore, JoinOutcome, KitUpdate, NewInvite, RelayStore,
+    };
     use duet_proto::Snapshot;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -384,6 +394,20 @@ mod tests {
             now: 8,
         };
         lite.put_recovery_kit(kit, [9; 32]).await.unwrap();
+        let upload = |hash: u8| crate::storage::NewUpload {
+            space,
+            hash: [hash; 32],
+            size: 10,
+            device: a,
+            now: 8,
+            quota_bytes: 100,
+        };
+        lite.begin_upload(upload(1)).await.unwrap();
+        lite.finish_upload(space, [1; 32], [1; 16], 9)
+            .await
+            .unwrap();
+        lite.add_ref(space, [1; 32], [2; 16], 9).await.unwrap();
+        lite.begin_upload(upload(2)).await.unwrap();
         let invite = Uuid::new_v4();
         lite.create_invite(NewInvite {
             id: invite,
@@ -412,6 +436,9 @@ mod tests {
                 answers: 2,
                 key_drops: 1,
                 recovery_kits: 1,
+                attachment_objects: 1,
+                attachment_refs: 2,
+                attachment_uploads: 1,
             }
         );
 
@@ -438,6 +465,18 @@ mod tests {
         assert_eq!(
             pg.recovery_kit_of(pa).await.unwrap(),
             lite.recovery_kit_of(pa).await.unwrap()
+        );
+        for hash in [[1; 32], [2; 32], [3; 32]] {
+            assert_eq!(
+                pg.upload_state(space, hash).await.unwrap(),
+                lite.upload_state(space, hash).await.unwrap()
+            );
+        }
+        assert_eq!(pg.release_ref(space, [1; 32], [1; 16]).await.unwrap(), None);
+        assert_eq!(
+            pg.release_ref(space, [1; 32], [2; 16]).await.unwrap(),
+            Some(10),
+            "both references came along"
         );
         assert!(
             !pg.put_answer(space, "p.1", pa, [6; 32], 9, 10)

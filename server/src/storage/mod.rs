@@ -1,13 +1,17 @@
 //! Relay storage: devices, spaces, members, invites, the sealed-blob log, snapshots, the
-//! relay's shares of sealed prompt answers, key drops and recovery kits — never content. Behind a trait so
-//! SQLite (the default) and PostgreSQL share one test suite (`suite.rs`) and the HTTP layer
-//! doesn't care which it talks to.
+//! relay's shares of sealed prompt answers, key drops, recovery kits and attachments'
+//! metadata (`attachments.rs`; their bytes are in `crate::attachments`) — never content.
+//! Behind a trait so SQLite (the default) and PostgreSQL share one test suite (`suite.rs`)
+//! and the HTTP layer doesn't care which it talks to.
 
+pub mod attachments;
 pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod suite;
+
+pub use attachments::{AttachmentRef, AttachmentStore, Hash, NewUpload, UploadState};
 
 use async_trait::async_trait;
 use duet_proto::{HeldDrop, InviteKind, KeyDrop, LogBlob, Snapshot, SpaceInfo, SpaceKind};
@@ -571,7 +575,7 @@ pub enum NodeEvent {
 }
 
 #[async_trait]
-pub trait RelayStore: Send + Sync + 'static {
+pub trait RelayStore: AttachmentStore + Send + Sync + 'static {
     /// Name for logs and metrics ("sqlite", "postgres").
     fn backend(&self) -> &'static str;
 

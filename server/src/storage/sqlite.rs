@@ -18,6 +18,8 @@ use uuid::Uuid;
 
 use super::*;
 
+mod attachments;
+
 const READERS: usize = 4;
 
 /// The schema, one file per step (the same steps as PostgreSQL's).
@@ -28,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_answers.sql"),
     include_str!("../../migrations/sqlite/0005_key_drops.sql"),
     include_str!("../../migrations/sqlite/0006_recovery_kits.sql"),
+    include_str!("../../migrations/sqlite/0007_attachments.sql"),
 ];
 
 pub struct SqliteStore {

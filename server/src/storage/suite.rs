@@ -8,6 +8,9 @@ use uuid::Uuid;
 
 use super::*;
 
+mod attachments;
+pub(crate) use attachments::*;
+
 /// One `#[tokio::test]` per check of the suite, each on a fresh store from `$make` (an
 /// async expression giving `Option<(guard, impl RelayStore)>`, the guard kept alive for the
 /// test, e.g. a temporary directory; `None` skips, e.g. no PostgreSQL).
@@ -38,7 +41,10 @@ macro_rules! storage_suite {
             a_kit_is_updated_by_its_person_only, a_kit_is_not_taken_by_another_person,
             a_kit_lists_only_the_makers_spaces, recovery_admits_only_where_the_person_still_is,
             recovery_registers_a_device_of_the_person, a_wrong_secret_recovers_nothing,
-            revoking_the_maker_deletes_the_kit, recovery_moves_the_maker);
+            revoking_the_maker_deletes_the_kit, recovery_moves_the_maker,
+            attachment_uploads_count_toward_the_quota, an_upload_under_way_is_found,
+            attachment_refs_are_idempotent, one_object_serves_two_refs,
+            attachment_refs_need_a_stored_object, expired_uploads_are_listed_and_discarded);
     };
 }
 pub(crate) use storage_suite;

@@ -15,11 +15,13 @@
 //! Traffic goes to 127.0.0.1 only: the relay listens there and the HTTP client ignores any
 //! proxy settings.
 
+mod attachments;
 mod cast;
 mod client;
 mod http;
 mod live;
 
+pub use attachments::{Download, OCTETS, attachment_hash, attachment_path, upload_path};
 pub use cast::RawCouple;
 pub use client::{Client, InviteSecret, RecoverySecret, random_blob, random_blob_id, random_bytes};
 pub use http::{Body, ClientError, Response, http_client, refusal, refused, send};
@@ -65,6 +67,11 @@ const RELAY_ENV: &[&str] = &[
     "DUET_BODY_READ_TIMEOUT_SECS",
     "DUET_MAX_HEADER_BYTES",
     "DUET_BODY_MEMORY_BYTES",
+    "DUET_ATTACHMENTS_URL",
+    "DUET_MAX_ATTACHMENT_BYTES",
+    "DUET_ATTACHMENT_QUOTA_BYTES",
+    "DUET_ATTACHMENT_UPLOAD_TTL_SECS",
+    "DUET_ATTACHMENT_SWEEP_SECS",
 ];
 /// Per-address limits lifted for every test relay (through the environment, so a test's own
 /// flags still win): every test client comes from 127.0.0.1, and tests register hundreds of

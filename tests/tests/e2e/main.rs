@@ -13,6 +13,7 @@ mod membership;
 mod merging;
 mod recovery;
 mod relay_answers;
+mod relay_attachments;
 mod relay_auth;
 mod relay_crash;
 mod relay_keys;

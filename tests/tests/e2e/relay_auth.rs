@@ -9,11 +9,13 @@
 use std::time::Duration;
 
 use duet_e2e::relay::{
-    Body, Client, ClientError, InviteSecret, LiveConn, LiveEvent, RecoverySecret, RelayProcess,
-    http_client, random_blob, random_bytes, refusal, refused, send,
+    Body, Client, ClientError, InviteSecret, LiveConn, LiveEvent, OCTETS, RecoverySecret,
+    RelayProcess, attachment_hash, attachment_path, http_client, random_blob, random_bytes,
+    refusal, refused, send, upload_path,
 };
 use duet_e2e::store::sqlite_bytes;
 use duet_e2e::text::contains_bytes;
+use duet_proto::attachments::UploadStatus;
 use duet_proto::live::{ClientFrame, ServerFrame};
 use duet_proto::{
     AddMember, CreateSpace, ErrorCode, HeldDrops, InviteCreated, InviteKind, JoinInvite, Joined,
@@ -123,6 +125,16 @@ enum Endpoint {
     GetRecoveryKit,
     /// Prove someone's kit with its secret (the kit is the credential; no token needed).
     Recover,
+    /// Upload an attachment (one PATCH, all its bytes) to the journal.
+    UploadAttachment,
+    /// How far an upload to the journal has come.
+    AttachmentUploadStatus,
+    /// Download an attachment of the journal.
+    DownloadAttachment,
+    /// Add a reference to an attachment of the journal.
+    AddAttachmentRef,
+    /// Release the reference that keeps an attachment of the journal.
+    ReleaseAttachmentRef,
 }
 
 /// A row: any working device may (the call concerns only the caller's own things).
@@ -192,6 +204,12 @@ const MATRIX: &[(Endpoint, [Expect; 7])] = &[
     (Endpoint::GetRecoveryKit, any_device(200)),
     // Recovering needs no token (as registering); a stray header changes nothing.
     (Endpoint::Recover, [Yes(201); 7]),
+    // Attachments (issue 11) are the space's own traffic too.
+    (Endpoint::UploadAttachment, members(200)),
+    (Endpoint::AttachmentUploadStatus, members(200)),
+    (Endpoint::DownloadAttachment, members(200)),
+    (Endpoint::AddAttachmentRef, members(200)),
+    (Endpoint::ReleaseAttachmentRef, members(204)),
 ];
 
 /// The cast: Ada's journal shared with Ben; Ada's second device; a former partner who was
@@ -392,6 +410,19 @@ enum After {
     Recovered {
         person: Uuid,
         space: Uuid,
+    },
+    /// The journal holds these bytes as an attachment iff the call succeeded.
+    AttachmentStored(Vec<u8>),
+    /// The answer says this many bytes of the upload arrived.
+    UploadReceived(u64),
+    /// The answer is these bytes.
+    Downloaded(Vec<u8>),
+    /// With Ada's reference released, the attachment stays iff `kept_if_ok` == the call
+    /// succeeded.
+    AttachmentKept {
+        data: Vec<u8>,
+        release_first: bool,
+        kept_if_ok: bool,
     },
 }
 
@@ -716,6 +747,55 @@ async fn prepare(ctx: &Ctx, endpoint: Endpoint, who: Who) -> Call {
             };
             Call::new(M::GET, "/v1/recovery", after)
         }
+        Endpoint::UploadAttachment => {
+            let data = random_bytes(1000);
+            let hash = attachment_hash(&data);
+            let path = upload_path(s, &hash, 0, 1000, &[1; 16]);
+            let mut call = Call::new(M::PATCH, path, After::AttachmentStored(data.clone()));
+            call.body = Some(Body::raw(OCTETS, data));
+            call
+        }
+        Endpoint::AttachmentUploadStatus => {
+            let data = random_bytes(1000);
+            let hash = attachment_hash(&data);
+            ctx.ada
+                .upload_piece(s, &hash, 0, 1000, &[1; 16], &data[..400])
+                .await
+                .unwrap();
+            let path = format!("{}/upload", attachment_path(s, &hash));
+            Call::new(M::GET, path, After::UploadReceived(400))
+        }
+        Endpoint::DownloadAttachment => {
+            let data = random_bytes(1000);
+            ctx.ada
+                .upload_attachment(s, &data, &[1; 16], 4096)
+                .await
+                .unwrap();
+            let path = attachment_path(s, &attachment_hash(&data));
+            Call::new(M::GET, path, After::Downloaded(data))
+        }
+        Endpoint::AddAttachmentRef | Endpoint::ReleaseAttachmentRef => {
+            let data = random_bytes(1000);
+            ctx.ada
+                .upload_attachment(s, &data, &[1; 16], 4096)
+                .await
+                .unwrap();
+            let add = endpoint == Endpoint::AddAttachmentRef;
+            // Adding a second reference keeps the object past Ada's; releasing Ada's (the
+            // only one) frees it.
+            let r = if add { [2; 16] } else { [1; 16] };
+            let path = format!(
+                "{}/refs/{}",
+                attachment_path(s, &attachment_hash(&data)),
+                duet_proto::attachments::to_hex(&r)
+            );
+            let after = After::AttachmentKept {
+                data,
+                release_first: add,
+                kept_if_ok: add,
+            };
+            Call::new(if add { M::PUT } else { M::DELETE }, path, after)
+        }
         Endpoint::Recover => {
             // Someone new with a space of their own, and a kit listing it.
             let (owner, space) = (ctx.fresh_device().await, Uuid::now_v7());
@@ -1012,6 +1092,44 @@ async fn verify(
                 "the recovered device reads its space",
             )
         }
+        After::AttachmentStored(data) => {
+            let got = ctx.ada.download(s, &attachment_hash(&data)).await;
+            expect(
+                got.as_ref().is_ok_and(|b| *b == data) == ok,
+                "the attachment is stored iff the call succeeded",
+            )
+        }
+        After::UploadReceived(n) => {
+            if !ok {
+                return Ok(());
+            }
+            let st: UploadStatus = resp.cbor().map_err(|e| e.to_string())?;
+            expect(st.received == n && !st.complete, "the upload's progress")
+        }
+        After::Downloaded(data) => {
+            if !ok {
+                return Ok(());
+            }
+            expect(resp.body == data, "the attachment's bytes")
+        }
+        After::AttachmentKept {
+            data,
+            release_first,
+            kept_if_ok,
+        } => {
+            let hash = attachment_hash(&data);
+            if release_first {
+                ctx.ada
+                    .release_attachment_ref(s, &hash, &[1; 16])
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            let kept = ctx.ada.download(s, &hash).await.is_ok();
+            expect(
+                kept == (ok == kept_if_ok),
+                "the attachment stays iff a reference keeps it",
+            )
+        }
     }
 }
 
@@ -1078,7 +1196,7 @@ async fn authorization_matrix_over_every_endpoint_and_role() {
         }
     }
     assert_eq!(cells, MATRIX.len() * WHO.len());
-    assert_eq!(MATRIX.len(), 32, "every endpoint has a row");
+    assert_eq!(MATRIX.len(), 37, "every endpoint has a row");
     assert!(
         failures.is_empty(),
         "authorization matrix failures:\n{}",

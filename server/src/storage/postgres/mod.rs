@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use super::*;
 
+mod attachments;
 mod notify;
 
 use notify::{CHANNEL, Envelope, Wire, listen_forever, new_listener};
