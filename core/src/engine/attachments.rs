@@ -52,7 +52,12 @@ impl Duet {
         crate::limits::check_len("name", &name, MAX_ATTACHMENT_NAME_CHARS)?;
         let mime = match &opts.mime {
             Some(m) => m.trim().to_ascii_lowercase(),
-            None => guess_mime(&name).to_string(),
+            // The file's own extension first: a display name need not have one.
+            None => match guess_mime(&path.to_string_lossy()) {
+                "application/octet-stream" => guess_mime(&name),
+                m => m,
+            }
+            .to_string(),
         };
         if mime.is_empty() || mime.len() > MAX_MIME_CHARS || !mime.contains('/') {
             return Err(Error::invalid(

@@ -254,8 +254,11 @@ async fn an_upload_killed_half_way_resumes_where_the_relay_stopped() {
         kept = now;
     }
 
-    let resumed = ada.ok(&["sync", "--json"]);
+    let resumed = ada.ok(&["sync"]);
     let sent = resumed["attachment_bytes_sent"].as_u64().unwrap();
+    println!(
+        "sealed {size} B; killed at {at_kill} B, the relay kept {kept} B; resumed sent {sent} B"
+    );
     assert!(
         sent <= size - kept + 65_552,
         "resumed sent {sent} bytes; {} were left",
