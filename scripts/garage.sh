@@ -73,8 +73,13 @@ find_garage() {
             return
         fi
     done
-    log "installing Garage $GARAGE_VERSION (cargo install; this takes a while, once)"
-    cargo install garage --version "$GARAGE_VERSION" --locked >&2 || die "cargo install garage failed"
+    # A test server moving a few MB: a debug build with only the SQLite metadata engine
+    # (no LMDB, K2V or metrics) builds in about half the time of the default release one
+    # (9.6 min against 21.5 on two busy cores) and is fast enough.
+    log "installing Garage $GARAGE_VERSION (cargo install; about 10 minutes, once)"
+    cargo install garage --version "$GARAGE_VERSION" --locked --debug \
+        --no-default-features --features bundled-libs,sqlite >&2 ||
+        die "cargo install garage failed"
     printf '%s\n' "${CARGO_HOME:-$HOME/.cargo}/bin/garage"
 }
 
