@@ -28,7 +28,7 @@ rustup target add aarch64-linux-android armv7-linux-androideabi x86_64-linux-and
 echo "==> libduet_mobile.so for arm64-v8a, armeabi-v7a, x86_64"
 cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -P "$ANDROID_API" -o "$MODULE/src/main/jniLibs" \
     rustc --locked --release -p duet-mobile --lib --no-default-features --features tls --crate-type cdylib,staticlib \
-    "${DUET_MOBILE_PROFILE[@]}"
+    "${DUET_MOBILE_PROFILE[@]}" -- "${DUET_MOBILE_LINK_ARGS_ANDROID[@]}"
 
 # The Kotlin sources come from the host library (same interface), Android flavour.
 ./mobile-bindings/scripts/build-bindings.sh

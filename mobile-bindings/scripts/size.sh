@@ -10,7 +10,7 @@ BUDGET=${DUET_MOBILE_SIZE_BUDGET:-6000000}
 # shellcheck source=sqlite-flags.sh
 source mobile-bindings/scripts/sqlite-flags.sh
 cargo rustc --locked --release -p duet-mobile --lib --no-default-features --features tls \
-    --crate-type cdylib,staticlib "${DUET_MOBILE_PROFILE[@]}"
+    --crate-type cdylib,staticlib "${DUET_MOBILE_PROFILE[@]}" -- "${DUET_MOBILE_LINK_ARGS_LINUX[@]}"
 tmp="$(mktemp)"
 trap 'rm -f "$tmp"' EXIT
 cp "${CARGO_TARGET_DIR:-target}/release/libduet_mobile.so" "$tmp"

@@ -45,6 +45,23 @@ where
     T: Send + 'static,
     F: Future<Output = Result<T, DuetError>> + Send + 'static,
 {
+    // The task is one type whatever the call (the future boxed, its result too): tokio's
+    // task machinery is then in the library once, not once per exported method.
+    let erased: Erased = Box::pin(async move {
+        fut.await
+            .map(|v| Box::new(v) as Box<dyn std::any::Any + Send>)
+    });
+    let any = spawn_erased(erased).await?;
+    any.downcast::<T>()
+        .map(|b| *b)
+        .map_err(|_| DuetError::Internal("a task returned an unexpected type".into()))
+}
+
+type Erased = std::pin::Pin<
+    Box<dyn Future<Output = Result<Box<dyn std::any::Any + Send>, DuetError>> + Send>,
+>;
+
+async fn spawn_erased(fut: Erased) -> Result<Box<dyn std::any::Any + Send>, DuetError> {
     let rt = runtime()?;
     let task = rt.spawn(fut);
     let _abort = AbortOnDrop(task.abort_handle());

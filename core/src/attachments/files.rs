@@ -26,7 +26,7 @@ pub(crate) fn path(home: &Path, hash: &[u8; 32]) -> PathBuf {
 pub(crate) fn temp(home: &Path) -> Result<(File, PathBuf)> {
     let d = dir(home).join(TMP);
     fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
-    let name = format!("{:032x}", rand::random::<u128>());
+    let name = format!("{:016x}", rand::RngCore::next_u64(&mut rand::rngs::OsRng));
     let p = d.join(name);
     let f = File::options()
         .write(true)

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use duet_proto::live::{ClientFrame, ServerFrame};
 use futures_util::{SinkExt, StreamExt};
-use rand::Rng;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -90,7 +89,8 @@ async fn run(duet: Arc<Duet>, mut stop: oneshot::Receiver<()>) {
         if started.elapsed() > Duration::from_secs(10) {
             backoff = BACKOFF_START;
         }
-        let jitter = rand::thread_rng().gen_range(0..=backoff.as_millis() as u64 / 2);
+        let jitter =
+            rand::RngCore::next_u64(&mut rand::rngs::OsRng) % (backoff.as_millis() as u64 / 2 + 1);
         tokio::select! {
             _ = tokio::time::sleep(backoff + Duration::from_millis(jitter)) => {}
             _ = &mut stop => return,

@@ -259,7 +259,7 @@ fn temp_beside(dest: &Path) -> Result<PathBuf> {
     Ok(dir.join(format!(
         ".{}.{:08x}.part",
         name.to_string_lossy(),
-        rand::random::<u32>()
+        rand::RngCore::next_u32(&mut rand::rngs::OsRng)
     )))
 }
 
