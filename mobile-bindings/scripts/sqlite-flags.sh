@@ -48,9 +48,12 @@ DUET_MOBILE_PROFILE=(
 
 # Paths inside the library's panic messages, shortened (about 20 KB of .rodata): the
 # registry's sources and this workspace. Also makes the build independent of where it ran.
-DUET_MOBILE_PROFILE+=(
-    --config "build.rustflags=['--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src=crates', '--remap-path-prefix=$PWD=duet']"
-)
+duet_remaps="'--remap-path-prefix=$PWD=duet'"
+for duet_src in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+    duet_remaps+=", '--remap-path-prefix=${duet_src%/}=crates'"
+done
+DUET_MOBILE_PROFILE+=(--config "build.rustflags=[$duet_remaps]")
+unset duet_remaps duet_src
 
 # The final link (after `--` on `cargo rustc`): lld folds identical functions (--icf=all),
 # packs relative relocations, and merges strings (-O2). Linux (the size measured here) uses
