@@ -24,7 +24,7 @@ Errors and exit codes:
   {\"error\":{\"code\":...,\"message\":...}} on stdout.
   0  success
   1  any other failure (not_allowed, corrupt_data, wrong_key, storage, io, ...)
-  2  usage error or invalid_input
+  2  usage error, invalid_input or too_large (a file over the attachment limit)
   3  not_found
   4  not_initialized (run `duet init --name NAME` first)
   5  offline: the relay could not be reached; writes stay queued, try again
@@ -32,7 +32,7 @@ Errors and exit codes:
   7  relay_refused: the relay answered with an error (its code is in the message)
   8  invite_rejected: the code is malformed, expired, used or wrong
   9  wrong_words: the recovery words are not a kit's
- 10  quota_exceeded: the journal's attachment storage at the relay is full
+  10  quota_exceeded: the journal's attachment storage at the relay is full
 
 Syncing with a relay:
   duet init --name NAME --relay URL      (or: duet relay set URL)
