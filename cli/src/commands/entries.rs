@@ -6,7 +6,7 @@ use std::path::Path;
 
 use duet_core::limits::{MAX_BODY_CHARS, MAX_TITLE_CHARS};
 use duet_core::{
-    Duet, EntryId, EntryKind, EntryQuery, Error, NewEntry, Result, SpaceKind, TextField,
+    Duet, Entry, EntryId, EntryKind, EntryQuery, Error, NewEntry, Result, SpaceKind, TextField,
 };
 use serde_json::json;
 
@@ -63,7 +63,7 @@ pub fn new(duet: &Duet, a: NewEntryArgs) -> Result<Report> {
         "" => format!("Wrote a new {what} in {place}.\nid: {}", entry.id),
         t => format!("Wrote a new {what}, “{t}”, in {place}.\nid: {}", entry.id),
     };
-    Ok(Report::new(entry_json(&entry, &names)?, text))
+    Ok(Report::new(full_json(duet, &entry, &names)?, text))
 }
 
 pub fn edit(duet: &Duet, a: EditEntryArgs) -> Result<Report> {
@@ -117,7 +117,7 @@ pub fn edit(duet: &Duet, a: EditEntryArgs) -> Result<Report> {
     let entry = duet.get_entry(&id)?;
     let names = Names::load(duet)?;
     let text = format!("Saved {}.", label(&entry.title, entry.kind));
-    Ok(Report::new(entry_json(&entry, &names)?, text))
+    Ok(Report::new(full_json(duet, &entry, &names)?, text))
 }
 
 pub fn show(duet: &Duet, id: &str) -> Result<Report> {
@@ -195,8 +195,8 @@ pub fn restore(duet: &Duet, id: &str) -> Result<Report> {
 pub fn entry_report(duet: &Duet, id: &EntryId, message: Option<String>) -> Result<Report> {
     let entry = duet.get_entry(id)?;
     let names = Names::load(duet)?;
-    let attachments = duet.attachments(id)?;
     let mut text = message.unwrap_or_else(|| entry_text(&entry, &names));
+    let attachments = duet.attachments(id)?;
     if !attachments.is_empty() {
         let _ = write!(
             text,
@@ -205,14 +205,20 @@ pub fn entry_report(duet: &Duet, id: &EntryId, message: Option<String>) -> Resul
             entry.id
         );
     }
-    let mut json = entry_json(&entry, &names)?;
+    Ok(Report::new(full_json(duet, &entry, &names)?, text))
+}
+
+/// An entry as every command prints it: [`entry_json`] and its `attachments`.
+pub(super) fn full_json(duet: &Duet, entry: &Entry, names: &Names) -> Result<serde_json::Value> {
+    let mut json = entry_json(entry, names)?;
     if let serde_json::Value::Object(o) = &mut json {
+        let attachments = duet.attachments(&entry.id)?;
         o.insert(
             "attachments".into(),
             super::attachments::list_json(&attachments)?,
         );
     }
-    Ok(Report::new(json, text))
+    Ok(json)
 }
 
 /// The body from `--body`, or the file `--body-file` names (`-`: stdin).

@@ -8,9 +8,9 @@ use duet_core::{CheckIn, Duet, Error, Result};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
-use super::entries::{entry_report, read_body};
+use super::entries::{entry_report, full_json, read_body};
 use crate::args::{AnswerArgs, CheckinArgs};
-use crate::output::{Report, entry_json, summary_json, summary_line, to_json};
+use crate::output::{Report, summary_json, summary_line, to_json};
 use crate::resolve::{self, Names};
 
 pub fn checkin(duet: &Duet, a: CheckinArgs) -> Result<Report> {
@@ -30,7 +30,7 @@ pub fn checkin(duet: &Duet, a: CheckinArgs) -> Result<Report> {
         "Checked in to “{}”: mood {}/5, closeness {}/5. Thank you for checking in.\nid: {}",
         journal.title, a.mood, a.closeness, entry.id
     );
-    Ok(Report::new(entry_json(&entry, &names)?, text))
+    Ok(Report::new(full_json(duet, &entry, &names)?, text))
 }
 
 pub fn trends(duet: &Duet, journal: &str) -> Result<Report> {
@@ -116,7 +116,7 @@ pub fn answer(duet: &Duet, a: AnswerArgs) -> Result<Report> {
          prompt too (or reveal it now with `duet prompt reveal {id}`); sync to send it.\nid: {id}",
         journal.title
     );
-    Ok(Report::new(entry_json(&entry, &names)?, text))
+    Ok(Report::new(full_json(duet, &entry, &names)?, text))
 }
 
 /// `prompt reveal ID`: my sealed answer, revealed before my partner answered.

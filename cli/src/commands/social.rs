@@ -3,8 +3,8 @@
 use duet_core::{Duet, Error, Result, SpaceKind};
 use serde_json::json;
 
-use super::entries::entry_report;
-use crate::output::{Report, entry_json, label, to_json};
+use super::entries::{entry_report, full_json};
+use crate::output::{Report, label, to_json};
 use crate::resolve::{self, Names};
 
 pub fn react(duet: &Duet, id: &str, emoji: Option<&str>, remove: bool) -> Result<Report> {
@@ -48,7 +48,7 @@ pub fn reply(duet: &Duet, id: &str, text: &str) -> Result<Report> {
     }
     let text = format!("Replied to {}.", label(&entry.title, entry.kind));
     Ok(Report::new(
-        json!({ "reply": reply_json, "entry": entry_json(&entry, &names)? }),
+        json!({ "reply": reply_json, "entry": full_json(duet, &entry, &names)? }),
         text,
     ))
 }
@@ -75,8 +75,8 @@ pub fn share(duet: &Duet, id: &str, journal: &str) -> Result<Report> {
     );
     Ok(Report::new(
         json!({
-            "draft": entry_json(&draft, &names)?,
-            "entry": entry_json(&shared, &names)?,
+            "draft": full_json(duet, &draft, &names)?,
+            "entry": full_json(duet, &shared, &names)?,
         }),
         text,
     ))
