@@ -12,6 +12,7 @@ Naming journals and entries:
   J (journal)  the journal id, a unique id prefix, its exact title (any case),
                or `personal` for your private drafts
   ID (entry)   the entry id or a unique prefix of at least 4 characters
+  AID          an attachment's id, or a unique prefix of at least 4 characters
 
 Output:
   Text for people by default; with --json, one JSON document on stdout.
@@ -233,7 +234,7 @@ pub enum Command {
 pub enum AttachmentCommand {
     /// Write the original to a file (downloaded from the relay if this device lacks it)
     Get {
-        /// The attachment's id
+        /// The attachment's id or a unique prefix of it
         id: String,
         /// Where to write it
         #[arg(long, value_name = "FILE")]
@@ -241,7 +242,7 @@ pub enum AttachmentCommand {
     },
     /// Write the thumbnail to a file
     Thumbnail {
-        /// The attachment's id
+        /// The attachment's id or a unique prefix of it
         id: String,
         /// Where to write it
         #[arg(long, value_name = "FILE")]
@@ -249,7 +250,7 @@ pub enum AttachmentCommand {
     },
     /// Remove it from its entry (the relay frees its bytes once no entry uses them)
     Remove {
-        /// The attachment's id
+        /// The attachment's id or a unique prefix of it
         id: String,
     },
 }

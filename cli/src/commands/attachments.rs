@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use duet_core::{AttachOptions, Attachment, AttachmentId, AttachmentState, Duet, Error, Result};
+use duet_core::{AttachOptions, Attachment, AttachmentState, Duet, Error, Result};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
@@ -66,7 +66,7 @@ pub fn list_json(all: &[Attachment]) -> Result<Value> {
 }
 
 pub fn get(rt: &Runtime, duet: &Duet, id: &str, out: &Path) -> Result<Report> {
-    let id = attachment_id(id)?;
+    let id = duet.resolve_attachment(id)?;
     let before = duet.attachment(&id)?;
     rt.block_on(duet.fetch_attachment(&id, out))?;
     let a = duet.attachment(&id)?;
@@ -84,7 +84,7 @@ pub fn get(rt: &Runtime, duet: &Duet, id: &str, out: &Path) -> Result<Report> {
 }
 
 pub fn thumbnail(duet: &Duet, id: &str, out: &Path) -> Result<Report> {
-    let id = attachment_id(id)?;
+    let id = duet.resolve_attachment(id)?;
     let bytes = duet.thumbnail(&id)?.ok_or_else(|| Error::NotFound {
         what: "thumbnail",
         id: format!("{id} (none was made, or it has not arrived yet: sync)"),
@@ -100,7 +100,7 @@ pub fn thumbnail(duet: &Duet, id: &str, out: &Path) -> Result<Report> {
 }
 
 pub fn remove(duet: &Duet, id: &str) -> Result<Report> {
-    let id = attachment_id(id)?;
+    let id = duet.resolve_attachment(id)?;
     let a = duet.attachment(&id)?;
     duet.remove_attachment(&id)?;
     Ok(Report::new(
@@ -110,10 +110,6 @@ pub fn remove(duet: &Duet, id: &str) -> Result<Report> {
             a.name
         ),
     ))
-}
-
-fn attachment_id(s: &str) -> Result<AttachmentId> {
-    s.parse()
 }
 
 pub fn attachment_json(a: &Attachment) -> Result<Value> {

@@ -212,6 +212,18 @@ impl Duet {
         self.drop_unreferenced_files()
     }
 
+    /// The attachment an id or a unique prefix of at least 4 characters names.
+    pub fn resolve_attachment(&self, prefix: &str) -> Result<AttachmentId> {
+        super::entries::resolve_prefix("attachment", prefix, |p| {
+            let ids = sa::all_ids(&self.lock().conn)?;
+            Ok(ids
+                .iter()
+                .map(ToString::to_string)
+                .filter(|id| id.starts_with(p))
+                .collect())
+        })
+    }
+
     /// The entry, space and reference of an attachment.
     pub(crate) fn attachment_ref(
         &self,

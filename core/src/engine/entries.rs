@@ -362,26 +362,9 @@ impl Duet {
 
     /// The full id of the entry whose id starts with `prefix` (at least 4 characters).
     pub fn resolve_entry(&self, prefix: &str) -> Result<EntryId> {
-        let p = prefix.trim();
-        if let Ok(id) = p.parse::<EntryId>() {
-            return Ok(id);
-        }
-        if p.len() < 4 || !p.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-            return Err(Error::invalid(
-                "entry id",
-                "give the id or at least its first 4 characters",
-            ));
-        }
-        let g = self.lock();
-        let ids = index::ids_with_prefix(&g.conn, p)?;
-        match ids.as_slice() {
-            [one] => one.parse(),
-            [] => Err(Error::not_found("entry", p)),
-            _ => Err(Error::invalid(
-                "entry id",
-                format!("{p} matches more than one entry"),
-            )),
-        }
+        resolve_prefix("entry", prefix, |p| {
+            index::ids_with_prefix(&self.lock().conn, p)
+        })
     }
 
     /// A small edit through `edit`, then a full reindex of the entry.
@@ -578,4 +561,36 @@ pub(super) fn check_splice(
         ));
     }
     Ok(new_len)
+}
+
+/// The one id among those `find` gives for a prefix: a whole id as it is, else at least
+/// 4 characters of one (`what` names the thing in errors: "entry", "attachment").
+pub(super) fn resolve_prefix<T: std::str::FromStr<Err = Error>>(
+    what: &'static str,
+    prefix: &str,
+    find: impl FnOnce(&str) -> Result<Vec<String>>,
+) -> Result<T> {
+    let p = prefix.trim();
+    if let Ok(id) = p.parse::<T>() {
+        return Ok(id);
+    }
+    let field = if what == "entry" {
+        "entry id"
+    } else {
+        "attachment id"
+    };
+    if p.len() < 4 || !p.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(Error::invalid(
+            field,
+            "give the id or at least its first 4 characters",
+        ));
+    }
+    match find(p)?.as_slice() {
+        [one] => one.parse(),
+        [] => Err(Error::not_found(what, p)),
+        _ => Err(Error::invalid(
+            field,
+            format!("{p} matches more than one {what}"),
+        )),
+    }
 }

@@ -54,6 +54,19 @@ pub(crate) fn set_for_doc(
     Ok(())
 }
 
+/// Every attachment id the entries here refer to.
+pub(crate) fn all_ids(conn: &Connection) -> Result<Vec<AttachmentId>> {
+    let mut st = conn.prepare_cached("SELECT id FROM attachments")?;
+    let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
+    for row in rows {
+        if let Ok(b) = <[u8; 16]>::try_from(row?) {
+            out.push(AttachmentId::from_bytes(b));
+        }
+    }
+    Ok(out)
+}
+
 /// The document row an attachment is in.
 pub(crate) fn doc_of(conn: &Connection, id: &AttachmentId) -> Result<Option<i64>> {
     Ok(conn
