@@ -53,7 +53,7 @@ impl Duet {
         let mime = match &opts.mime {
             Some(m) => m.trim().to_ascii_lowercase(),
             // The file's own extension first: a display name need not have one.
-            None => match guess_mime(&path.to_string_lossy()) {
+            None => match guess_mime(&path.file_name().unwrap_or_default().to_string_lossy()) {
                 "application/octet-stream" => guess_mime(&name),
                 m => m,
             }

@@ -56,7 +56,12 @@ pub(crate) fn set_for_doc(
 
 /// Every attachment id the entries here refer to.
 pub(crate) fn all_ids(conn: &Connection) -> Result<Vec<AttachmentId>> {
-    let mut st = conn.prepare_cached("SELECT id FROM attachments")?;
+    ids(conn, "SELECT id FROM attachments")
+}
+
+/// The attachment ids a query's first column gives (malformed ones skipped).
+fn ids(conn: &Connection, sql: &str) -> Result<Vec<AttachmentId>> {
+    let mut st = conn.prepare_cached(sql)?;
     let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
     let mut out = Vec::new();
     for row in rows {
@@ -75,25 +80,14 @@ pub(crate) fn doc_of(conn: &Connection, id: &AttachmentId) -> Result<Option<i64>
         .optional()?)
 }
 
-/// Thumbnails some entry refers to that this device doesn't hold: (attachment, its doc).
-pub(crate) fn missing_thumbnails(conn: &Connection) -> Result<Vec<(AttachmentId, i64)>> {
-    let mut st = conn.prepare_cached(
-        "SELECT a.id, a.doc FROM attachments a
+/// Attachments whose thumbnail some entry refers to and this device doesn't hold.
+pub(crate) fn missing_thumbnails(conn: &Connection) -> Result<Vec<AttachmentId>> {
+    ids(
+        conn,
+        "SELECT a.id FROM attachments a
          WHERE a.thumb_hash IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM attachment_files f WHERE f.hash = a.thumb_hash)",
-    )?;
-    let rows = st.query_map([], |r| {
-        let id: Vec<u8> = r.get(0)?;
-        Ok((id, r.get::<_, i64>(1)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (id, doc) = row?;
-        if let Ok(b) = <[u8; 16]>::try_from(id) {
-            out.push((AttachmentId::from_bytes(b), doc));
-        }
-    }
-    Ok(out)
+    )
 }
 
 /// A sealed file held here: its sealed length.

@@ -132,7 +132,7 @@ impl Duet {
     /// is tried again at the next sync).
     pub(super) async fn fetch_thumbnails(&self, c: &RelayClient) -> Result<()> {
         let missing = sa::missing_thumbnails(&self.lock().conn)?;
-        for (id, _) in missing {
+        for id in missing {
             let Ok((_, space, r)) = self.attachment_ref(&id) else {
                 continue;
             };
@@ -182,6 +182,8 @@ impl Duet {
             }
             return opened;
         }
+        // A destination that can't take the file is refused before anything is downloaded.
+        temp_beside(&dest)?;
         let _downloading = self.start_download(*id);
         self.register().await?;
         let c = self.relay_client()?;
@@ -196,7 +198,11 @@ impl Duet {
         })
         .await?;
         if let Err(e) = open_to(&part, key, o, &dest).await {
-            let _ = fs::remove_file(&part);
+            // Only damaged bytes are thrown away; a download that opened fine but could not
+            // be written out stays, for the next fetch.
+            if matches!(e, Error::CorruptData(_)) {
+                let _ = fs::remove_file(&part);
+            }
             return Err(e);
         }
         let f = File::open(&part).map_err(|e| Error::io(&part, e))?;
