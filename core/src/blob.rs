@@ -3,9 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Millis;
 use crate::crypto::{self, SpaceKey};
 use crate::error::{Error, Result};
-use crate::ids::SpaceId;
+use crate::ids::{AttachmentId, MemberId, SpaceId};
+use crate::model::EntryKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,6 +32,54 @@ pub(crate) struct Payload {
     pub kind: DocKind,
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
+}
+
+/// One document in a journal snapshot (`sync::snapshots`). Wire-compatible with a
+/// [`Payload`] (readers that don't know `index` skip it); `data` is the document's full
+/// state (its stored snapshot and chunks, one after the other).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SnapshotDoc {
+    #[serde(with = "serde_bytes")]
+    pub doc: [u8; 16],
+    pub kind: DocKind,
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+    /// The entry's index and full-text rows, as the writer's device held them: what a
+    /// joining device lists and searches before it loads the document. Absent for meta
+    /// documents and for entries a reader must index itself (an unrevealed sealed answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<SnapshotIndex>,
+}
+
+/// An entry's index row in a snapshot. Title and excerpt are not repeated: they come from
+/// the full-text title and body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SnapshotIndex {
+    pub author: MemberId,
+    pub kind: EntryKind,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub deleted_at: Option<Millis>,
+    pub tags: Vec<String>,
+    pub prompt_id: Option<String>,
+    pub mood: Option<u8>,
+    pub closeness: Option<u8>,
+    pub reaction_count: u32,
+    pub reply_count: u32,
+    pub title: String,
+    pub body: String,
+    pub extra: String,
+    pub attachments: Vec<SnapshotAttachment>,
+}
+
+/// An attachment an entry refers to: its id, and the hashes of its original and thumbnail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SnapshotAttachment {
+    pub id: AttachmentId,
+    #[serde(with = "serde_bytes")]
+    pub hash: [u8; 32],
+    #[serde(default, with = "serde_bytes")]
+    pub thumb: Option<[u8; 32]>,
 }
 
 /// A blob as stored or shipped: random id and sealed payload.

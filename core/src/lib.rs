@@ -44,8 +44,8 @@ pub use attachments::{
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use crypto::{KeyStore, SpaceKey};
 pub use engine::{
-    BUNDLE_MAGIC, DEFAULT_ATTACHMENT_CACHE_BYTES, Duet, MAX_ATTACHMENT_NAME_CHARS, MAX_MIME_CHARS,
-    Options, STORE_FILE,
+    BUNDLE_MAGIC, DEFAULT_ATTACHMENT_CACHE_BYTES, DEFAULT_SNAPSHOT_EVERY_BLOBS, Duet,
+    MAX_ATTACHMENT_NAME_CHARS, MAX_MIME_CHARS, Options, STORE_FILE,
 };
 pub use error::{DuetError, Error, ErrorCode, Result};
 pub use events::{EntryListener, Subscription};

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use duet_core::*;
 use duet_e2e::bench::{self, env_usize, ms};
-use duet_e2e::device::device;
+use duet_e2e::device::{Device, device};
+use duet_e2e::home::options;
 use duet_e2e::proxy::TcpProxy;
 use duet_e2e::relay::{LiveEvent, RelayProcess};
 use duet_e2e::stats::percentile;
@@ -35,7 +36,15 @@ fn main() {
     let rt = bench::runtime();
     machine_info();
     if wanted("pull") {
-        rt.block_on(pull(env_usize("DUET_BENCH_ENTRIES", 10_000)));
+        // 10,000 entries, then 1,000 (the size most couples' journals have), unless a size
+        // is given.
+        let sizes = match std::env::var("DUET_BENCH_ENTRIES") {
+            Ok(_) => vec![env_usize("DUET_BENCH_ENTRIES", 10_000)],
+            Err(_) => vec![10_000, 1_000],
+        };
+        for n in sizes {
+            rt.block_on(pull(n));
+        }
     }
     if wanted("live") {
         rt.block_on(live(
@@ -212,7 +221,8 @@ async fn pull(entries: usize) {
     println!("\n== pull: a new device joins a {entries}-entry journal");
     let dir = bench::tempdir("sync-pull");
     let relay = bench::relay(dir.path());
-    let ada = device("Ada", &relay.url());
+    // No snapshot until the bootstrap section asks for one: the first join pulls the log.
+    let ada = device_with("Ada", &relay.url(), 0);
     let a = &ada.duet;
     let j = ok(a.create_journal("Us"), "journal");
     let mut rng = SplitMix64::new(42);
@@ -259,7 +269,7 @@ async fn pull(entries: usize) {
 
     // B talks to the relay only through the counting proxy.
     let proxy = TcpProxy::start(relay.addr(), false).await;
-    let ben = device("Ben", &proxy.url());
+    let ben = device_with("Ben", &proxy.url(), 0);
     let b = &ben.duet;
     let t = Instant::now();
     ok(b.join(&invite.code).await, "join");
@@ -297,6 +307,106 @@ async fn pull(entries: usize) {
          wire / unpadded sealed = {:.3}",
         (padded as f64 / unpadded as f64 - 1.0) * 100.0,
         wire as f64 / unpadded as f64
+    );
+    let full_target = if entries >= 10_000 { 4.0 } else { 0.5 };
+    println!(
+        "full pull without a snapshot: {:.3} ms per entry; target ≤ {full_target} s at this \
+         size: {}",
+        total.as_secs_f64() * 1000.0 / entries as f64,
+        met(total.as_secs_f64() <= full_target)
+    );
+    bootstrap(&relay, a, &ben, &j, entries).await;
+}
+
+/// A device whose syncs upload a journal snapshot every `every` blobs (0: never).
+fn device_with(name: &str, relay_url: &str, every: u64) -> Device {
+    let dir = ok(tempfile::tempdir(), "a temporary home");
+    let opts = Options {
+        snapshot_every_blobs: every,
+        ..options()
+    };
+    let duet = ok(Duet::init(dir.path(), name, opts), "init a device");
+    ok(duet.set_relay(relay_url), "set the relay");
+    Device {
+        dir,
+        duet: Arc::new(duet),
+    }
+}
+
+fn met(yes: bool) -> &'static str {
+    if yes { "MET" } else { "NOT MET" }
+}
+
+/// Ada uploads a snapshot of the journal; Ben links a new phone, which installs it: time
+/// from the start of the link's join to the newest 50 entries listed with their bodies, to
+/// a search answering, and to every document loaded (the phone's first sync).
+async fn bootstrap(relay: &RelayProcess, a: &Duet, ben: &Device, j: &SpaceId, entries: usize) {
+    let t = Instant::now();
+    let seq = ok(a.upload_snapshot(j).await, "upload a snapshot");
+    let uploaded = t.elapsed();
+    let db = ok(rusqlite::Connection::open(relay.db_path()), "open relay db");
+    ok(db.busy_timeout(Duration::from_secs(10)), "busy timeout");
+    let bytes: i64 = ok(
+        db.query_row(
+            "SELECT length(data) FROM snapshots WHERE space = ?1",
+            [j.0.as_bytes().as_slice()],
+            |r| r.get(0),
+        ),
+        "the snapshot's size",
+    );
+    println!(
+        "snapshot: covers {seq} blobs, {bytes} sealed bytes ({:.0} B per entry), uploaded by A \
+         in {:.2} s (sync included)",
+        bytes as f64 / entries as f64,
+        uploaded.as_secs_f64()
+    );
+    let link = ok(ben.duet.link_device(None).await, "a device-link code");
+    let dir = bench::tempdir("sync-phone");
+    let t = Instant::now();
+    let phone = ok(
+        Duet::join_device(dir.path(), &link.uri, None, options()).await,
+        "link a new phone",
+    );
+    let joined = t.elapsed();
+    let page = ok(
+        phone.list_entries(&EntryQuery {
+            journal: Some(*j),
+            limit: Some(50),
+            ..EntryQuery::default()
+        }),
+        "list the newest 50",
+    );
+    let mut chars = 0;
+    for s in &page.items {
+        chars += ok(phone.get_entry(&s.id), "an entry in full").body.len();
+    }
+    let newest = t.elapsed();
+    assert_eq!(page.items.len(), 50);
+    assert!(chars > 0);
+    let hits = ok(phone.search("garden", Some(j), 20), "search");
+    let searchable = t.elapsed();
+    assert!(!hits.is_empty());
+    let to_load = ok(phone.documents_to_load(), "documents to load");
+    ok(phone.sync_now().await, "the phone's first sync");
+    let loaded = t.elapsed();
+    assert_eq!(ok(phone.documents_to_load(), "documents to load"), 0);
+    assert_eq!(ok(phone.all_entries(j), "all entries").len(), entries);
+    let (newest_target, search_target) = if entries >= 10_000 {
+        (1.0, 3.0)
+    } else {
+        (0.3, 0.5)
+    };
+    println!(
+        "new phone from the snapshot: joined in {:.3} s; newest 50 listed with their bodies at \
+         {:.3} s (target ≤ {newest_target} s: {}); searchable at {:.3} s (target ≤ \
+         {search_target} s: {}); every document loaded at {:.3} s ({to_load} loaded after the \
+         join)",
+        joined.as_secs_f64(),
+        newest.as_secs_f64(),
+        met(newest.as_secs_f64() <= newest_target),
+        searchable.as_secs_f64(),
+        met(searchable.as_secs_f64() <= search_target),
+        loaded.as_secs_f64(),
     );
 }
 

@@ -56,7 +56,13 @@ pub struct Options {
     pub attachment_cache_bytes: u64,
     /// Largest file `attach` takes.
     pub max_attachment_bytes: u64,
+    /// Upload a snapshot of a journal after a sync once its log has grown past the last one
+    /// by this many blobs (and by half); 0 never does (ADR 16).
+    pub snapshot_every_blobs: u64,
 }
+
+/// Default [`Options::snapshot_every_blobs`].
+pub const DEFAULT_SNAPSHOT_EVERY_BLOBS: u64 = 1000;
 
 /// Default [`Options::attachment_cache_bytes`]: 1 GiB.
 pub const DEFAULT_ATTACHMENT_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
@@ -70,6 +76,7 @@ impl Default for Options {
             registration_token: None,
             attachment_cache_bytes: DEFAULT_ATTACHMENT_CACHE_BYTES,
             max_attachment_bytes: duet_proto::limits::MAX_ATTACHMENT_BYTES,
+            snapshot_every_blobs: DEFAULT_SNAPSHOT_EVERY_BLOBS,
         }
     }
 }
@@ -82,6 +89,7 @@ impl std::fmt::Debug for Options {
             .field("registration_token", &self.registration_token.is_some())
             .field("attachment_cache_bytes", &self.attachment_cache_bytes)
             .field("max_attachment_bytes", &self.max_attachment_bytes)
+            .field("snapshot_every_blobs", &self.snapshot_every_blobs)
             .finish()
     }
 }
@@ -103,6 +111,7 @@ pub struct Duet {
     /// Checkpoints the WAL from its own thread, off the writing path (after `inner`: dropped
     /// last, so its connection, the store's last, folds the WAL into the database).
     checkpointer: Checkpointer,
+    snapshot_every_blobs: u64,
 }
 
 impl std::fmt::Debug for Duet {
@@ -258,7 +267,13 @@ impl Duet {
                 max_bytes: opts.max_attachment_bytes,
             },
             checkpointer,
+            snapshot_every_blobs: opts.snapshot_every_blobs,
         })
+    }
+
+    /// [`Options::snapshot_every_blobs`] as opened.
+    pub(crate) fn snapshot_every_blobs(&self) -> u64 {
+        self.snapshot_every_blobs
     }
 
     /// Who this device belongs to.

@@ -11,6 +11,7 @@ pub(crate) mod keys;
 pub(crate) mod recovery;
 pub(crate) mod relay;
 pub(crate) mod schema;
+pub(crate) mod snapshot;
 
 use std::path::Path;
 

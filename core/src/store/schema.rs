@@ -13,11 +13,27 @@ pub(crate) fn migrations() -> Migrations<'static> {
         M::up(V6),
         M::up(V7),
         M::up(V8),
+        M::up(V9),
     ])
 }
 
 /// Number of migrations this build knows; a store with a higher `user_version` is refused.
-pub(crate) const SCHEMA_VERSION: i64 = 8;
+pub(crate) const SCHEMA_VERSION: i64 = 9;
+
+/// Journal snapshots (ADR 16).
+///
+/// - `docs_unloaded`: documents installed from a snapshot, listed and searchable through the
+///   index rows it carried, whose Automerge document no one has loaded yet; loading one
+///   rebuilds its index rows from the document itself and takes it off this list.
+/// - `sync_spaces.snapshot_seq`: the newest snapshot of the space this device uploaded or
+///   installed (the log position it covers), so that it uploads a new one only once the
+///   log has grown well past it.
+const V9: &str = r#"
+CREATE TABLE docs_unloaded (
+    rowid INTEGER PRIMARY KEY REFERENCES docs(rowid)
+);
+ALTER TABLE sync_spaces ADD COLUMN snapshot_seq INTEGER NOT NULL DEFAULT 0;
+"#;
 
 /// Attachments (ADR 15).
 ///

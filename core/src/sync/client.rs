@@ -354,6 +354,17 @@ impl RelayClient {
         self.post(&path, &body).await
     }
 
+    /// The newest snapshot of a space, if it has one.
+    pub(crate) async fn snapshot(&self, space: Uuid) -> Result<Option<duet_proto::Snapshot>> {
+        match self.get(&format!("v1/spaces/{space}/snapshot")).await {
+            Ok(s) => Ok(Some(s)),
+            Err(Error::RelayRefused { code, .. }) if code == RelayCode::NotFound.as_str() => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     pub(crate) async fn put_snapshot(&self, space: Uuid, s: &duet_proto::Snapshot) -> Result<()> {
         self.send(Method::PUT, &format!("v1/spaces/{space}/snapshot"), Some(s))
             .await

@@ -283,8 +283,9 @@ impl Duet {
         }
         // The sync names this device in my personal space and in each journal (see
         // `announce_self`); if it fails (no signal), the home is whole and the next sync
-        // finishes the job.
-        duet.sync_now().await?;
+        // finishes the job. The documents of a journal installed from its snapshot load
+        // at the next sync: the new device shows the journal without waiting for them.
+        duet.sync_inner(false).await?;
         Ok(duet)
     }
 }

@@ -10,7 +10,8 @@
 //! - `pull`: pulling, applying and quarantining; key ring absorption; epoch checks
 //! - `invites`: invites to a journal and device links (`invite` holds codes and wrapping)
 //! - `members`: my devices in each space, removing a partner, key epochs at the relay
-//! - `snapshots`: sealed snapshots, uploaded and opened
+//! - `snapshots`: journal snapshots (ADR 16): uploaded now and then, installed by a new
+//!   device, their documents loaded behind it
 //! - `answers`: sealed prompt answers' shares at the relay (ADR 11)
 //! - `keys`: rotations after a revocation and their key drops; `restore`: a partner's
 //!   restore code; `recovery`: recovery kits (making, keeping current, recovering)
@@ -114,7 +115,7 @@ impl Duet {
         self.emit_sync(&SyncState::Syncing {
             progress: SyncReport::default(),
         });
-        let r = self.sync_inner().await;
+        let r = self.sync_inner(true).await;
         match &r {
             Ok(report) => self.emit_sync(&SyncState::Synced {
                 report: report.clone(),
@@ -124,7 +125,9 @@ impl Duet {
         r
     }
 
-    async fn sync_inner(&self) -> Result<SyncReport> {
+    /// One sync; `load` also loads the documents a snapshot installed (a device just
+    /// linked leaves them for later: it shows the journal from their index rows).
+    pub(super) async fn sync_inner(&self, load: bool) -> Result<SyncReport> {
         self.register().await?;
         let c = self.relay_client()?;
         let mut report = SyncReport::default();
@@ -161,8 +164,14 @@ impl Duet {
         defer_stale(self.push_outbox(&c, &mut report).await, &mut stale)?;
         // My key rings as they are now, for my recovery kit (if I have one).
         self.keep_recovery_envelope(&c).await;
+        // A journal whose log grew well past its last snapshot gets a new one.
+        self.keep_snapshots(&c).await;
         // Originals last: the words never wait behind a video.
         self.send_attachments(&c, u64::MAX, &mut report).await?;
+        // Documents a snapshot installed, loaded now that everything else is done.
+        if load {
+            self.load_documents(u64::MAX)?;
+        }
         match stale {
             Some(e) => Err(e),
             None => Ok(report),

@@ -18,7 +18,7 @@ use crate::model::SpaceKind;
 use crate::store::{self, relay as rstore};
 
 use super::client::RelayClient;
-use super::snapshots::open_snapshot;
+use super::snapshots::{install, open_snapshot};
 use super::{Quarantined, SyncReport};
 
 /// Blobs per pull page.
@@ -95,6 +95,13 @@ impl Duet {
         report: &mut SyncReport,
     ) -> Result<()> {
         let (mut cursor, _) = rstore::sync_space(&self.lock().conn, space)?;
+        // New here with a long log: the journal's snapshot first, then the log after it.
+        if cursor == 0
+            && let Some(h) = head
+            && let Some(seq) = self.bootstrap(c, space, h, report).await?
+        {
+            cursor = seq;
+        }
         let mut cuts = budget::Cuts::default();
         let mut asked_for_keys = false;
         while head.is_none_or(|h| cursor < h) {
@@ -230,11 +237,10 @@ impl Duet {
             let mut newest = rstore::max_epoch(&tx.sql, &space)?;
             if let Some(s) = &page.snapshot {
                 match open_snapshot(tx, &space, &s.data, newest) {
-                    Ok((epoch, payloads)) => {
+                    Ok((epoch, docs)) => {
                         newest = newest.max(epoch);
-                        for p in &payloads {
-                            remote::apply_payload(tx, space, p, &mut devices)?;
-                        }
+                        install(tx, &space, &docs, s.seq, epoch)?;
+                        devices = remote::space_devices(tx, &space)?;
                     }
                     Err(e) => {
                         rstore::quarantine(

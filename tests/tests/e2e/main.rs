@@ -23,6 +23,7 @@ mod relay_protocol;
 mod relay_recovery;
 mod restore;
 mod sealed_answers;
+mod snapshots;
 mod sync;
 mod sync_crash;
 mod sync_errors;
