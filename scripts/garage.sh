@@ -20,27 +20,11 @@
 # and lives only as long as the node.
 
 if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
-    case "${1:-}" in
-        start)
-            if __duet_garage_env="$(bash "${BASH_SOURCE[0]}" start)"; then
-                eval "$__duet_garage_env"
-                unset __duet_garage_env
-            else
-                unset __duet_garage_env
-                return 1
-            fi
-            ;;
-        stop)
-            if [[ -n "${DUET_GARAGE_DIR:-}" ]]; then
-                bash "${BASH_SOURCE[0]}" stop || return 1
-                unset DUET_GARAGE_DIR DUET_TEST_S3_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
-            fi
-            ;;
-        *)
-            bash "${BASH_SOURCE[0]}" "$@" || return 1
-            ;;
-    esac
-    return 0
+    # shellcheck source=lib/sourced.sh
+    . "$(dirname "${BASH_SOURCE[0]}")/lib/sourced.sh"
+    duet_sourced "${BASH_SOURCE[0]}" \
+        "DUET_GARAGE_DIR DUET_TEST_S3_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY" "$@"
+    return
 fi
 
 set -euo pipefail
@@ -48,21 +32,10 @@ set -euo pipefail
 readonly GARAGE_VERSION=2.5.0
 readonly BUCKET=duet-test
 readonly READY_TIMEOUT_SECS=60
-# Marks a dir as one of ours, so that stop never removes anything else.
-readonly MARKER=.duet-throwaway-garage
-
-log() { printf 'garage.sh: %s\n' "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
-
-usage() {
-    cat >&2 <<'EOF'
-usage: scripts/garage.sh start   # prints export lines for eval; logs on stderr
-       scripts/garage.sh stop    # stops and removes the node in $DUET_GARAGE_DIR
-EOF
-}
+readonly MARKER=.duet-throwaway-garage THING=node KIND=Garage
+readonly DIR_VAR=DUET_GARAGE_DIR URL_VAR=DUET_TEST_S3_URL
+# shellcheck source=lib/server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
 
 # The garage binary of the pinned version: on PATH, in ~/.cargo/bin, or built now.
 find_garage() {
@@ -100,49 +73,33 @@ for s in socks:
 
 hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
-# Stops the node (its pid file) and removes the dir $1 (if it is ours).
-destroy_node() {
-    local dir="$1" pid
-    [[ -d "$dir" ]] || return 0
-    if [[ ! -e "$dir/$MARKER" ]]; then
-        log "$dir is not a throwaway Garage of ours ($MARKER is missing); leaving it alone"
-        return 1
+# Stops the node in the dir $1 (its pid file).
+stop_in() {
+    local pid
+    [[ -f "$1/garage.pid" ]] || return 0
+    pid="$(cat "$1/garage.pid")"
+    if kill "$pid" 2>/dev/null; then
+        for _ in $(seq 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
     fi
-    if [[ -f "$dir/garage.pid" ]]; then
-        pid="$(cat "$dir/garage.pid")"
-        if kill "$pid" 2>/dev/null; then
-            for _ in $(seq 100); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.1
-            done
-            kill -9 "$pid" 2>/dev/null || true
-        fi
-    fi
-    rm -rf -- "$dir"
 }
 
-cmd_start() {
-    if [[ -n "${DUET_TEST_S3_URL:-}" ]]; then
-        log "DUET_TEST_S3_URL is set; not starting a server"
-        return 0
-    fi
-    start_node >&2
+print_exports() {
     printf 'export DUET_TEST_S3_URL=%q\n' "s3://$BUCKET?endpoint=http://127.0.0.1:$S3_PORT&region=garage"
     printf 'export AWS_ACCESS_KEY_ID=%q\n' "$KEY_ID"
     printf 'export AWS_SECRET_ACCESS_KEY=%q\n' "$SECRET"
     printf 'export DUET_GARAGE_DIR=%q\n' "$DIR"
-    STARTED=1
 }
 
 # Sets DIR, S3_PORT, KEY_ID and SECRET.
-start_node() {
+start_server() {
     local garage
     garage="$(find_garage)"
     DIR="$(mktemp -d "${TMPDIR:-/tmp}/duet-garage.XXXXXXXX")"
-    touch "$DIR/$MARKER"
-    STARTED=0
-    NEW_DIR="$DIR"
-    trap '[[ $STARTED == 1 ]] || destroy_node "$NEW_DIR"' EXIT
+    claim_dir "$DIR"
     local rpc_port admin_port
     read -r rpc_port S3_PORT admin_port <<<"$(free_ports)"
     cat >"$DIR/garage.toml" <<EOF
@@ -194,21 +151,4 @@ EOF
     log "ready: bucket $BUCKET on http://127.0.0.1:$S3_PORT (log: $DIR/garage.log)"
 }
 
-cmd_stop() {
-    if [[ -z "${DUET_GARAGE_DIR:-}" ]]; then
-        return 0
-    fi
-    log "stopping the node in $DUET_GARAGE_DIR"
-    exec 1>&2
-    destroy_node "$DUET_GARAGE_DIR"
-}
-
-case "${1:-}" in
-    start) cmd_start ;;
-    stop) cmd_stop ;;
-    -h | --help | help) usage ;;
-    *)
-        usage
-        exit 2
-        ;;
-esac
+main "$@"

@@ -17,29 +17,10 @@
 # Debian's own cluster and service are never used.
 
 if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
-    # Sourced: do the work in a child bash (so that its `set -e` and traps stay out of the
-    # caller) and bring its exports into the calling shell.
-    case "${1:-}" in
-        start)
-            if __duet_pg_env="$(bash "${BASH_SOURCE[0]}" start)"; then
-                eval "$__duet_pg_env"
-                unset __duet_pg_env
-            else
-                unset __duet_pg_env
-                return 1
-            fi
-            ;;
-        stop)
-            if [[ -n "${DUET_PG_DIR:-}" ]]; then
-                bash "${BASH_SOURCE[0]}" stop || return 1
-                unset DUET_PG_DIR DUET_TEST_DATABASE_URL
-            fi
-            ;;
-        *)
-            bash "${BASH_SOURCE[0]}" "$@" || return 1
-            ;;
-    esac
-    return 0
+    # shellcheck source=lib/sourced.sh
+    . "$(dirname "${BASH_SOURCE[0]}")/lib/sourced.sh"
+    duet_sourced "${BASH_SOURCE[0]}" "DUET_PG_DIR DUET_TEST_DATABASE_URL" "$@"
+    return
 fi
 
 set -euo pipefail
@@ -47,21 +28,10 @@ set -euo pipefail
 readonly FIRST_PORT=55432
 readonly PORT_TRIES=50
 readonly READY_TIMEOUT_SECS=30
-# Marks a dir as one of ours, so that stop never removes anything else.
-readonly MARKER=.duet-throwaway-postgres
-
-log() { printf 'postgres.sh: %s\n' "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
-
-usage() {
-    cat >&2 <<'EOF'
-usage: scripts/postgres.sh start   # prints export lines for eval; logs on stderr
-       scripts/postgres.sh stop    # stops and removes the cluster in $DUET_PG_DIR
-EOF
-}
+readonly MARKER=.duet-throwaway-postgres THING=cluster KIND=cluster
+readonly DIR_VAR=DUET_PG_DIR URL_VAR=DUET_TEST_DATABASE_URL
+# shellcheck source=lib/server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
 
 # The directory holding initdb, pg_ctl and pg_isready: the newest under /usr/lib/postgresql,
 # else the one of initdb on PATH. Empty when there is none.
@@ -143,47 +113,31 @@ finally:
     fi
 }
 
-# Stops the server (if its postmaster.pid is there) and removes the dir $1 (if it is ours).
-destroy_cluster() {
-    local dir="$1" owner
-    [[ -d "$dir" ]] || return 0
-    if [[ ! -e "$dir/$MARKER" ]]; then
-        log "$dir is not a throwaway cluster of ours ($MARKER is missing); leaving it alone"
-        return 1
-    fi
+# Stops the server in the dir $1 (if its postmaster.pid is there).
+stop_in() {
+    local dir="$1" owner pg_ctl
     PG_DIR="$dir"
     RUN_AS=""
     if [[ "$(id -u)" -eq 0 ]]; then
         owner="$(stat -c %U "$dir/data" 2>/dev/null || echo postgres)"
         [[ "$owner" == root ]] || RUN_AS="$owner"
     fi
-    if [[ -f "$dir/data/postmaster.pid" ]]; then
-        BINDIR="$(find_bindir)"
-        local pg_ctl
-        pg_ctl="$(pg_tool pg_ctl)"
-        if ! as_owner "$pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >&2; then
-            log "fast shutdown failed; trying an immediate one"
-            as_owner "$pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >&2 || true
-        fi
+    [[ -f "$dir/data/postmaster.pid" ]] || return 0
+    BINDIR="$(find_bindir)"
+    pg_ctl="$(pg_tool pg_ctl)"
+    if ! as_owner "$pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >&2; then
+        log "fast shutdown failed; trying an immediate one"
+        as_owner "$pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >&2 || true
     fi
-    rm -rf -- "$dir"
 }
 
-cmd_start() {
-    if [[ -n "${DUET_TEST_DATABASE_URL:-}" ]]; then
-        log "DUET_TEST_DATABASE_URL is set; not starting a server"
-        return 0
-    fi
-    # Only the export lines go to stdout. (No spare descriptor holds stdout meanwhile:
-    # the postmaster would inherit it and `$(...)` would wait for it forever.)
-    start_cluster >&2
+print_exports() {
     printf 'export DUET_TEST_DATABASE_URL=%q\n' "postgres://duet@127.0.0.1:$PORT/postgres"
     printf 'export DUET_PG_DIR=%q\n' "$PG_DIR"
-    STARTED=1
 }
 
 # Sets PG_DIR and PORT.
-start_cluster() {
+start_server() {
     BINDIR="$(find_bindir)"
     if [[ -z "$BINDIR" ]]; then
         install_postgres
@@ -214,11 +168,7 @@ start_cluster() {
         rmdir "$PG_DIR"
         PG_DIR="$(mktemp -d /tmp/duet-pg.XXXXXXXX)"
     fi
-    touch "$PG_DIR/$MARKER"
-    # Until the server is up and its exports are printed, any exit removes what we made.
-    STARTED=0
-    NEW_DIR="$PG_DIR"
-    trap '[[ $STARTED == 1 ]] || destroy_cluster "$NEW_DIR"' EXIT
+    claim_dir "$PG_DIR"
     mkdir "$PG_DIR/data" "$PG_DIR/socket"
     chmod 700 "$PG_DIR/data"
     [[ -z "$RUN_AS" ]] || chown -R "$RUN_AS:" "$PG_DIR"
@@ -286,21 +236,4 @@ EOF
     log "ready: postgres://duet@127.0.0.1:$port/postgres (log: $log_file)"
 }
 
-cmd_stop() {
-    if [[ -z "${DUET_PG_DIR:-}" ]]; then
-        return 0
-    fi
-    log "stopping the cluster in $DUET_PG_DIR"
-    exec 1>&2
-    destroy_cluster "$DUET_PG_DIR"
-}
-
-case "${1:-}" in
-    start) cmd_start ;;
-    stop) cmd_stop ;;
-    -h | --help | help) usage ;;
-    *)
-        usage
-        exit 2
-        ;;
-esac
+main "$@"

@@ -7,14 +7,16 @@ use duet_fuzz::cbor_round_trip as rt;
 use duet_proto::*;
 use libfuzzer_sys::fuzz_target;
 
+/// `rt` of each type in turn.
+macro_rules! round_trips {
+    ($data:expr; $($t:ty),+ $(,)?) => {
+        $(rt::<$t>($data);)+
+    };
+}
+
 fuzz_target!(|data: &[u8]| {
     // Requests (relay side).
-    rt::<CreateSpace>(data);
-    rt::<CreateInvite>(data);
-    rt::<JoinInvite>(data);
-    rt::<AddMember>(data);
-    rt::<KeyEpoch>(data);
-    rt::<Snapshot>(data);
+    round_trips!(data; CreateSpace, CreateInvite, JoinInvite, AddMember, KeyEpoch, Snapshot);
     if let Some(push) = rt::<Push>(data) {
         // What the relay checks before storing a blob: its header's epoch.
         for b in &push.blobs {
@@ -22,15 +24,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // Responses (client side).
-    rt::<Registered>(data);
-    rt::<WhoAmI>(data);
-    rt::<SpaceInfo>(data);
-    rt::<SpaceList>(data);
-    rt::<InviteCreated>(data);
-    rt::<Joined>(data);
-    rt::<Pushed>(data);
-    rt::<Pulled>(data);
-    rt::<LogBlob>(data);
+    round_trips!(data; Registered, WhoAmI, SpaceInfo, SpaceList, InviteCreated, Joined, Pushed,
+        Pulled, LogBlob);
     // Error bodies are JSON.
     if let Ok(e) = serde_json::from_slice::<ErrorBody>(data) {
         let again = serde_json::to_vec(&e).expect("an error body encodes");

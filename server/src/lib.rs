@@ -16,6 +16,8 @@ pub mod metrics;
 pub mod net;
 pub mod state;
 pub mod storage;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -35,6 +35,7 @@ pub mod procfs;
 pub mod proxy;
 pub mod relay;
 pub mod rng;
+pub mod s3;
 pub mod scenario;
 pub mod stats;
 pub mod store;

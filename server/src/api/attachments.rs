@@ -23,7 +23,7 @@ use crate::cbor::CborResponse;
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::state::{AppState, now_ms};
-use crate::storage::{AttachmentRef, Hash, UploadState};
+use crate::storage::{AttachmentRef, Hash, ObjectRef, UploadState};
 
 /// The media type of sealed bytes.
 const OCTETS: &str = "application/octet-stream";
@@ -354,7 +354,7 @@ pub async fn add_ref(
     let (hash, r) = (hash_of(&path.hash)?, ref_of(&path.r#ref)?);
     let size = state
         .store
-        .add_ref(space, hash, r, now_ms())
+        .add_ref(ObjectRef::new(space, hash, r), now_ms())
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such attachment; upload it"))?;
     Ok(CborResponse(StatusCode::OK, AttachmentInfo { size }))
@@ -385,7 +385,11 @@ pub async fn release_ref(
         e.retry_after_secs = Some(2);
         return Err(e);
     };
-    if let Some(size) = state.store.release_ref(space, hash, r).await? {
+    if let Some(size) = state
+        .store
+        .release_ref(ObjectRef::new(space, hash, r))
+        .await?
+    {
         att.objects
             .delete(&object_key(space, &hash))
             .await

@@ -162,14 +162,9 @@ mod tests {
 
     mod suite {
         use super::*;
+        use crate::testing::in_temp_dir;
 
-        async fn fresh() -> Option<(tempfile::TempDir, FileObjects)> {
-            let dir = tempfile::tempdir().ok()?;
-            let store = FileObjects::open(dir.path()).ok()?;
-            Some((dir, store))
-        }
-
-        crate::attachments::suite::object_suite!(fresh());
+        crate::attachments::suite::object_suite!(in_temp_dir(FileObjects::open));
     }
 
     #[tokio::test]

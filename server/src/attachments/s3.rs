@@ -214,7 +214,7 @@ mod tests {
         /// The bucket of `DUET_TEST_S3_URL` (credentials from the environment, as the
         /// relay takes them); `None` skips.
         async fn fresh() -> Option<((), S3Objects)> {
-            let url = crate::attachments::suite::s3_url()?;
+            let url = duet_e2e::s3::server_url()?;
             Some(((), S3Objects::from_url(&url).unwrap()))
         }
 

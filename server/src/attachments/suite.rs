@@ -11,20 +11,12 @@ use uuid::Uuid;
 
 use super::{ObjectError, ObjectStore, object_key};
 
-/// One `#[tokio::test]` per check, each on a store from `$make` (an async expression
-/// giving `Option<(guard, impl ObjectStore)>`; `None` skips, e.g. no S3 server).
+/// The suite's checks as tests (`crate::testing::tests_per_check!`) on
+/// stores from `$make` (an async expression giving `Option<(guard, impl ObjectStore)>`).
 macro_rules! object_suite {
-    ($make:expr; $($check:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let Some((_guard, store)) = $make.await else { return };
-                $crate::attachments::suite::$check(&store).await;
-            }
-        )*
-    };
     ($make:expr) => {
-        $crate::attachments::suite::object_suite!($make; objects_round_trip_whole,
+        $crate::testing::tests_per_check!($crate::attachments::suite, $make;
+            objects_round_trip_whole,
             objects_serve_ranges, objects_know_their_size, deleting_is_idempotent,
             the_same_bytes_overwrite_harmlessly, missing_objects_are_not_found,
             a_large_object_streams);
@@ -141,20 +133,4 @@ pub(crate) async fn a_large_object_streams(s: &dyn ObjectStore) {
         read(s, &k, 19_000_000..19_000_010).await,
         &data[19_000_000..19_000_010]
     );
-}
-
-/// The S3 server the tests use (`scripts/garage.sh` prints it): `None`, with a notice,
-/// when `DUET_TEST_S3_URL` is not set — unless `DUET_REQUIRE_S3=1` (the full run), which
-/// makes that a failure.
-pub(crate) fn s3_url() -> Option<String> {
-    match std::env::var("DUET_TEST_S3_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("DUET_REQUIRE_S3").as_deref() == Ok("1") => {
-            panic!("DUET_REQUIRE_S3=1 but DUET_TEST_S3_URL is not set (scripts/garage.sh start)")
-        }
-        _ => {
-            eprintln!("DUET_TEST_S3_URL is not set: skipping an S3 test (scripts/garage.sh start)");
-            None
-        }
-    }
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{ObjectError, object_key};
 use crate::error::ApiError;
 use crate::state::{AppState, now_ms};
-use crate::storage::{AttachmentRef, Hash, NewUpload, UploadState};
+use crate::storage::{AttachmentRef, Hash, NewUpload, ObjectRef, UploadState};
 
 /// One `PATCH …/upload` request, checked for its form.
 #[derive(Debug, Clone, Copy)]
@@ -111,7 +111,7 @@ pub async fn receive(state: &AppState, up: Upload, body: Body) -> Result<Receive
             // Already here (the partner's copy, or a retry): the reference, no bytes.
             state
                 .store
-                .add_ref(up.space, up.hash, up.r, now_ms())
+                .add_ref(ObjectRef::new(up.space, up.hash, up.r), now_ms())
                 .await?
                 .ok_or_else(ApiError::not_found)?;
             return Ok(Received {
@@ -289,7 +289,7 @@ async fn finish(state: &AppState, up: &Upload) -> Result<u64, ApiError> {
         .map_err(object_error)?;
     let size = state
         .store
-        .finish_upload(up.space, up.hash, up.r, now_ms())
+        .finish_upload(ObjectRef::new(up.space, up.hash, up.r), now_ms())
         .await?;
     att.partial.remove(up.space, &up.hash).await;
     state.metrics.attachment_bytes_stored.inc_by(size);

@@ -13,6 +13,20 @@ pub type Hash = [u8; duet_proto::attachments::HASH_BYTES];
 /// A reference to an object (an attachment's id, opaque here).
 pub type AttachmentRef = [u8; duet_proto::attachments::REF_BYTES];
 
+/// Reference `r` to object `hash` of `space`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub space: Uuid,
+    pub hash: Hash,
+    pub r: AttachmentRef,
+}
+
+impl ObjectRef {
+    pub fn new(space: Uuid, hash: Hash, r: AttachmentRef) -> Self {
+        ObjectRef { space, hash, r }
+    }
+}
+
 /// An upload to begin (or to find, when it is under way already).
 #[derive(Debug, Clone, Copy)]
 pub struct NewUpload {
@@ -82,34 +96,17 @@ pub trait AttachmentStore: Send + Sync {
     /// The object or the upload under way, if either.
     async fn upload_state(&self, space: Uuid, hash: Hash) -> StoreResult<Option<UploadState>>;
     /// The upload's bytes are in the object store: in one transaction the object row (with
-    /// the size the upload declared) and reference `r` go in and the upload row goes.
+    /// the size the upload declared) and the reference go in and the upload row goes.
     /// Returns the size. An object stored meanwhile (another node finished the same upload)
     /// just takes the reference; `NotFound` when neither an upload nor the object is there.
-    async fn finish_upload(
-        &self,
-        space: Uuid,
-        hash: Hash,
-        r: AttachmentRef,
-        now: Millis,
-    ) -> StoreResult<u64>;
-    /// Add reference `r` to a stored object (again: no change): its size, or `None` when the
+    async fn finish_upload(&self, at: ObjectRef, now: Millis) -> StoreResult<u64>;
+    /// Add the reference to a stored object (again: no change): its size, or `None` when the
     /// space doesn't hold the object.
-    async fn add_ref(
-        &self,
-        space: Uuid,
-        hash: Hash,
-        r: AttachmentRef,
-        now: Millis,
-    ) -> StoreResult<Option<u64>>;
-    /// Release reference `r` (never there: no change). When it was the object's last, the
+    async fn add_ref(&self, at: ObjectRef, now: Millis) -> StoreResult<Option<u64>>;
+    /// Release the reference (never there: no change). When it was the object's last, the
     /// object row goes in the same transaction and its size is returned: the caller deletes
     /// the bytes.
-    async fn release_ref(
-        &self,
-        space: Uuid,
-        hash: Hash,
-        r: AttachmentRef,
-    ) -> StoreResult<Option<u64>>;
+    async fn release_ref(&self, at: ObjectRef) -> StoreResult<Option<u64>>;
     /// Uploads begun before `before`, oldest first, at most `limit`.
     async fn expired_uploads(&self, before: Millis, limit: u32) -> StoreResult<Vec<(Uuid, Hash)>>;
     /// Forget an upload under way; `false` when there was none.

@@ -2,22 +2,23 @@
 //! an operator who outgrows one machine. Everything is copied as it is — device token
 //! hashes, memberships, open invites, the sealed-blob logs with their sequence numbers,
 //! snapshots, the relay's shares of prompt answers, key drops, recovery kits, attachments'
-//! metadata (`migrate/attachments.rs`; their bytes stay in the object store) — in one
+//! metadata (their bytes stay in the object store) — in one
 //! PostgreSQL transaction, so a failed run leaves the target empty, and
 //! devices carry on with their tokens and cursors against the new nodes.
 
 use std::path::Path;
 
+use std::sync::Arc;
+
+use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, params};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::postgres::PgStore;
 use super::sqlite::all_rows;
 use super::{StoreError, StoreResult};
-
-mod attachments;
 
 /// What was copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -35,6 +36,108 @@ pub struct Copied {
     pub attachment_refs: u64,
     pub attachment_uploads: u64,
 }
+
+impl Copied {
+    /// The count of `table`'s rows, when it has one.
+    fn count_of(&mut self, table: &str) -> Option<&mut u64> {
+        Some(match table {
+            "devices" => &mut self.devices,
+            "spaces" => &mut self.spaces,
+            "members" => &mut self.members,
+            "invites" => &mut self.invites,
+            "snapshots" => &mut self.snapshots,
+            "answer_shares" => &mut self.answers,
+            "key_drops" => &mut self.key_drops,
+            "recovery_kits" => &mut self.recovery_kits,
+            "attachment_objects" => &mut self.attachment_objects,
+            "attachment_refs" => &mut self.attachment_refs,
+            "attachment_uploads" => &mut self.attachment_uploads,
+            _ => return None,
+        })
+    }
+}
+
+/// The tables copied row by row, in an order their foreign keys allow (the logs, most of
+/// the data, go in batches after them), as `table: columns`. A column's SQLite value goes
+/// over as it is unless its PostgreSQL type says otherwise: `:uuid` (16 bytes in SQLite),
+/// `:int4` (INTEGER; BIGINT is the default), `:bool` (0 or 1 in SQLite). A NULL binds as
+/// the column's type, BIGINT by default (the nullable columns are BIGINT or UUID).
+const TABLES: &[&str] = &[
+    "devices: id:uuid, person:uuid, token_hash, created_at, revoked_at",
+    "spaces: id:uuid, head, bytes, pruned_seq, created_at, kind, key_epoch, created_by:uuid",
+    "members: space:uuid, device:uuid, added_at",
+    "invites: id:uuid, space:uuid, created_by:uuid, token_hash, wrapped_key, expires_at, \
+     attempts:int4, used_by:uuid, used_at, kind",
+    "snapshots: space:uuid, seq, data, created_at",
+    "answer_shares: space:uuid, round, person:uuid, share, answered_at, revealed:bool",
+    "key_drops: space:uuid, epoch, device:uuid, sender:uuid, sealed, created_at",
+    "recovery_kits: lookup, person:uuid, auth_hash, envelope, made_by:uuid, updated_at",
+    "recovery_kit_spaces: person:uuid, space:uuid",
+    // Attachments' metadata; their bytes stay where they are (the object store, the node's
+    // partial dir).
+    "attachment_objects: space:uuid, hash, size, created_at",
+    "attachment_refs: space:uuid, hash, ref, created_at",
+    "attachment_uploads: space:uuid, hash, size, device:uuid, started_at",
+];
+
+/// Copy every row of `table`'s `columns` (as [`TABLES`] lists them); returns how many.
+async fn copy_table(
+    src: &Connection,
+    tx: &mut Transaction<'static, Postgres>,
+    table: &str,
+    columns: &str,
+) -> StoreResult<u64> {
+    let columns: Vec<(&str, &str)> = columns
+        .split(',')
+        .map(|c| c.trim().split_once(':').unwrap_or((c.trim(), "")))
+        .collect();
+    let names = columns
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows: Vec<Vec<Value>> = src
+        .prepare(&format!("SELECT {names} FROM {table}"))?
+        .query_map([], |r| (0..columns.len()).map(|i| r.get(i)).collect())?
+        .collect::<rusqlite::Result<_>>()?;
+    let params = (1..=columns.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>();
+    let insert: Arc<str> = format!(
+        "INSERT INTO {table} ({names}) VALUES ({})",
+        params.join(", ")
+    )
+    .into();
+    let mut n = 0;
+    for row in rows {
+        // Built from the names in TABLES alone, never from data.
+        let mut q = sqlx::query(AssertSqlSafe(insert.clone()));
+        for ((name, kind), v) in columns.iter().zip(row) {
+            q = bind(q, kind, v)
+                .map_err(|e| backend(format!("{table}.{name} can't be copied: {e}")))?;
+        }
+        q.execute(&mut **tx).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// `q` with an SQLite value bound as a PostgreSQL column of `kind` (see [`TABLES`]).
+fn bind(q: PgQuery, kind: &str, v: Value) -> Result<PgQuery, String> {
+    Ok(match (kind, v) {
+        ("uuid", Value::Blob(b)) => q.bind(Uuid::from_slice(&b).map_err(|e| e.to_string())?),
+        ("uuid", Value::Null) => q.bind(None::<Uuid>),
+        ("int4", Value::Integer(i)) => q.bind(i32::try_from(i).map_err(|e| e.to_string())?),
+        ("bool", Value::Integer(i)) => q.bind(i != 0),
+        ("", Value::Integer(i)) => q.bind(i),
+        ("", Value::Null) => q.bind(None::<i64>),
+        ("", Value::Blob(b)) => q.bind(b),
+        ("", Value::Text(t)) => q.bind(t),
+        (kind, v) => return Err(format!("a {:?} value for a {kind:?} column", v.data_type())),
+    })
+}
+
+type PgQuery = sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments>;
 
 const BLOB_BATCH: i64 = 500;
 
@@ -70,102 +173,14 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
     }
     let mut copied = Copied::default();
 
-    type DeviceRow = (Vec<u8>, Vec<u8>, Vec<u8>, i64, Option<i64>);
-    let devices: Vec<DeviceRow> = all_rows(
-        &src,
-        "SELECT id, person, token_hash, created_at, revoked_at FROM devices",
-        [],
-    )?;
-    for (id, person, hash, created, revoked) in devices {
-        sqlx::query(
-            "INSERT INTO devices (id, person, token_hash, created_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(uuid(&id)?)
-        .bind(uuid(&person)?)
-        .bind(hash)
-        .bind(created)
-        .bind(revoked)
-        .execute(&mut *tx)
-        .await?;
-        copied.devices += 1;
-    }
-
-    type SpaceRow = (Vec<u8>, i64, i64, i64, i64, String, i64, Option<Vec<u8>>);
-    let spaces: Vec<SpaceRow> = all_rows(
-        &src,
-        "SELECT id, head, bytes, pruned_seq, created_at, kind, key_epoch, created_by
-         FROM spaces",
-        [],
-    )?;
-    for (id, head, bytes, pruned, created, kind, epoch, by) in spaces {
-        sqlx::query(
-            "INSERT INTO spaces (id, head, bytes, pruned_seq, created_at, kind, key_epoch,
-                                 created_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(uuid(&id)?)
-        .bind(head)
-        .bind(bytes)
-        .bind(pruned)
-        .bind(created)
-        .bind(kind)
-        .bind(epoch)
-        .bind(by.as_deref().map(uuid).transpose()?)
-        .execute(&mut *tx)
-        .await?;
-        copied.spaces += 1;
-    }
-
-    let members: Vec<(Vec<u8>, Vec<u8>, i64)> =
-        all_rows(&src, "SELECT space, device, added_at FROM members", [])?;
-    for (space, device, added) in members {
-        sqlx::query("INSERT INTO members (space, device, added_at) VALUES ($1, $2, $3)")
-            .bind(uuid(&space)?)
-            .bind(uuid(&device)?)
-            .bind(added)
-            .execute(&mut *tx)
-            .await?;
-        copied.members += 1;
-    }
-
-    type InviteRow = (
-        Vec<u8>,
-        Vec<u8>,
-        Vec<u8>,
-        Vec<u8>,
-        Vec<u8>,
-        i64,
-        i32,
-        Option<Vec<u8>>,
-        Option<i64>,
-        String,
-    );
-    let invites: Vec<InviteRow> = all_rows(
-        &src,
-        "SELECT id, space, created_by, token_hash, wrapped_key, expires_at, attempts,
-                used_by, used_at, kind FROM invites",
-        [],
-    )?;
-    for (id, space, by, hash, wrapped, expires, attempts, used_by, used_at, kind) in invites {
-        sqlx::query(
-            "INSERT INTO invites (id, space, created_by, token_hash, wrapped_key, expires_at,
-                                  attempts, used_by, used_at, kind)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(uuid(&id)?)
-        .bind(uuid(&space)?)
-        .bind(uuid(&by)?)
-        .bind(hash)
-        .bind(wrapped)
-        .bind(expires)
-        .bind(attempts)
-        .bind(used_by.as_deref().map(uuid).transpose()?)
-        .bind(used_at)
-        .bind(kind)
-        .execute(&mut *tx)
-        .await?;
-        copied.invites += 1;
+    for spec in TABLES {
+        let (table, columns) = spec
+            .split_once(':')
+            .ok_or_else(|| backend(format!("a table without columns: {spec}")))?;
+        let n = copy_table(&src, &mut tx, table, columns).await?;
+        if let Some(count) = copied.count_of(table) {
+            *count = n;
+        }
     }
 
     // The logs, in batches (they are most of the data), by rowid.
@@ -210,99 +225,6 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> StoreResult<Copie
         .await?;
     }
 
-    let snapshots: Vec<(Vec<u8>, i64, Vec<u8>, i64)> = all_rows(
-        &src,
-        "SELECT space, seq, data, created_at FROM snapshots",
-        [],
-    )?;
-    for (space, seq, data, created) in snapshots {
-        sqlx::query("INSERT INTO snapshots (space, seq, data, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(uuid(&space)?)
-            .bind(seq)
-            .bind(data)
-            .bind(created)
-            .execute(&mut *tx)
-            .await?;
-        copied.snapshots += 1;
-    }
-
-    type AnswerRow = (Vec<u8>, String, Vec<u8>, Vec<u8>, i64, bool);
-    let answers: Vec<AnswerRow> = all_rows(
-        &src,
-        "SELECT space, round, person, share, answered_at, revealed FROM answer_shares",
-        [],
-    )?;
-    for (space, round, person, share, answered_at, revealed) in answers {
-        sqlx::query(
-            "INSERT INTO answer_shares (space, round, person, share, answered_at, revealed)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(uuid(&space)?)
-        .bind(round)
-        .bind(uuid(&person)?)
-        .bind(share)
-        .bind(answered_at)
-        .bind(revealed)
-        .execute(&mut *tx)
-        .await?;
-        copied.answers += 1;
-    }
-
-    type DropRow = (Vec<u8>, i64, Vec<u8>, Vec<u8>, Vec<u8>, i64);
-    let drops: Vec<DropRow> = all_rows(
-        &src,
-        "SELECT space, epoch, device, sender, sealed, created_at FROM key_drops",
-        [],
-    )?;
-    for (space, epoch, device, sender, sealed, created) in drops {
-        sqlx::query(
-            "INSERT INTO key_drops (space, epoch, device, sender, sealed, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(uuid(&space)?)
-        .bind(epoch)
-        .bind(uuid(&device)?)
-        .bind(uuid(&sender)?)
-        .bind(sealed)
-        .bind(created)
-        .execute(&mut *tx)
-        .await?;
-        copied.key_drops += 1;
-    }
-
-    type KitRow = (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, i64);
-    let kits: Vec<KitRow> = all_rows(
-        &src,
-        "SELECT lookup, person, auth_hash, envelope, made_by, updated_at FROM recovery_kits",
-        [],
-    )?;
-    for (lookup, person, auth_hash, envelope, made_by, updated_at) in kits {
-        sqlx::query(
-            "INSERT INTO recovery_kits (lookup, person, auth_hash, envelope, made_by, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(lookup)
-        .bind(uuid(&person)?)
-        .bind(auth_hash)
-        .bind(envelope)
-        .bind(uuid(&made_by)?)
-        .bind(updated_at)
-        .execute(&mut *tx)
-        .await?;
-        copied.recovery_kits += 1;
-    }
-    let kit_spaces: Vec<(Vec<u8>, Vec<u8>)> =
-        all_rows(&src, "SELECT person, space FROM recovery_kit_spaces", [])?;
-    for (person, space) in kit_spaces {
-        sqlx::query("INSERT INTO recovery_kit_spaces (person, space) VALUES ($1, $2)")
-            .bind(uuid(&person)?)
-            .bind(uuid(&space)?)
-            .execute(&mut *tx)
-            .await?;
-    }
-
-    attachments::copy(&src, &mut tx, &mut copied).await?;
-
     // Cross-check before committing: every space's head matches its log.
     let bad: i64 = sqlx::query(
         "SELECT count(*) FROM spaces s
@@ -326,7 +248,7 @@ mod tests {
     use super::*;
     use crate::storage::sqlite::SqliteStore;
     use crate::storage::{
-        AppendLimits, AttachmentStore, JoinOutcome, KitUpdate, NewInvite, RelayStore,
+        AppendLimits, AttachmentStore, JoinOutcome, KitUpdate, NewInvite, ObjectRef, RelayStore,
     };
     use duet_proto::Snapshot;
 
@@ -403,10 +325,12 @@ mod tests {
             quota_bytes: 100,
         };
         lite.begin_upload(upload(1)).await.unwrap();
-        lite.finish_upload(space, [1; 32], [1; 16], 9)
+        lite.finish_upload(ObjectRef::new(space, [1; 32], [1; 16]), 9)
             .await
             .unwrap();
-        lite.add_ref(space, [1; 32], [2; 16], 9).await.unwrap();
+        lite.add_ref(ObjectRef::new(space, [1; 32], [2; 16]), 9)
+            .await
+            .unwrap();
         lite.begin_upload(upload(2)).await.unwrap();
         let invite = Uuid::new_v4();
         lite.create_invite(NewInvite {
@@ -472,9 +396,16 @@ mod tests {
                 lite.upload_state(space, hash).await.unwrap()
             );
         }
-        assert_eq!(pg.release_ref(space, [1; 32], [1; 16]).await.unwrap(), None);
         assert_eq!(
-            pg.release_ref(space, [1; 32], [2; 16]).await.unwrap(),
+            pg.release_ref(ObjectRef::new(space, [1; 32], [1; 16]))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            pg.release_ref(ObjectRef::new(space, [1; 32], [2; 16]))
+                .await
+                .unwrap(),
             Some(10),
             "both references came along"
         );

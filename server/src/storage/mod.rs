@@ -11,7 +11,7 @@ pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod suite;
 
-pub use attachments::{AttachmentRef, AttachmentStore, Hash, NewUpload, UploadState};
+pub use attachments::{AttachmentRef, AttachmentStore, Hash, NewUpload, ObjectRef, UploadState};
 
 use async_trait::async_trait;
 use duet_proto::{HeldDrop, InviteKind, KeyDrop, LogBlob, Snapshot, SpaceInfo, SpaceKind};

@@ -1152,15 +1152,9 @@ mod tests {
 
     mod suite {
         use super::*;
+        use crate::testing::in_temp_dir;
 
-        /// A store in a temporary directory that lives as long as the test.
-        async fn fresh() -> Option<(tempfile::TempDir, SqliteStore)> {
-            let dir = tempfile::tempdir().ok()?;
-            let store = SqliteStore::open(dir.path()).ok()?;
-            Some((dir, store))
-        }
-
-        crate::storage::suite::storage_suite!(fresh());
+        crate::storage::suite::storage_suite!(in_temp_dir(SqliteStore::open));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

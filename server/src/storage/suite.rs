@@ -11,21 +11,12 @@ use super::*;
 mod attachments;
 pub(crate) use attachments::*;
 
-/// One `#[tokio::test]` per check of the suite, each on a fresh store from `$make` (an
-/// async expression giving `Option<(guard, impl RelayStore)>`, the guard kept alive for the
-/// test, e.g. a temporary directory; `None` skips, e.g. no PostgreSQL).
+/// The suite's checks as tests (`crate::testing::tests_per_check!`) on
+/// stores from `$make` (an async expression giving `Option<(guard, impl RelayStore)>`).
 macro_rules! storage_suite {
-    ($make:expr; $($check:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let Some((_guard, store)) = $make.await else { return };
-                $crate::storage::suite::$check(&store).await;
-            }
-        )*
-    };
     ($make:expr) => {
-        $crate::storage::suite::storage_suite!($make; devices, spaces_and_members, invites, log,
+        $crate::testing::tests_per_check!($crate::storage::suite, $make;
+            devices, spaces_and_members, invites, log,
             snapshots_and_pruning, device_links_make_one_person, journals_admit_two_people,
             removal_takes_the_whole_person, epochs_only_move_forward,
             snapshots_count_toward_the_quota, spaces_per_device_are_capped,

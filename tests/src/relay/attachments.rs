@@ -6,7 +6,7 @@ use reqwest::Method;
 use uuid::Uuid;
 
 use super::client::Client;
-use super::http::{Body, ClientError, Response, transport};
+use super::http::{Body, ClientError, Response, send_request};
 
 /// The media type of attachment bytes.
 pub const OCTETS: &str = "application/octet-stream";
@@ -30,42 +30,9 @@ pub fn upload_path(space: Uuid, hash: &[u8; 32], offset: u64, size: u64, r: &[u8
     )
 }
 
-/// A download as received, with the headers a range answer has.
-#[derive(Debug, Clone)]
-pub struct Download {
-    pub status: u16,
-    pub content_length: Option<u64>,
-    pub content_range: Option<String>,
-    pub accept_ranges: Option<String>,
-    pub body: Vec<u8>,
-}
-
-impl Download {
-    /// The typed error code, when the answer is one.
-    pub fn code(&self) -> Option<duet_proto::ErrorCode> {
-        serde_json::from_slice::<duet_proto::ErrorBody>(&self.body)
-            .ok()
-            .map(|e| e.code)
-    }
-}
-
 impl Client {
-    /// `PATCH …/upload`: `bytes` at `offset` of an attachment of `size` bytes, as received.
-    pub async fn upload_response(
-        &self,
-        space: Uuid,
-        hash: &[u8; 32],
-        offset: u64,
-        size: u64,
-        r: &[u8; 16],
-        bytes: &[u8],
-    ) -> Result<Response, ClientError> {
-        let path = upload_path(space, hash, offset, size, r);
-        self.request(Method::PATCH, &path, Some(Body::raw(OCTETS, bytes)))
-            .await
-    }
-
-    /// `PATCH …/upload`: the relay's [`UploadStatus`] or its typed refusal.
+    /// `PATCH …/upload`: `bytes` at `offset` of an attachment of `size` bytes; the relay's
+    /// [`UploadStatus`] or its typed refusal.
     pub async fn upload_piece(
         &self,
         space: Uuid,
@@ -75,7 +42,8 @@ impl Client {
         r: &[u8; 16],
         bytes: &[u8],
     ) -> Result<UploadStatus, ClientError> {
-        self.upload_response(space, hash, offset, size, r, bytes)
+        let path = upload_path(space, hash, offset, size, r);
+        self.request(Method::PATCH, &path, Some(Body::raw(OCTETS, bytes)))
             .await?
             .ok()?
             .cbor()
@@ -126,52 +94,19 @@ impl Client {
         space: Uuid,
         hash: &[u8; 32],
         range: Option<&str>,
-    ) -> Result<Download, ClientError> {
+    ) -> Result<Response, ClientError> {
         let url = format!("{}{}", self.base(), attachment_path(space, hash));
-        let mut req = self.http().request(method, url).header(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {}", self.token),
-        );
+        let mut req = self.http().request(method, url);
         if let Some(r) = range {
             req = req.header(reqwest::header::RANGE, r);
         }
-        let resp = req.send().await.map_err(transport)?;
-        let header = |name: reqwest::header::HeaderName| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let content_length =
-            header(reqwest::header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
-        let content_range = header(reqwest::header::CONTENT_RANGE);
-        let accept_ranges = header(reqwest::header::ACCEPT_RANGES);
-        let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(transport)?.to_vec();
-        Ok(Download {
-            status,
-            content_length,
-            content_range,
-            accept_ranges,
-            body,
-        })
+        send_request(req, Some(&self.token), None).await
     }
 
     /// The whole attachment's bytes, or the typed refusal.
     pub async fn download(&self, space: Uuid, hash: &[u8; 32]) -> Result<Vec<u8>, ClientError> {
         let d = self.download_with(Method::GET, space, hash, None).await?;
-        if d.status == 200 {
-            return Ok(d.body);
-        }
-        Response {
-            status: d.status,
-            content_type: None,
-            retry_after: None,
-            connection: None,
-            body: d.body,
-        }
-        .ok()
-        .map(|_| Vec::new())
+        Ok(d.ok()?.body)
     }
 
     /// `PUT …/refs/{ref}`.

@@ -59,10 +59,22 @@ pub struct Response {
     pub retry_after: Option<String>,
     /// The `Connection` header (`close` after a refused request body).
     pub connection: Option<String>,
+    /// Every header, for the ones without a field (a range answer's).
+    pub headers: reqwest::header::HeaderMap,
     pub body: Vec<u8>,
 }
 
 impl Response {
+    /// A header's value, when it is there and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `Content-Length` header as a number.
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("content-length")?.parse().ok()
+    }
+
     /// The typed error body, when this is one.
     pub fn error(&self) -> Option<ErrorBody> {
         serde_json::from_slice(&self.body).ok()
@@ -111,7 +123,16 @@ pub async fn send(
     token: Option<&str>,
     body: Option<Body>,
 ) -> Result<Response, ClientError> {
-    let mut req = http.request(method, format!("{base}{path}"));
+    send_request(http.request(method, format!("{base}{path}")), token, body).await
+}
+
+/// Send a request built with whatever else it needs (a `Range` header), adding `token` and
+/// `body` as [`send`] does.
+pub async fn send_request(
+    mut req: reqwest::RequestBuilder,
+    token: Option<&str>,
+    body: Option<Body>,
+) -> Result<Response, ClientError> {
     if let Some(t) = token {
         req = req.header(reqwest::header::AUTHORIZATION, format!("Bearer {t}"));
     }
@@ -121,22 +142,21 @@ pub async fn send(
             .body(b.bytes);
     }
     let resp = req.send().await.map_err(transport)?;
-    let header = |name: reqwest::header::HeaderName| {
-        resp.headers()
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.map_err(transport)?.to_vec();
+    let header = |name| {
+        headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let content_type = header(reqwest::header::CONTENT_TYPE);
-    let retry_after = header(reqwest::header::RETRY_AFTER);
-    let connection = header(reqwest::header::CONNECTION);
-    let status = resp.status().as_u16();
-    let body = resp.bytes().await.map_err(transport)?.to_vec();
     Ok(Response {
         status,
-        content_type,
-        retry_after,
-        connection,
+        content_type: header(reqwest::header::CONTENT_TYPE),
+        retry_after: header(reqwest::header::RETRY_AFTER),
+        connection: header(reqwest::header::CONNECTION),
+        headers,
         body,
     })
 }

@@ -21,10 +21,10 @@ mod client;
 mod http;
 mod live;
 
-pub use attachments::{Download, OCTETS, attachment_hash, attachment_path, upload_path};
+pub use attachments::{OCTETS, attachment_hash, attachment_path, upload_path};
 pub use cast::RawCouple;
 pub use client::{Client, InviteSecret, RecoverySecret, random_blob, random_blob_id, random_bytes};
-pub use http::{Body, ClientError, Response, http_client, refusal, refused, send};
+pub use http::{Body, ClientError, Response, http_client, refusal, refused, send, send_request};
 pub use live::{LiveConn, LiveEvent, live_url};
 
 pub use crate::binary::{is_release, target_dir, workspace_root};

@@ -8,10 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use duet_e2e::pg;
 use duet_e2e::relay::{
     Client, OCTETS, RelayProcess, attachment_hash, random_blob, random_bytes, refused, upload_path,
 };
+use duet_e2e::{pg, s3};
 use duet_proto::ErrorCode;
 use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -47,6 +47,18 @@ fn usage(dir: &Path) -> (usize, u64) {
         }
     }
     out
+}
+
+/// A member of a fresh space on `relay` that uploaded `len` random bytes whole (under
+/// reference 1): the client, the space, the bytes and their hash.
+async fn uploaded(relay: &RelayProcess, len: usize) -> (Client, Uuid, Vec<u8>, [u8; 32]) {
+    let (a, space) = Client::with_space(&relay.url()).await.unwrap();
+    let data = random_bytes(len);
+    let hash = attachment_hash(&data);
+    a.upload_attachment(space, &data, &r(1), 1 << 20)
+        .await
+        .unwrap();
+    (a, space, data, hash)
 }
 
 /// Poll `f` until it is true (at most `within`).
@@ -94,7 +106,7 @@ async fn round_trip(relay: &RelayProcess, base: &str) -> (Client, Uuid, Vec<u8>)
         .download_with(Method::HEAD, space, &hash, None)
         .await
         .unwrap();
-    assert_eq!((head.status, head.content_length), (200, Some(size)));
+    assert_eq!((head.status, head.content_length()), (200, Some(size)));
     assert!(head.body.is_empty());
     assert_eq!(usage(&partial_dir(relay)), (0, 0), "no partial file left");
     (a, space, data)
@@ -313,19 +325,14 @@ async fn relay_attachments_store_one_object_for_two_refs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_attachments_serve_byte_ranges() {
     let relay = RelayProcess::temp();
-    let (a, space) = Client::with_space(&relay.url()).await.unwrap();
-    let data = random_bytes(200_000);
-    let hash = attachment_hash(&data);
-    a.upload_attachment(space, &data, &r(1), 1 << 20)
-        .await
-        .unwrap();
+    let (a, space, data, hash) = uploaded(&relay, 200_000).await;
     let get = |range: &'static str| a.download_with(Method::GET, space, &hash, Some(range));
     let whole = a
         .download_with(Method::GET, space, &hash, None)
         .await
         .unwrap();
     assert_eq!(
-        (whole.status, whole.accept_ranges.as_deref()),
+        (whole.status, whole.header("accept-ranges")),
         (200, Some("bytes"))
     );
     for (range, from, to) in [
@@ -337,21 +344,21 @@ async fn relay_attachments_serve_byte_ranges() {
         let d = get(range).await.unwrap();
         assert_eq!(d.status, 206, "{range}");
         assert_eq!(
-            d.content_range.as_deref(),
+            d.header("content-range"),
             Some(format!("bytes {from}-{}/200000", to - 1).as_str())
         );
         assert!(d.body == data[from..to], "{range}");
-        assert_eq!(d.content_length, Some((to - from) as u64));
+        assert_eq!(d.content_length(), Some((to - from) as u64));
     }
     let beyond = get("bytes=200000-").await.unwrap();
     assert_eq!(beyond.status, 416);
     assert_eq!(beyond.code(), Some(ErrorCode::RangeNotSatisfiable));
-    assert_eq!(beyond.content_range.as_deref(), Some("bytes */200000"));
+    assert_eq!(beyond.header("content-range"), Some("bytes */200000"));
     let head = a
         .download_with(Method::HEAD, space, &hash, Some("bytes=10-19"))
         .await
         .unwrap();
-    assert_eq!((head.status, head.content_length), (206, Some(10)));
+    assert_eq!((head.status, head.content_length()), (206, Some(10)));
 }
 
 /// The attachment quota is the space's own: past it `quota_exceeded`, while pushes of
@@ -469,26 +476,11 @@ async fn relay_attachments_sweep_discards_abandoned_uploads() {
     );
 }
 
-/// The S3 test server (`scripts/garage.sh`): `None`, with a notice, when it isn't there
-/// (`DUET_REQUIRE_S3=1`, in the full run, makes that a failure).
-fn s3_url() -> Option<String> {
-    match std::env::var("DUET_TEST_S3_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("DUET_REQUIRE_S3").as_deref() == Ok("1") => {
-            panic!("DUET_REQUIRE_S3=1 but DUET_TEST_S3_URL is not set (scripts/garage.sh start)")
-        }
-        _ => {
-            eprintln!("DUET_TEST_S3_URL is not set: skipping an S3 test (scripts/garage.sh start)");
-            None
-        }
-    }
-}
-
 /// The same upload, download and release with the bytes in S3: nothing of the objects on
 /// the relay's disk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_attachments_on_s3() {
-    let Some(url) = s3_url() else { return };
+    let Some(url) = s3::server_url() else { return };
     let relay = RelayProcess::temp_with(&["--attachments-url", &url]);
     let (a, space, data) = round_trip(&relay, &relay.url()).await;
     let hash = attachment_hash(&data);
@@ -512,7 +504,7 @@ async fn relay_attachments_on_s3() {
 /// through node 2; freed through node 2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_attachments_cross_nodes_through_s3() {
-    let Some(s3) = s3_url() else { return };
+    let Some(s3) = s3::server_url() else { return };
     let Some(server) = pg::server_url() else {
         return;
     };
@@ -553,12 +545,7 @@ async fn relay_attachments_cross_nodes_through_s3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_attachments_take_missing_bytes_again() {
     let relay = RelayProcess::temp();
-    let (a, space) = Client::with_space(&relay.url()).await.unwrap();
-    let data = random_bytes(300_000);
-    let hash = attachment_hash(&data);
-    a.upload_attachment(space, &data, &r(1), 1 << 20)
-        .await
-        .unwrap();
+    let (a, space, data, hash) = uploaded(&relay, 300_000).await;
     let dir = objects_dir(&relay).join(space.to_string());
     for f in std::fs::read_dir(&dir).unwrap() {
         std::fs::remove_file(f.unwrap().path()).unwrap();

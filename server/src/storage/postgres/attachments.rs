@@ -7,8 +7,8 @@ use sqlx::Row;
 
 use super::*;
 use crate::storage::attachments::{
-    AttachmentRef, AttachmentStore, Hash, NewUpload, UploadState, hash_of, judge_upload_quota,
-    size_column, size_of,
+    AttachmentRef, AttachmentStore, Hash, NewUpload, ObjectRef, UploadState, hash_of,
+    judge_upload_quota, size_column, size_of,
 };
 
 async fn state_in(
@@ -114,13 +114,8 @@ impl AttachmentStore for PgStore {
         state_in(&mut c, space, &hash, false).await
     }
 
-    async fn finish_upload(
-        &self,
-        space: Uuid,
-        hash: Hash,
-        r: AttachmentRef,
-        now: Millis,
-    ) -> StoreResult<u64> {
+    async fn finish_upload(&self, at: ObjectRef, now: Millis) -> StoreResult<u64> {
+        let ObjectRef { space, hash, r } = at;
         let mut tx = self.pool.begin().await?;
         let upload: Option<i64> = sqlx::query_scalar(
             "DELETE FROM attachment_uploads WHERE space = $1 AND hash = $2 RETURNING size",
@@ -151,13 +146,8 @@ impl AttachmentStore for PgStore {
         Ok(size)
     }
 
-    async fn add_ref(
-        &self,
-        space: Uuid,
-        hash: Hash,
-        r: AttachmentRef,
-        now: Millis,
-    ) -> StoreResult<Option<u64>> {
+    async fn add_ref(&self, at: ObjectRef, now: Millis) -> StoreResult<Option<u64>> {
+        let ObjectRef { space, hash, r } = at;
         let mut tx = self.pool.begin().await?;
         let Some(UploadState::Stored { size }) = state_in(&mut tx, space, &hash, true).await?
         else {
@@ -168,12 +158,8 @@ impl AttachmentStore for PgStore {
         Ok(Some(size))
     }
 
-    async fn release_ref(
-        &self,
-        space: Uuid,
-        hash: Hash,
-        r: AttachmentRef,
-    ) -> StoreResult<Option<u64>> {
+    async fn release_ref(&self, at: ObjectRef) -> StoreResult<Option<u64>> {
+        let ObjectRef { space, hash, r } = at;
         let mut tx = self.pool.begin().await?;
         // The object's row first: a concurrent add waits, then finds it gone (or kept).
         if state_in(&mut tx, space, &hash, true).await?.is_none() {

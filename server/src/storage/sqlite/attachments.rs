@@ -6,8 +6,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::*;
 use crate::storage::attachments::{
-    AttachmentRef, AttachmentStore, Hash, NewUpload, UploadState, hash_of, judge_upload_quota,
-    size_column, size_of,
+    AttachmentRef, AttachmentStore, Hash, NewUpload, ObjectRef, UploadState, hash_of,
+    judge_upload_quota, size_column, size_of,
 };
 
 fn state_in(c: &Connection, space: &Uuid, hash: &Hash) -> StoreResult<Option<UploadState>> {
@@ -105,13 +105,8 @@ impl AttachmentStore for SqliteStore {
         self.read(move |c| state_in(c, &space, &hash)).await
     }
 
-    async fn finish_upload(
-        &self,
-        space: Uuid,
-        hash: Hash,
-        r: AttachmentRef,
-        now: Millis,
-    ) -> StoreResult<u64> {
+    async fn finish_upload(&self, at: ObjectRef, now: Millis) -> StoreResult<u64> {
+        let ObjectRef { space, hash, r } = at;
         self.write_tx(move |tx| {
             let size = match state_in(&tx, &space, &hash)? {
                 None => return Err(StoreError::NotFound),
@@ -141,13 +136,8 @@ impl AttachmentStore for SqliteStore {
         .await
     }
 
-    async fn add_ref(
-        &self,
-        space: Uuid,
-        hash: Hash,
-        r: AttachmentRef,
-        now: Millis,
-    ) -> StoreResult<Option<u64>> {
+    async fn add_ref(&self, at: ObjectRef, now: Millis) -> StoreResult<Option<u64>> {
+        let ObjectRef { space, hash, r } = at;
         self.write_tx(move |tx| {
             let Some(UploadState::Stored { size }) = state_in(&tx, &space, &hash)? else {
                 return Ok(None);
@@ -159,12 +149,8 @@ impl AttachmentStore for SqliteStore {
         .await
     }
 
-    async fn release_ref(
-        &self,
-        space: Uuid,
-        hash: Hash,
-        r: AttachmentRef,
-    ) -> StoreResult<Option<u64>> {
+    async fn release_ref(&self, at: ObjectRef) -> StoreResult<Option<u64>> {
+        let ObjectRef { space, hash, r } = at;
         self.write_tx(move |tx| {
             let sp = space.as_bytes().as_slice();
             let gone = tx.execute(
