@@ -320,17 +320,11 @@ async fn pull(entries: usize) {
 
 /// A device whose syncs upload a journal snapshot every `every` blobs (0: never).
 fn device_with(name: &str, relay_url: &str, every: u64) -> Device {
-    let dir = ok(tempfile::tempdir(), "a temporary home");
     let opts = Options {
         snapshot_every_blobs: every,
         ..options()
     };
-    let duet = ok(Duet::init(dir.path(), name, opts), "init a device");
-    ok(duet.set_relay(relay_url), "set the relay");
-    Device {
-        dir,
-        duet: Arc::new(duet),
-    }
+    duet_e2e::device::device_with(name, relay_url, opts)
 }
 
 fn met(yes: bool) -> &'static str {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use duet_core::{Duet, STORE_FILE, SpaceId};
+use duet_core::{Duet, Options, STORE_FILE, SpaceId};
 
 use crate::home::options;
 use crate::ok;
@@ -37,8 +37,13 @@ impl Device {
 
 /// A new home named `name`, pointed at `relay_url`.
 pub fn device(name: &str, relay_url: &str) -> Device {
+    device_with(name, relay_url, options())
+}
+
+/// A new home named `name` opened with `opts`, pointed at `relay_url`.
+pub fn device_with(name: &str, relay_url: &str, opts: Options) -> Device {
     let dir = ok(tempfile::tempdir(), "a temporary home");
-    let duet = ok(Duet::init(dir.path(), name, options()), "init a device");
+    let duet = ok(Duet::init(dir.path(), name, opts), "init a device");
     ok(duet.set_relay(relay_url), "set the relay");
     Device {
         dir,

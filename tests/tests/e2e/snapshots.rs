@@ -5,7 +5,6 @@
 //! entry before its document loaded survives.
 
 use std::io::{Read, Write};
-use std::sync::Arc;
 
 use ciborium::Value;
 use duet_core::EntryKind::{Appreciation, Reflection};
@@ -17,17 +16,11 @@ use duet_e2e::store::space_keys;
 
 /// A device whose syncs upload a snapshot every `every` blobs (0: never).
 fn device_snapshotting(name: &str, relay: &RelayProcess, every: u64) -> Device {
-    let dir = tempfile::tempdir().unwrap();
     let opts = Options {
         snapshot_every_blobs: every,
         ..options()
     };
-    let duet = Duet::init(dir.path(), name, opts).unwrap();
-    duet.set_relay(&relay.url()).unwrap();
-    Device {
-        dir,
-        duet: Arc::new(duet),
-    }
+    device_with(name, &relay.url(), opts)
 }
 
 /// Ada (uploading snapshots every `every` blobs) and Ben, who joined while the journal was
