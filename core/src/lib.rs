@@ -29,6 +29,7 @@ mod keydrop;
 mod kit;
 pub mod limits;
 pub mod model;
+mod parallel;
 pub mod prompts;
 mod state;
 mod store;

@@ -22,6 +22,11 @@ const ENCODING: TextEncoding = TextEncoding::UnicodeCodePoint;
 
 /// Load a document from its snapshot and incremental chunks. Bytes from our own store;
 /// a failure here means the store is damaged.
+/// An empty document (to load a document's bytes into, outside the store).
+pub(crate) fn empty_doc() -> AutoCommit {
+    AutoCommit::new_with_encoding(ENCODING)
+}
+
 pub(crate) fn load_doc<'a>(
     device: &DeviceId,
     snapshot: Option<&[u8]>,

@@ -5,11 +5,15 @@
 use super::journals::refresh_space_row;
 use super::tx::{DocRef, Tx};
 use crate::blob::{DocKind, Payload};
+use crate::clock::Millis;
 use crate::doc::{self, entry as edoc};
 use crate::error::{Error, Result};
+use crate::ids::AttachmentId;
 use crate::ids::{DeviceId, EntryId, MemberId, SpaceId};
 use crate::model::{EntryEventKind, Origin, SpaceKind};
 use crate::store;
+use crate::store::attachments::Hash;
+use crate::store::index;
 
 /// What applying one document's bytes did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +86,13 @@ pub(crate) fn apply_payload(
     if before == after && !pending {
         return Ok(Outcome::Unchanged);
     }
-    let chunk = doc.save_after(&before);
+    // A document new here that took every change it came with stores them as they came,
+    // rather than encoding them again (most of a first pull's documents).
+    let chunk = if before.is_empty() && !pending {
+        p.data.clone()
+    } else {
+        doc.save_after(&before)
+    };
     let (updated_at, by_device) = latest_change(doc, &before);
     if !chunk.is_empty() {
         tx.store_chunk(d, chunk, false)?;
@@ -122,6 +132,94 @@ pub(crate) fn apply_payload(
     } else {
         Outcome::Added
     })
+}
+
+/// An entry new to this device, loaded and read outside the store's lock (a pulled page's
+/// blobs are prepared on every core): what storing and indexing it needs, so that the
+/// write transaction runs no Automerge at all for it.
+pub(crate) struct Prepared {
+    fields: edoc::IndexFields,
+    fts: (String, String, String),
+    attachments: Vec<(AttachmentId, Hash, Option<Hash>)>,
+    updated_at: Millis,
+    by_device: Option<DeviceId>,
+}
+
+/// Prepare an entry document from one payload, as if new here: `None` when it needs the
+/// ordinary path (a meta document, changes waiting for others, an unrevealed sealed answer
+/// — indexed per device —, or bytes that don't load, reported by that path).
+pub(crate) fn prepare(p: &Payload) -> Option<Prepared> {
+    if p.kind != DocKind::Entry {
+        return None;
+    }
+    let mut doc = doc::empty_doc();
+    doc::load_foreign(&mut doc, &p.data).ok()?;
+    doc::check_schema(&doc).ok()?;
+    if !doc.get_missing_deps(&[]).is_empty() {
+        return None;
+    }
+    let fields = edoc::index_fields(&doc).ok()?;
+    if fields.sealed_round.is_some() {
+        return None;
+    }
+    let fts = edoc::fts_text(&doc);
+    let attachments = doc::attachments::list(&doc)
+        .iter()
+        .map(|a| (a.id, a.original.hash, a.thumb.map(|t| t.hash)))
+        .collect();
+    let (updated_at, by_device) = latest_change(&mut doc, &[]);
+    Some(Prepared {
+        fields,
+        fts,
+        attachments,
+        updated_at,
+        by_device,
+    })
+}
+
+/// Store and index an entry this device doesn't hold yet from its prepared form: what
+/// [`apply_payload`] would write for it, without loading the document again (its bytes are
+/// stored as they came; it loads when opened).
+pub(crate) fn apply_prepared(
+    tx: &mut Tx<'_>,
+    space: SpaceId,
+    p: &Payload,
+    prep: &Prepared,
+    devices: &[(DeviceId, MemberId)],
+) -> Result<Outcome> {
+    let id = uuid::Uuid::from_bytes(p.doc);
+    let rowid = store::insert_doc(&tx.sql, &id, &space, DocKind::Entry.as_str())?;
+    store::append_chunk(&tx.sql, rowid, &p.data)?;
+    let entry = EntryId(id);
+    index_prepared(tx, rowid, &entry, &space, prep)?;
+    let by = prep
+        .by_device
+        .and_then(|dev| devices.iter().find(|(d, _)| *d == dev).map(|(_, m)| *m));
+    tx.event(EntryEventKind::Added, entry, space, by, Origin::Remote);
+    Ok(Outcome::Added)
+}
+
+/// An entry's index, tag, attachment and full-text rows from its prepared form (what
+/// `Tx::reindex` writes from the loaded document).
+pub(crate) fn index_prepared(
+    tx: &mut Tx<'_>,
+    rowid: i64,
+    entry: &EntryId,
+    space: &SpaceId,
+    prep: &Prepared,
+) -> Result<()> {
+    index::upsert(
+        &tx.sql,
+        rowid,
+        entry,
+        space,
+        &prep.fields,
+        prep.updated_at,
+        0,
+    )?;
+    let (t, b, x) = &prep.fts;
+    index::set_fts(&tx.sql, rowid, t, b, x)?;
+    store::attachments::set_for_doc(&tx.sql, rowid, &prep.attachments)
 }
 
 /// The device → member map of a space, from its meta document.

@@ -343,6 +343,17 @@ pub(crate) fn doc_bytes(conn: &Connection, rowid: i64) -> Result<DocBytes> {
     Ok((snapshot, chunks))
 }
 
+/// The bytes a document is stored in (its snapshot and chunks): any write changes it.
+pub(crate) fn doc_len(conn: &Connection, rowid: i64) -> Result<u64> {
+    let (lo, hi) = chunk_range(rowid)?;
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce((SELECT length(snapshot) FROM docs WHERE rowid = ?1), 0)
+                  + coalesce((SELECT sum(length(data)) FROM chunks WHERE seq >= ?2 AND seq < ?3), 0)",
+        )?
+        .query_row(params![rowid, lo, hi], |r| r.get::<_, i64>(0))? as u64)
+}
+
 /// Store a chunk after the document's others: it lands on the page that holds them.
 pub(crate) fn append_chunk(conn: &Connection, rowid: i64, data: &[u8]) -> Result<()> {
     let (lo, hi) = chunk_range(rowid)?;

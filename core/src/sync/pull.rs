@@ -3,6 +3,8 @@
 //! transaction. A blob that doesn't open or apply — or comes under a key epoch older than
 //! one the space's log has moved to — is quarantined and skipped.
 
+use std::collections::HashMap;
+
 use duet_proto::ErrorCode as RelayCode;
 
 use super::budget;
@@ -227,6 +229,21 @@ impl Duet {
         report: &mut SyncReport,
     ) -> Result<()> {
         let space = *space;
+        // The blobs opened and their new entries loaded and read on every core first, outside
+        // the store's lock: the transaction below then mostly writes rows.
+        let keys = self.write(|tx| {
+            let mut keys = HashMap::new();
+            for b in &page.blobs {
+                if let Ok(e) = crypto::epoch_of(&b.data)
+                    && !keys.contains_key(&e)
+                    && let Some(k) = tx.key_at(&space, e)?
+                {
+                    keys.insert(e, k);
+                }
+            }
+            Ok(keys)
+        })?;
+        let mut prepared = prepare_page(&space, &page.blobs, &keys);
         let (applied, quarantined, n) = self.write(|tx| {
             let mut devices = remote::space_devices(tx, &space)?;
             let mut applied = 0;
@@ -257,18 +274,31 @@ impl Duet {
                 }
                 cursor = s.seq;
             }
-            for b in &page.blobs {
+            for (b, pre) in page.blobs.iter().zip(prepared.iter_mut()) {
                 cursor = b.seq;
                 // Each blob applies in full or not at all: a savepoint undoes what a failed
                 // apply wrote (e.g. the row of a document it was creating).
                 store::savepoint(&tx.sql, "apply_blob")?;
-                let opened = open_blob(tx, &space, &b.id, &b.data, newest);
-                if let Ok((epoch, _)) = &opened {
+                let opened = match pre.take() {
+                    Some((epoch, p, prep)) => check_epoch(epoch, newest).map(|()| (epoch, p, prep)),
+                    None => {
+                        open_blob(tx, &space, &b.id, &b.data, newest).map(|(e, p)| (e, p, None))
+                    }
+                };
+                if let Ok((epoch, _, _)) = &opened {
                     // Opened, so the epoch is authentic (it is bound into the AEAD): only
                     // then does it move the log's newest epoch.
                     newest = newest.max(*epoch);
                 }
-                match opened.and_then(|(_, p)| remote::apply_payload(tx, space, &p, &mut devices)) {
+                let applied_one = opened.and_then(|(_, p, prep)| match prep {
+                    Some(prep)
+                        if store::doc_row(&tx.sql, &uuid::Uuid::from_bytes(p.doc))?.is_none() =>
+                    {
+                        remote::apply_prepared(tx, space, &p, &prep, &devices)
+                    }
+                    _ => remote::apply_payload(tx, space, &p, &mut devices),
+                });
+                match applied_one {
                     Ok(outcome) => {
                         store::release(&tx.sql, "apply_blob")?;
                         if outcome != Outcome::Unchanged {
@@ -322,6 +352,35 @@ pub(super) fn check_epoch(epoch: Epoch, newest: Epoch) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A pulled blob opened, with its entry prepared when it is one that may be new here.
+type Opened = (Epoch, blob::Payload, Option<remote::Prepared>);
+
+/// Open a page's blobs and prepare their entries ([`remote::prepare`]) on every core. A
+/// blob that doesn't open here is `None`: the transaction opens it again and quarantines it
+/// with its error. Epochs are checked in the transaction, in log order.
+fn prepare_page(
+    space: &SpaceId,
+    blobs: &[duet_proto::LogBlob],
+    keys: &HashMap<Epoch, crypto::SpaceKey>,
+) -> Vec<Option<Opened>> {
+    let one = |b: &duet_proto::LogBlob| -> Option<Opened> {
+        let id: [u8; 16] = b.id.as_slice().try_into().ok()?;
+        let epoch = crypto::epoch_of(&b.data).ok()?;
+        let p = blob::open(
+            keys.get(&epoch)?,
+            space,
+            &SealedBlob {
+                id,
+                sealed: b.data.clone(),
+            },
+        )
+        .ok()?;
+        let prep = remote::prepare(&p);
+        Some((epoch, p, prep))
+    };
+    crate::parallel::map(blobs, one, || None)
 }
 
 /// Open a pulled blob (refused when its epoch is older than `newest`); returns its epoch.

@@ -30,8 +30,9 @@ const MAGIC: &[u8; 4] = b"DSN2";
 const MAX_INFLATED_BYTES: u64 = 2 << 30;
 /// A journal whose log is shorter than this is pulled blob by blob even when new here.
 const BOOTSTRAP_MIN_BLOBS: u64 = 100;
-/// Documents loaded per transaction in the background: a write waits at most one batch.
-const LOAD_BATCH: u32 = 64;
+/// Documents loaded per batch in the background: a write waits at most one batch's rows
+/// (the documents themselves load outside the lock).
+const LOAD_BATCH: u32 = 128;
 
 /// Whether a new snapshot is due: the log has grown past the last one by at least `every`
 /// blobs and by half (so the bytes uploaded stay proportional to the bytes written).
@@ -192,15 +193,48 @@ impl Duet {
         let mut done = 0;
         loop {
             let batch = LOAD_BATCH.min(u32::try_from(max - done).unwrap_or(u32::MAX));
-            let (n, left) = self.write(|tx| {
-                let todo = sstore::unloaded(&tx.sql, batch)?;
-                for (rowid, id, space) in &todo {
-                    load_one(tx, *rowid, EntryId(*id), space)?;
-                }
-                Ok((todo.len() as u64, sstore::unloaded_count(&tx.sql)?))
+            // A batch's bytes read under the lock, loaded and read on every core without it,
+            // its rows written under it again.
+            let todo = self.write(|tx| {
+                sstore::unloaded(&tx.sql, batch)?
+                    .into_iter()
+                    .map(|(rowid, id, space)| {
+                        let (snapshot, chunks) = store::doc_bytes(&tx.sql, rowid)?;
+                        let mut data = snapshot.unwrap_or_default();
+                        for c in chunks {
+                            data.extend_from_slice(&c);
+                        }
+                        Ok((rowid, id, space, data))
+                    })
+                    .collect::<Result<Vec<_>>>()
             })?;
-            done += n;
-            if n == 0 || left == 0 || done >= max {
+            let prepared = crate::parallel::map(
+                &todo,
+                |(_, id, _, data)| {
+                    remote::prepare(&blob::Payload {
+                        doc: *id.as_bytes(),
+                        kind: DocKind::Entry,
+                        data: data.clone(),
+                    })
+                },
+                || None,
+            );
+            let left = self.write(|tx| {
+                for ((rowid, id, space, data), prep) in todo.iter().zip(&prepared) {
+                    let entry = EntryId(*id);
+                    match prep {
+                        // Unless it changed meanwhile (an edit appends or compacts).
+                        Some(prep) if store::doc_len(&tx.sql, *rowid)? == data.len() as u64 => {
+                            remote::index_prepared(tx, *rowid, &entry, space, prep)?;
+                            sstore::set_loaded(&tx.sql, *rowid)?;
+                        }
+                        _ => load_one(tx, *rowid, entry, space)?,
+                    }
+                }
+                sstore::unloaded_count(&tx.sql)
+            })?;
+            done += todo.len() as u64;
+            if todo.is_empty() || left == 0 || done >= max {
                 return Ok(left);
             }
         }
