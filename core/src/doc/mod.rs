@@ -20,13 +20,13 @@ pub(crate) const DOC_SCHEMA: i64 = 1;
 /// Positions in text are Unicode scalar values on every platform.
 const ENCODING: TextEncoding = TextEncoding::UnicodeCodePoint;
 
-/// Load a document from its snapshot and incremental chunks. Bytes from our own store;
-/// a failure here means the store is damaged.
 /// An empty document (to load a document's bytes into, outside the store).
 pub(crate) fn empty_doc() -> AutoCommit {
     AutoCommit::new_with_encoding(ENCODING)
 }
 
+/// Load a document from its snapshot and incremental chunks. Bytes from our own store;
+/// a failure here means the store is damaged.
 pub(crate) fn load_doc<'a>(
     device: &DeviceId,
     snapshot: Option<&[u8]>,
@@ -37,7 +37,7 @@ pub(crate) fn load_doc<'a>(
             AutoCommit::load_with_options(s, automerge::LoadOptions::new().text_encoding(ENCODING))
                 .map_err(|e| Error::CorruptData(format!("stored document: {e}")))?
         }
-        _ => AutoCommit::new_with_encoding(ENCODING),
+        _ => empty_doc(),
     };
     // All chunks in one `load_incremental`: automerge applies each call's changes as one
     // batch with a pass over the whole document, so a call per chunk made loading cost

@@ -145,15 +145,15 @@ pub(crate) struct Prepared {
     by_device: Option<DeviceId>,
 }
 
-/// Prepare an entry document from one payload, as if new here: `None` when it needs the
+/// Prepare an entry document from its bytes, as if new here: `None` when it needs the
 /// ordinary path (a meta document, changes waiting for others, an unrevealed sealed answer
 /// — indexed per device —, or bytes that don't load, reported by that path).
-pub(crate) fn prepare(p: &Payload) -> Option<Prepared> {
-    if p.kind != DocKind::Entry {
+pub(crate) fn prepare(kind: DocKind, data: &[u8]) -> Option<Prepared> {
+    if kind != DocKind::Entry {
         return None;
     }
     let mut doc = doc::empty_doc();
-    doc::load_foreign(&mut doc, &p.data).ok()?;
+    doc::load_foreign(&mut doc, data).ok()?;
     doc::check_schema(&doc).ok()?;
     if !doc.get_missing_deps(&[]).is_empty() {
         return None;

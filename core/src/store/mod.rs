@@ -343,6 +343,17 @@ pub(crate) fn doc_bytes(conn: &Connection, rowid: i64) -> Result<DocBytes> {
     Ok((snapshot, chunks))
 }
 
+/// A document's stored snapshot and chunks, one after the other: its whole state as one
+/// run of Automerge chunks (what `load_foreign` and `load_incremental` take).
+pub(crate) fn doc_data(conn: &Connection, rowid: i64) -> Result<Vec<u8>> {
+    let (snapshot, chunks) = doc_bytes(conn, rowid)?;
+    let mut data = snapshot.unwrap_or_default();
+    for c in chunks {
+        data.extend_from_slice(&c);
+    }
+    Ok(data)
+}
+
 /// The bytes a document is stored in (its snapshot and chunks): any write changes it.
 pub(crate) fn doc_len(conn: &Connection, rowid: i64) -> Result<u64> {
     let (lo, hi) = chunk_range(rowid)?;

@@ -8,7 +8,7 @@ use crate::blob::{DocKind, SnapshotAttachment, SnapshotDoc, SnapshotIndex};
 use crate::error::Result;
 use crate::ids::{AttachmentId, SpaceId};
 use crate::model::EntryKind;
-use crate::store::{chunk_range, corrupt};
+use crate::store::{chunk_range, corrupt, doc_data};
 
 /// Every document of a space as a snapshot carries it: meta documents first, then entries,
 /// newest first (so a reader that installs in that order has the newest to show first).
@@ -16,7 +16,7 @@ use crate::store::{chunk_range, corrupt};
 /// unrevealed sealed answer) or its full-text row is stale (refresh it first).
 pub(crate) fn export(conn: &Connection, space: &SpaceId) -> Result<Vec<SnapshotDoc>> {
     let mut stmt = conn.prepare(
-        "SELECT d.rowid, d.doc_id, d.kind, d.snapshot,
+        "SELECT d.rowid, d.doc_id, d.kind,
                 e.author, e.kind, e.created_at, e.updated_at, e.deleted_at, e.prompt_id, e.mood,
                 e.closeness, e.reaction_count, e.reply_count,
                 e.answer_state = 0 AND e.fts_dirty = 0, f.title, f.body, f.extra
@@ -36,33 +36,26 @@ pub(crate) fn export(conn: &Connection, space: &SpaceId) -> Result<Vec<SnapshotD
             "meta" => DocKind::Meta,
             _ => DocKind::Entry,
         };
-        let mut data: Vec<u8> = r.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default();
-        let (lo, hi) = chunk_range(rowid)?;
-        let mut chunks = conn
-            .prepare_cached("SELECT data FROM chunks WHERE seq >= ?1 AND seq < ?2 ORDER BY seq")?;
-        let mut c = chunks.query([lo, hi])?;
-        while let Some(row) = c.next()? {
-            data.extend_from_slice(&row.get::<_, Vec<u8>>(0)?);
-        }
-        let indexed = r.get::<_, Option<bool>>(14)?.unwrap_or(false)
-            && r.get::<_, Option<String>>(15)?.is_some();
+        let data = doc_data(conn, rowid)?;
+        let indexed = r.get::<_, Option<bool>>(13)?.unwrap_or(false)
+            && r.get::<_, Option<String>>(14)?.is_some();
         let index = if kind == DocKind::Entry && indexed {
-            let author: String = r.get(4)?;
-            let entry_kind: String = r.get(5)?;
+            let author: String = r.get(3)?;
+            let entry_kind: String = r.get(4)?;
             Some(SnapshotIndex {
                 author: author.parse().map_err(|_| corrupt("entry"))?,
                 kind: EntryKind::parse(&entry_kind).map_err(|_| corrupt("entry"))?,
-                created_at: r.get(6)?,
-                updated_at: r.get(7)?,
-                deleted_at: r.get(8)?,
-                prompt_id: r.get(9)?,
-                mood: r.get(10)?,
-                closeness: r.get(11)?,
-                reaction_count: r.get(12)?,
-                reply_count: r.get(13)?,
-                title: r.get(15)?,
-                body: r.get(16)?,
-                extra: r.get(17)?,
+                created_at: r.get(5)?,
+                updated_at: r.get(6)?,
+                deleted_at: r.get(7)?,
+                prompt_id: r.get(8)?,
+                mood: r.get(9)?,
+                closeness: r.get(10)?,
+                reaction_count: r.get(11)?,
+                reply_count: r.get(12)?,
+                title: r.get(14)?,
+                body: r.get(15)?,
+                extra: r.get(16)?,
                 tags: tags(conn, rowid)?,
                 attachments: attachments(conn, rowid)?,
             })

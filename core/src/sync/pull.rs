@@ -377,7 +377,7 @@ fn prepare_page(
             },
         )
         .ok()?;
-        let prep = remote::prepare(&p);
+        let prep = remote::prepare(p.kind, &p.data);
         Some((epoch, p, prep))
     };
     crate::parallel::map(blobs, one, || None)

@@ -199,24 +199,13 @@ impl Duet {
                 sstore::unloaded(&tx.sql, batch)?
                     .into_iter()
                     .map(|(rowid, id, space)| {
-                        let (snapshot, chunks) = store::doc_bytes(&tx.sql, rowid)?;
-                        let mut data = snapshot.unwrap_or_default();
-                        for c in chunks {
-                            data.extend_from_slice(&c);
-                        }
-                        Ok((rowid, id, space, data))
+                        Ok((rowid, id, space, store::doc_data(&tx.sql, rowid)?))
                     })
                     .collect::<Result<Vec<_>>>()
             })?;
             let prepared = crate::parallel::map(
                 &todo,
-                |(_, id, _, data)| {
-                    remote::prepare(&blob::Payload {
-                        doc: *id.as_bytes(),
-                        kind: DocKind::Entry,
-                        data: data.clone(),
-                    })
-                },
+                |(_, _, _, data)| remote::prepare(DocKind::Entry, data),
                 || None,
             );
             let left = self.write(|tx| {
