@@ -36,12 +36,17 @@ if ! "$venv/bin/python" -c 'import cbor2, schemathesis' >/dev/null 2>&1; then
         "schemathesis==$schemathesis_version" "cbor2==$cbor2_version"
 fi
 
-echo "==> cargo build duet-relay"
-cargo build --locked -q -p duet-server --bin duet-relay
+# A relay binary the caller built (scripts/test builds every target once) or a debug build.
+relay_bin="${DUET_RELAY_BIN:-}"
+if [[ -z "$relay_bin" ]]; then
+    echo "==> cargo build duet-relay"
+    cargo build --locked -q -p duet-server --bin duet-relay
+    relay_bin=target/debug/duet-relay
+fi
 work="$(mktemp -d)"
 # Every request comes from 127.0.0.1: the per-address recovery limit would answer 429 to
 # all but the first 10 recovery attempts (the per-kit limit still throttles).
-target/debug/duet-relay --listen 127.0.0.1:0 --data-dir "$work/data" \
+"$relay_bin" --listen 127.0.0.1:0 --data-dir "$work/data" \
     --recoveries-per-client-per-hour 0 \
     >"$work/relay.out" 2>"$work/relay.log" &
 relay=$!

@@ -21,9 +21,12 @@ need python3 "for the Python binding tests"
 need java "a JDK 17+ for the Kotlin binding tests"
 need mvn "Maven, for the Kotlin binding tests"
 
-echo "==> duet-relay (debug)"
-cargo build --locked -p duet-server --bin duet-relay
-export DUET_RELAY_BIN="$PWD/target/debug/duet-relay"
+# A relay binary the caller built (scripts/test builds every target once) or a debug build.
+if [[ -z "${DUET_RELAY_BIN:-}" ]]; then
+    echo "==> duet-relay (debug)"
+    cargo build --locked -p duet-server --bin duet-relay
+    export DUET_RELAY_BIN="$PWD/target/debug/duet-relay"
+fi
 
 export DUET_BINDINGS_PROFILE="${DUET_BINDINGS_PROFILE:-dev}"
 ./mobile-bindings/scripts/build-bindings.sh
