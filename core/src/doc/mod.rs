@@ -63,6 +63,8 @@ pub(crate) fn load_foreign(doc: &mut AutoCommit, bytes: &[u8]) -> Result<()> {
     let mut changes = Vec::new();
     let mut has_documents = false;
     let mut rest = bytes;
+    // Nothing in it, not even changes waiting for their dependencies.
+    let empty = doc.get_heads().is_empty() && doc.get_missing_deps(&[]).is_empty();
     while !rest.is_empty() {
         let len = chunk_len(rest).ok_or_else(|| bad(&"not a whole automerge chunk"))?;
         let (chunk, tail) = rest.split_at(len);
@@ -78,11 +80,19 @@ pub(crate) fn load_foreign(doc: &mut AutoCommit, bytes: &[u8]) -> Result<()> {
             }
             // A whole document (a snapshot): it must load on its own.
             _ => {
-                AutoCommit::load_with_options(
+                let loaded = AutoCommit::load_with_options(
                     chunk,
                     automerge::LoadOptions::new().text_encoding(ENCODING),
                 )
                 .map_err(|e| bad(&e))?;
+                // The whole of what came, into an empty document (a new document's first
+                // blob): the one it loaded as is the result; no second load.
+                if empty && tail.is_empty() && !has_documents && changes.is_empty() {
+                    let actor = doc.get_actor().clone();
+                    *doc = loaded;
+                    doc.set_actor(actor);
+                    return Ok(());
+                }
                 has_documents = true;
             }
         }
@@ -228,6 +238,49 @@ pub(crate) fn check_schema(doc: &AutoCommit) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A new document's first blob is a whole document: into an empty document it loads
+    /// once and keeps the receiving document's actor; into one holding changes that wait
+    /// for their dependencies, it merges and drops none of them.
+    #[test]
+    fn a_whole_document_into_an_empty_one_loads_once_and_keeps_the_actor() {
+        let mut src = AutoCommit::new_with_encoding(ENCODING);
+        let text = src
+            .put_object(automerge::ROOT, "body", ObjType::Text)
+            .unwrap();
+        src.splice_text(&text, 0, 0, "first words").unwrap();
+        src.commit();
+        let first = src.save_nocompress();
+        let heads = src.get_heads();
+        src.splice_text(&text, 11, 0, ", then more").unwrap();
+        src.commit();
+        let second = src.save_after(&heads);
+
+        let mut doc = empty_doc();
+        let actor = ActorId::from([7u8; 16].as_slice());
+        doc.set_actor(actor.clone());
+        load_foreign(&mut doc, &first).unwrap();
+        assert_eq!(doc.get_actor(), &actor);
+        assert_eq!(get_text(&doc, &automerge::ROOT, "body"), "first words");
+
+        // The later change first (waiting for the first), then the whole document.
+        let mut waiting = empty_doc();
+        load_foreign(&mut waiting, &second).unwrap();
+        assert!(!waiting.get_missing_deps(&[]).is_empty());
+        load_foreign(&mut waiting, &first).unwrap();
+        assert_eq!(
+            get_text(&waiting, &automerge::ROOT, "body"),
+            "first words, then more"
+        );
+        assert_eq!(waiting.get_heads(), src.get_heads());
+        // Damaged bytes change nothing.
+        let mut damaged = first.clone();
+        let n = damaged.len();
+        damaged[n - 3] ^= 0xff;
+        let mut untouched = empty_doc();
+        assert!(load_foreign(&mut untouched, &damaged).is_err());
+        assert!(untouched.get_heads().is_empty());
+    }
 
     /// A document stored as a snapshot plus many one-change chunks (as the typing path writes
     /// them) loads back whole, with the chunks applied in one batch.
