@@ -405,13 +405,15 @@ pub(crate) fn excerpt_of(body: &str) -> String {
         .collect();
     let mut out = String::new();
     let mut last_space = false;
+    let mut n = 0;
     for c in flat.trim().chars() {
         if c == ' ' && last_space {
             continue;
         }
         last_space = c == ' ';
         out.push(c);
-        if out.chars().count() >= EXCERPT_CHARS {
+        n += 1;
+        if n >= EXCERPT_CHARS {
             break;
         }
     }
@@ -438,6 +440,12 @@ pub(crate) fn body_head(doc: &AutoCommit) -> String {
 }
 
 pub(crate) fn index_fields(doc: &AutoCommit) -> Result<IndexFields> {
+    index_fields_with(doc, &body_head(doc))
+}
+
+/// [`index_fields`] with the body's start (or all of it) already read: a pull reads the
+/// whole body for the full-text row anyway.
+pub(crate) fn index_fields_with(doc: &AutoCommit, body_start: &str) -> Result<IndexFields> {
     let reaction_count = get_obj(doc, &ROOT, "reactions", ObjType::Map)
         .map(|m| doc.length(&m) as u32)
         .unwrap_or(0);
@@ -458,7 +466,7 @@ pub(crate) fn index_fields(doc: &AutoCommit) -> Result<IndexFields> {
         created_at: get_int(doc, &ROOT, "created_at").unwrap_or(0),
         deleted_at: deleted_at(doc),
         title: get_text(doc, &ROOT, "title"),
-        excerpt: excerpt_of(&body_head(doc)),
+        excerpt: excerpt_of(body_start),
         tags: tags(doc),
         prompt_id: get_str(doc, &ROOT, "prompt_id"),
         mood: scale(doc, "mood"),

@@ -158,11 +158,12 @@ pub(crate) fn prepare(kind: DocKind, data: &[u8]) -> Option<Prepared> {
     if !doc.get_missing_deps(&[]).is_empty() {
         return None;
     }
-    let fields = edoc::index_fields(&doc).ok()?;
+    // The body read once, for both the excerpt and the full-text row.
+    let fts = edoc::fts_text(&doc);
+    let fields = edoc::index_fields_with(&doc, &fts.1).ok()?;
     if fields.sealed_round.is_some() {
         return None;
     }
-    let fts = edoc::fts_text(&doc);
     let attachments = doc::attachments::list(&doc)
         .iter()
         .map(|a| (a.id, a.original.hash, a.thumb.map(|t| t.hash)))

@@ -104,6 +104,27 @@ impl Duet {
         {
             cursor = seq;
         }
+        // Each page is opened while the previous one's transaction runs; whatever the pages
+        // end with, the last one opened is applied.
+        let mut opened = None;
+        let pulled = self
+            .pull_pages(c, space, head, cursor, &mut opened, report)
+            .await;
+        let last = opened.map_or(Ok(()), |o| self.commit_page(space, o, report));
+        pulled.and(last)
+    }
+
+    /// The pages of `space`'s log after `cursor`: each applied as the next one is opened,
+    /// the last one opened left in `opened`.
+    async fn pull_pages(
+        &self,
+        c: &RelayClient,
+        space: &SpaceId,
+        head: Option<u64>,
+        mut cursor: u64,
+        opened: &mut Option<OpenedPage>,
+        report: &mut SyncReport,
+    ) -> Result<()> {
         let mut cuts = budget::Cuts::default();
         let mut asked_for_keys = false;
         while head.is_none_or(|h| cursor < h) {
@@ -129,7 +150,7 @@ impl Duet {
                 .map(|b| b.seq)
                 .or(page.snapshot.as_ref().map(|s| s.seq))
                 .unwrap_or(cursor);
-            self.apply_page(space, page, report)?;
+            *opened = Some(self.open_page_beside(space, page, opened.take(), report)?);
             if waiting || last <= cursor || (head.is_none() && !more) {
                 break;
             }
@@ -228,22 +249,65 @@ impl Duet {
         page: duet_proto::Pulled,
         report: &mut SyncReport,
     ) -> Result<()> {
-        let space = *space;
-        // The blobs opened and their new entries loaded and read on every core first, outside
-        // the store's lock: the transaction below then mostly writes rows.
-        let keys = self.write(|tx| {
+        let keys = self.page_keys(space, &page)?;
+        let opened = open_page(space, page, &keys);
+        self.commit_page(space, opened, report)
+    }
+
+    /// Open `page` while the transaction of `previous` (opened before) runs beside it: the
+    /// transaction takes one core, opening the other page both. Returns `page` opened.
+    fn open_page_beside(
+        &self,
+        space: &SpaceId,
+        page: duet_proto::Pulled,
+        previous: Option<OpenedPage>,
+        report: &mut SyncReport,
+    ) -> Result<OpenedPage> {
+        let keys = self.page_keys(space, &page)?;
+        let Some(previous) = previous else {
+            return Ok(open_page(space, page, &keys));
+        };
+        let (opened, committed) = std::thread::scope(|s| {
+            let commit = s.spawn(|| self.commit_page(space, previous, report));
+            let opened = open_page(space, page, &keys);
+            (opened, commit.join())
+        });
+        committed.map_err(|_| Error::Internal("a pulled page's transaction panicked".into()))??;
+        Ok(opened)
+    }
+
+    /// The keys a page's blobs are sealed under that this device holds.
+    fn page_keys(
+        &self,
+        space: &SpaceId,
+        page: &duet_proto::Pulled,
+    ) -> Result<HashMap<Epoch, crypto::SpaceKey>> {
+        self.write(|tx| {
             let mut keys = HashMap::new();
             for b in &page.blobs {
                 if let Ok(e) = crypto::epoch_of(&b.data)
                     && !keys.contains_key(&e)
-                    && let Some(k) = tx.key_at(&space, e)?
+                    && let Some(k) = tx.key_at(space, e)?
                 {
                     keys.insert(e, k);
                 }
             }
             Ok(keys)
-        })?;
-        let mut prepared = prepare_page(&space, &page.blobs, &keys);
+        })
+    }
+
+    /// Apply an opened page in one transaction, with the cursor moved past it.
+    fn commit_page(
+        &self,
+        space: &SpaceId,
+        opened: OpenedPage,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let space = *space;
+        let OpenedPage {
+            page,
+            blobs: mut prepared,
+        } = opened;
         let (applied, quarantined, n) = self.write(|tx| {
             let mut devices = remote::space_devices(tx, &space)?;
             let mut applied = 0;
@@ -276,8 +340,20 @@ impl Duet {
             }
             for (b, pre) in page.blobs.iter().zip(prepared.iter_mut()) {
                 cursor = b.seq;
-                // Each blob applies in full or not at all: a savepoint undoes what a failed
-                // apply wrote (e.g. the row of a document it was creating).
+                // An entry new here, opened and read already: only rows to write, which fail
+                // only as the store fails (and then the whole page does). No savepoint: each
+                // one makes the full-text index flush what it holds (most of a pull's writes).
+                if let Some((epoch, p, Some(prep))) = pre.as_ref()
+                    && *epoch >= newest
+                    && store::doc_row(&tx.sql, &uuid::Uuid::from_bytes(p.doc))?.is_none()
+                {
+                    newest = *epoch;
+                    remote::apply_prepared(tx, space, p, prep, &devices)?;
+                    applied += 1;
+                    continue;
+                }
+                // Otherwise each blob applies in full or not at all: a savepoint undoes what
+                // a failed apply wrote (e.g. the row of a document it was creating).
                 store::savepoint(&tx.sql, "apply_blob")?;
                 let opened = match pre.take() {
                     Some((epoch, p, prep)) => check_epoch(epoch, newest).map(|()| (epoch, p, prep)),
@@ -356,6 +432,24 @@ pub(super) fn check_epoch(epoch: Epoch, newest: Epoch) -> Result<()> {
 
 /// A pulled blob opened, with its entry prepared when it is one that may be new here.
 type Opened = (Epoch, blob::Payload, Option<remote::Prepared>);
+
+/// A pulled page and its blobs opened (`None`: opened again, and quarantined, by the
+/// transaction), waiting for its transaction.
+struct OpenedPage {
+    page: duet_proto::Pulled,
+    blobs: Vec<Option<Opened>>,
+}
+
+/// The blobs opened and their new entries loaded and read on every core, outside the
+/// store's lock: the page's transaction then mostly writes rows.
+fn open_page(
+    space: &SpaceId,
+    page: duet_proto::Pulled,
+    keys: &HashMap<Epoch, crypto::SpaceKey>,
+) -> OpenedPage {
+    let blobs = prepare_page(space, &page.blobs, keys);
+    OpenedPage { page, blobs }
+}
 
 /// Open a page's blobs and prepare their entries ([`remote::prepare`]) on every core. A
 /// blob that doesn't open here is `None`: the transaction opens it again and quarantines it
