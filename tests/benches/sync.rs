@@ -315,7 +315,56 @@ async fn pull(entries: usize) {
         total.as_secs_f64() * 1000.0 / entries as f64,
         met(total.as_secs_f64() <= full_target)
     );
+    let (one, two) = automerge_alone(&ben.store_path());
+    println!(
+        "reference (same run): Automerge alone loading B's {entries} entry documents as stored: \
+         {:.3} s on one core, {:.3} s on two ({:.3} ms per entry)",
+        one.as_secs_f64(),
+        two.as_secs_f64(),
+        two.as_secs_f64() * 1000.0 / entries as f64
+    );
     bootstrap(&relay, a, &ben, &j, entries).await;
+}
+
+/// The floor under a full pull: every entry document in a device's store loaded with plain
+/// Automerge (no opening, indexing or SQLite), on one core and split over two.
+fn automerge_alone(store: &Path) -> (Duration, Duration) {
+    let home = ok(rusqlite::Connection::open(store), "open device store");
+    let rows: Vec<(i64, Vec<u8>)> = ok(
+        home.prepare(
+            "SELECT c.doc, c.data FROM chunks c JOIN docs d ON d.rowid = c.doc
+              WHERE d.kind = 'entry' ORDER BY c.doc, c.seq",
+        )
+        .and_then(|mut st| {
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()
+        }),
+        "entry documents",
+    );
+    let mut docs: Vec<Vec<u8>> = Vec::new();
+    let mut last = None;
+    for (doc, data) in rows {
+        match docs.last_mut() {
+            Some(d) if last == Some(doc) => d.extend_from_slice(&data),
+            _ => docs.push(data),
+        }
+        last = Some(doc);
+    }
+    let load = |part: &[Vec<u8>]| {
+        for d in part {
+            std::hint::black_box(ok(automerge::AutoCommit::load(d), "load a document"));
+        }
+    };
+    let t = Instant::now();
+    load(&docs);
+    let one = t.elapsed();
+    let t = Instant::now();
+    let (a, b) = docs.split_at(docs.len() / 2);
+    std::thread::scope(|s| {
+        s.spawn(|| load(a));
+        load(b);
+    });
+    (one, t.elapsed())
 }
 
 /// A device whose syncs upload a journal snapshot every `every` blobs (0: never).
