@@ -25,6 +25,9 @@ impl DocKind {
     }
 }
 
+/// One document's bytes: in a sealed blob, changes to it (the outbox) or all of it (a
+/// bundle); in a journal snapshot (`sync::snapshots`), its full state (its stored snapshot
+/// and chunks, one after the other) with its index rows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Payload {
     #[serde(with = "serde_bytes")]
@@ -32,21 +35,10 @@ pub(crate) struct Payload {
     pub kind: DocKind,
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
-}
-
-/// One document in a journal snapshot (`sync::snapshots`). Wire-compatible with a
-/// [`Payload`] (readers that don't know `index` skip it); `data` is the document's full
-/// state (its stored snapshot and chunks, one after the other).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct SnapshotDoc {
-    #[serde(with = "serde_bytes")]
-    pub doc: [u8; 16],
-    pub kind: DocKind,
-    #[serde(with = "serde_bytes")]
-    pub data: Vec<u8>,
-    /// The entry's index and full-text rows, as the writer's device held them: what a
-    /// joining device lists and searches before it loads the document. Absent for meta
-    /// documents and for entries a reader must index itself (an unrevealed sealed answer).
+    /// Only in a snapshot: the entry's index and full-text rows, as the writer's device held
+    /// them — what a joining device lists and searches before it loads the document. Absent
+    /// for meta documents and for entries a reader must index itself (an unrevealed sealed
+    /// answer), and left out of the bytes then: a payload without it is what a blob holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<SnapshotIndex>,
 }
@@ -124,11 +116,35 @@ mod tests {
             doc: [7; 16],
             kind: DocKind::Entry,
             data: vec![1, 2, 3],
+            index: None,
         };
         let b = seal(&key, 1, &space, &p).unwrap();
         let back = open(&key, &space, &b).unwrap();
         assert_eq!(back.doc, [7; 16]);
         assert_eq!(back.kind, DocKind::Entry);
         assert_eq!(back.data, vec![1, 2, 3]);
+        assert!(back.index.is_none());
+    }
+
+    /// Without an index a payload is the three fields a blob has always held, so devices
+    /// that read blobs without knowing `index` read these.
+    #[test]
+    fn a_payload_without_an_index_is_what_a_blob_holds() {
+        let p = Payload {
+            doc: [7; 16],
+            kind: DocKind::Meta,
+            data: vec![1, 2, 3],
+            index: None,
+        };
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&p, &mut bytes).unwrap();
+        let value: ciborium::Value = ciborium::from_reader(bytes.as_slice()).unwrap();
+        let keys: Vec<_> = value
+            .as_map()
+            .unwrap()
+            .iter()
+            .filter_map(|(k, _)| k.as_text())
+            .collect();
+        assert_eq!(keys, ["doc", "kind", "data"]);
     }
 }

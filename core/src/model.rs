@@ -88,31 +88,24 @@ impl std::fmt::Display for EntryKind {
     }
 }
 
+/// A shared journal (both partners) or a personal space (one person's private drafts): the
+/// relay's own type, so that what a device stores and what it tells the relay are one.
+pub use duet_proto::SpaceKind;
+
+// What apps see: uniffi has a remote type's variants spelled out again, with their docs.
 /// A shared journal (both partners) or a personal space (one person's private drafts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
-#[serde(rename_all = "snake_case")]
-pub enum SpaceKind {
+#[cfg(feature = "uniffi")]
+#[uniffi::remote(Enum)]
+enum SpaceKind {
     /// A journal shared with a partner.
     Journal,
     /// My private drafts (`Identity.personal_space`); shared with my own devices only.
     Personal,
 }
 
-impl SpaceKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SpaceKind::Journal => "journal",
-            SpaceKind::Personal => "personal",
-        }
-    }
-    pub(crate) fn parse(s: &str) -> Result<Self> {
-        match s {
-            "journal" => Ok(SpaceKind::Journal),
-            "personal" => Ok(SpaceKind::Personal),
-            other => Err(Error::CorruptData(format!("unknown space kind {other:?}"))),
-        }
-    }
+/// A space kind as stored (`SpaceKind::as_str`); any other is corrupt data.
+pub(crate) fn space_kind(s: &str) -> Result<SpaceKind> {
+    SpaceKind::parse(s).ok_or_else(|| Error::CorruptData(format!("unknown space kind {s:?}")))
 }
 
 /// Who this device belongs to.

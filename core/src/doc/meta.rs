@@ -16,7 +16,7 @@ use super::{DOC_SCHEMA, ensure_map, get_bytes, get_int, get_obj, get_str};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, MemberId};
-use crate::model::{Member, SpaceKind};
+use crate::model::{self, Member, SpaceKind};
 
 /// Colours handed to members in join order, so the two partners differ.
 const COLOURS: [&str; 6] = [
@@ -68,7 +68,7 @@ pub(crate) fn add_member(
 }
 
 pub(crate) fn kind(doc: &AutoCommit) -> Result<SpaceKind> {
-    SpaceKind::parse(&get_str(doc, &ROOT, "kind").unwrap_or_default())
+    model::space_kind(&get_str(doc, &ROOT, "kind").unwrap_or_default())
 }
 
 pub(crate) fn title(doc: &AutoCommit) -> String {

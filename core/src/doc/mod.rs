@@ -239,17 +239,23 @@ pub(crate) fn check_schema(doc: &AutoCommit) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// A document whose one change writes `body`, and the body's text object.
+    fn body_doc(body: &str) -> (AutoCommit, ObjId) {
+        let mut doc = AutoCommit::new_with_encoding(ENCODING);
+        let text = doc
+            .put_object(automerge::ROOT, "body", ObjType::Text)
+            .unwrap();
+        doc.splice_text(&text, 0, 0, body).unwrap();
+        doc.commit();
+        (doc, text)
+    }
+
     /// A new document's first blob is a whole document: into an empty document it loads
     /// once and keeps the receiving document's actor; into one holding changes that wait
     /// for their dependencies, it merges and drops none of them.
     #[test]
     fn a_whole_document_into_an_empty_one_loads_once_and_keeps_the_actor() {
-        let mut src = AutoCommit::new_with_encoding(ENCODING);
-        let text = src
-            .put_object(automerge::ROOT, "body", ObjType::Text)
-            .unwrap();
-        src.splice_text(&text, 0, 0, "first words").unwrap();
-        src.commit();
+        let (mut src, text) = body_doc("first words");
         let first = src.save_nocompress();
         let heads = src.get_heads();
         src.splice_text(&text, 11, 0, ", then more").unwrap();
@@ -287,12 +293,7 @@ mod tests {
     #[test]
     fn snapshot_and_many_chunks_load_in_one_batch() {
         let device = DeviceId::new();
-        let mut doc = AutoCommit::new_with_encoding(ENCODING);
-        let text = doc
-            .put_object(automerge::ROOT, "body", ObjType::Text)
-            .unwrap();
-        doc.splice_text(&text, 0, 0, "hello").unwrap();
-        doc.commit();
+        let (mut doc, text) = body_doc("hello");
         let snapshot = doc.save();
         let mut chunks = Vec::new();
         for i in 0..300 {

@@ -10,6 +10,8 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Seek};
 use std::path::Path;
 
+use rusqlite::Connection;
+
 use super::Duet;
 use super::tx::{DocRef, Tx};
 use crate::attachments::format::{self, ContentKey};
@@ -19,7 +21,7 @@ use crate::doc::entry as edoc;
 use crate::error::{Error, Result};
 use crate::ids::{AttachmentId, EntryId, SpaceId};
 use crate::model::EntryEventKind;
-use crate::store::attachments::{self as sa, Upload};
+use crate::store::attachments::{self as sa, Hash, Upload};
 
 /// Longest attachment name, in characters.
 pub const MAX_ATTACHMENT_NAME_CHARS: usize = 255;
@@ -253,23 +255,19 @@ impl Duet {
     /// still waiting to upload; thumbnails are kept).
     pub(crate) fn evict_over_budget(&self) -> Result<()> {
         let budget = self.attachment_cache_bytes();
-        let evicted = self.write(|tx| {
-            let hashes = sa::over_budget(&tx.sql, budget)?;
-            for h in &hashes {
-                sa::forget_file(&tx.sql, h)?;
-            }
-            Ok(hashes)
-        })?;
-        for h in &evicted {
-            files::remove(self.home(), h);
-        }
-        Ok(())
+        self.forget_files(|conn| sa::over_budget(conn, budget))
     }
 
     /// Delete sealed files no entry here refers to any more.
     pub(crate) fn drop_unreferenced_files(&self) -> Result<()> {
+        self.forget_files(sa::unreferenced_files)
+    }
+
+    /// Forget the sealed files `pick` names in one transaction, then delete them: after the
+    /// commit, so a transaction that fails leaves every row with its file.
+    fn forget_files(&self, pick: impl FnOnce(&Connection) -> Result<Vec<Hash>>) -> Result<()> {
         let gone = self.write(|tx| {
-            let hashes = sa::unreferenced_files(&tx.sql)?;
+            let hashes = pick(&tx.sql)?;
             for h in &hashes {
                 sa::forget_file(&tx.sql, h)?;
             }

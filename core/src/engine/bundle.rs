@@ -85,7 +85,13 @@ impl Duet {
                 let mut d = doc::load_doc(&tx.me.device, snapshot.as_deref(), chunks.iter().map(Vec::as_slice))?;
                 refs.extend(doc::attachments::list(&d));
                 let data = d.save();
-                blobs.push(blob::seal(&key, epoch, journal, &Payload { doc: *id.as_bytes(), kind, data })?);
+                let payload = Payload {
+                    doc: *id.as_bytes(),
+                    kind,
+                    data,
+                    index: None,
+                };
+                blobs.push(blob::seal(&key, epoch, journal, &payload)?);
             }
             let used: usize = blobs.iter().map(|b| b.sealed.len()).sum();
             let objects = held_objects(tx, self.home(), &refs, used)?;

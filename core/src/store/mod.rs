@@ -21,7 +21,7 @@ use crate::clock::Millis;
 use crate::crypto::{Epoch, SpaceKey};
 use crate::error::{Error, Result};
 use crate::ids::{MemberId, SpaceId};
-use crate::model::{Identity, SpaceKind};
+use crate::model::{Identity, SpaceKind, space_kind};
 
 /// How hard a commit works to survive power loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -185,7 +185,7 @@ pub(crate) fn space(conn: &Connection, id: &SpaceId) -> Result<Option<SpaceRow>>
         .map(|(k, title, created_at)| {
             Ok(SpaceRow {
                 id: *id,
-                kind: SpaceKind::parse(&k)?,
+                kind: space_kind(&k)?,
                 title,
                 created_at,
             })
@@ -202,7 +202,7 @@ pub(crate) fn spaces(conn: &Connection) -> Result<Vec<SpaceRow>> {
                 .get::<_, String>(0)?
                 .parse()
                 .map_err(|_| corrupt("space"))?,
-            kind: SpaceKind::parse(&r.get::<_, String>(1)?)?,
+            kind: space_kind(&r.get::<_, String>(1)?)?,
             title: r.get(2)?,
             created_at: r.get(3)?,
         })

@@ -322,7 +322,12 @@ pub(crate) fn outbox_rows(
                 };
                 Queued {
                     seq,
-                    payload: Some(Payload { doc, kind, data }),
+                    payload: Some(Payload {
+                        doc,
+                        kind,
+                        data,
+                        index: None,
+                    }),
                     sealed: None,
                 }
             }

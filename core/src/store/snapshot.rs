@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::blob::{DocKind, SnapshotAttachment, SnapshotDoc, SnapshotIndex};
+use crate::blob::{DocKind, Payload, SnapshotAttachment, SnapshotIndex};
 use crate::error::Result;
 use crate::ids::{AttachmentId, SpaceId};
 use crate::model::EntryKind;
@@ -14,7 +14,7 @@ use crate::store::{chunk_range, corrupt, doc_data};
 /// newest first (so a reader that installs in that order has the newest to show first).
 /// An entry's index rows come along unless this device's are not the document's own (an
 /// unrevealed sealed answer) or its full-text row is stale (refresh it first).
-pub(crate) fn export(conn: &Connection, space: &SpaceId) -> Result<Vec<SnapshotDoc>> {
+pub(crate) fn export(conn: &Connection, space: &SpaceId) -> Result<Vec<Payload>> {
     let mut stmt = conn.prepare(
         "SELECT d.rowid, d.doc_id, d.kind,
                 e.author, e.kind, e.created_at, e.updated_at, e.deleted_at, e.prompt_id, e.mood,
@@ -62,7 +62,7 @@ pub(crate) fn export(conn: &Connection, space: &SpaceId) -> Result<Vec<SnapshotD
         } else {
             None
         };
-        docs.push(SnapshotDoc {
+        docs.push(Payload {
             doc: *id.as_bytes(),
             kind,
             data,

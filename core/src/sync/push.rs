@@ -151,10 +151,7 @@ impl Duet {
         if on_relay {
             return Ok(());
         }
-        let kind = match store::space(&self.lock().conn, space)?.map(|s| s.kind) {
-            Some(SpaceKind::Personal) => duet_proto::SpaceKind::Personal,
-            _ => duet_proto::SpaceKind::Journal,
-        };
+        let kind = store::space(&self.lock().conn, space)?.map_or(SpaceKind::Journal, |s| s.kind);
         c.create_space(space.0, kind).await?;
         // Whether we created it or it existed, we must be able to read it.
         if !c.spaces().await?.iter().any(|s| s.space_id == space.0) {
@@ -283,6 +280,7 @@ mod tests {
                 doc: [9; 16],
                 kind: blob::DocKind::Entry,
                 data: vec![1, 2, 3],
+                index: None,
             },
         )
         .unwrap();

@@ -8,7 +8,7 @@
 
 use std::io::{Read, Write};
 
-use crate::blob::{self, DocKind, SealedBlob, SnapshotDoc, SnapshotIndex};
+use crate::blob::{DocKind, Payload, SealedBlob, SnapshotIndex};
 use crate::crypto::{self, Epoch};
 use crate::doc::{self, entry::IndexFields};
 use crate::engine::Duet;
@@ -243,7 +243,7 @@ impl Duet {
 pub(super) fn install(
     tx: &mut Tx<'_>,
     space: &SpaceId,
-    docs: &[SnapshotDoc],
+    docs: &[Payload],
     seq: u64,
     epoch: Epoch,
 ) -> Result<u32> {
@@ -257,13 +257,7 @@ pub(super) fn install(
                 n += 1;
             }
             _ => {
-                let p = blob::Payload {
-                    doc: d.doc,
-                    kind: d.kind,
-                    data: d.data.clone(),
-                };
-                if remote::apply_payload(tx, *space, &p, &mut devices)?
-                    != remote::Outcome::Unchanged
+                if remote::apply_payload(tx, *space, d, &mut devices)? != remote::Outcome::Unchanged
                 {
                     n += 1;
                 }
@@ -344,7 +338,7 @@ fn load_one(tx: &mut Tx<'_>, rowid: i64, entry: EntryId, space: &SpaceId) -> Res
 }
 
 /// A snapshot's plaintext: the magic, then its documents as deflated CBOR.
-fn encode(docs: &[SnapshotDoc]) -> Result<Vec<u8>> {
+fn encode(docs: &[Payload]) -> Result<Vec<u8>> {
     let mut z = flate2::write::DeflateEncoder::new(MAGIC.to_vec(), flate2::Compression::fast());
     ciborium::into_writer(docs, &mut z)
         .map_err(|e| Error::Internal(format!("encoding a snapshot: {e}")))?;
@@ -354,7 +348,7 @@ fn encode(docs: &[SnapshotDoc]) -> Result<Vec<u8>> {
 }
 
 /// A snapshot's documents from its plaintext (either version; padding after it ignored).
-fn decode(plain: &[u8]) -> Result<Vec<SnapshotDoc>> {
+fn decode(plain: &[u8]) -> Result<Vec<Payload>> {
     let bad = |e: &dyn std::fmt::Display| Error::CorruptData(format!("snapshot: {e}"));
     match plain.strip_prefix(MAGIC) {
         Some(z) => {
@@ -374,7 +368,7 @@ pub(super) fn open_snapshot(
     space: &SpaceId,
     data: &[u8],
     newest: Epoch,
-) -> Result<(Epoch, Vec<SnapshotDoc>)> {
+) -> Result<(Epoch, Vec<Payload>)> {
     let sb: SealedBlob =
         ciborium::from_reader(data).map_err(|e| Error::CorruptData(format!("snapshot: {e}")))?;
     let epoch = crypto::epoch_of(&sb.sealed)?;

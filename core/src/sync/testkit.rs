@@ -71,6 +71,7 @@ pub(super) fn log_blob(
             doc: *space.as_bytes(),
             kind: blob::DocKind::Meta,
             data,
+            index: None,
         },
     )
     .unwrap();

@@ -9,6 +9,7 @@ use duet_proto::{AnswerInfo, AnswerShare, Answers};
 use uuid::Uuid;
 
 use super::member::{Member, SpacePath};
+use super::responses::NotFound;
 use crate::cbor::{Cbor, CborResponse};
 use crate::error::ApiError;
 use crate::state::now_ms;
@@ -88,8 +89,8 @@ fn as_seen_by(stored: Vec<StoredAnswer>, asker: Uuid) -> Answers {
     request_body(content = AnswerShare, content_type = "application/cbor"),
     responses((status = 200, body = Answers, content_type = "application/cbor"),
               (status = 400, description = "A bad round id, or a share that isn't 32 bytes", body = duet_proto::ErrorBody),
-              (status = 404, body = duet_proto::ErrorBody),
-              (status = 413, description = "The space holds as many prompt answers as it may (`quota_exceeded`), or the body is too large", body = duet_proto::ErrorBody)),
+              (status = 413, description = "The space holds as many prompt answers as it may (`quota_exceeded`), or the body is too large", body = duet_proto::ErrorBody),
+              NotFound),
     security(("bearer" = [])))]
 pub async fn put(
     round: MemberRound,
@@ -130,7 +131,7 @@ pub async fn put(
     params(RoundPath),
     responses((status = 200, body = Answers, content_type = "application/cbor"),
               (status = 400, description = "A bad round id", body = duet_proto::ErrorBody),
-              (status = 404, body = duet_proto::ErrorBody)),
+              NotFound),
     security(("bearer" = [])))]
 pub async fn list(round: MemberRound) -> Result<CborResponse<Answers>, ApiError> {
     seen(&round).await

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::member::{Member, SpacePath};
+use super::responses::{BadRequest, NotFound, Unauthorized};
 use crate::attachments::object_key;
 use crate::attachments::range::{Wanted, wanted};
 use crate::attachments::upload::{Upload, object_error, receive};
@@ -52,9 +53,12 @@ pub fn routes() -> axum::Router<Arc<AppState>> {
 pub struct SealedBytes(pub Vec<u8>);
 
 /// `/v1/spaces/{space}/attachments/{hash}…`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct ObjectPath {
     space: Uuid,
+    /// BLAKE3 of the sealed bytes: 64 hex digits
+    #[param(pattern = "^[0-9a-fA-F]{64}$")]
     hash: String,
 }
 
@@ -77,10 +81,15 @@ impl SpacePath for ObjectPath {
 }
 
 /// `/v1/spaces/{space}/attachments/{hash}/refs/{ref}`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct RefPath {
     space: Uuid,
+    /// BLAKE3 of the sealed bytes: 64 hex digits
+    #[param(pattern = "^[0-9a-fA-F]{64}$")]
     hash: String,
+    /// An opaque reference: 32 hex digits
+    #[param(pattern = "^[0-9a-fA-F]{32}$")]
     r#ref: String,
 }
 
@@ -107,25 +116,22 @@ pub struct UploadParams {
     pub r#ref: String,
 }
 
-const HASH_DOC: &str = "BLAKE3 of the sealed bytes: 64 hex digits";
-
 /// Upload sealed bytes `offset..offset+len` of an attachment of `size` bytes. The relay
 /// keeps what arrives (a dropped connection loses only what was in flight; ask
 /// `GET …/upload`); the last byte makes it check the hash, store the object and add the
 /// reference. An object the space holds already answers `complete` at once, body unread.
 #[utoipa::path(patch, path = "/v1/spaces/{space}/attachments/{hash}/upload", tag = "attachments",
     operation_id = "upload_attachment",
-    params(("space" = Uuid, Path), ("hash" = String, Path, description = HASH_DOC, pattern = "^[0-9a-fA-F]{64}$"), UploadParams),
+    params(ObjectPath, UploadParams),
     request_body(content = SealedBytes, content_type = "application/octet-stream"),
     responses((status = 200, body = UploadStatus, content_type = "application/cbor"),
               (status = 400, description = "A bad hash, reference or size, bytes past the size, or bytes that don't match the hash (the upload is discarded)", body = duet_proto::ErrorBody),
-              (status = 401, body = duet_proto::ErrorBody),
-              (status = 404, body = duet_proto::ErrorBody),
               (status = 408, description = "The body stalled; the bytes before are kept", body = duet_proto::ErrorBody),
               (status = 409, description = "`offset_mismatch`: not what the relay has received; `conflict`: another size than the upload under way", body = duet_proto::ErrorBody),
               (status = 413, description = "`attachment_too_large`, or `quota_exceeded` for the space's attachments", body = duet_proto::ErrorBody),
               (status = 415, body = duet_proto::ErrorBody),
-              (status = 503, description = "Another request is uploading this attachment", body = duet_proto::ErrorBody)),
+              (status = 503, description = "Another request is uploading this attachment", body = duet_proto::ErrorBody),
+              Unauthorized, NotFound),
     security(("bearer" = [])))]
 pub async fn upload(
     Member {
@@ -177,11 +183,10 @@ pub async fn upload(
 /// the object is stored.
 #[utoipa::path(get, path = "/v1/spaces/{space}/attachments/{hash}/upload", tag = "attachments",
     operation_id = "attachment_upload_status",
-    params(("space" = Uuid, Path), ("hash" = String, Path, description = HASH_DOC, pattern = "^[0-9a-fA-F]{64}$")),
+    params(ObjectPath),
     responses((status = 200, body = UploadStatus, content_type = "application/cbor"),
-              (status = 400, body = duet_proto::ErrorBody),
-              (status = 401, body = duet_proto::ErrorBody),
-              (status = 404, description = "Neither an upload under way nor a stored object", body = duet_proto::ErrorBody)),
+              (status = 404, description = "Neither an upload under way nor a stored object", body = duet_proto::ErrorBody),
+              BadRequest, Unauthorized),
     security(("bearer" = [])))]
 pub async fn upload_status(
     Member {
@@ -270,14 +275,12 @@ fn download_head(size: u64, part: Option<&std::ops::Range<u64>>) -> Response {
 /// `Range: bytes=a-b` (or `a-`, `-n`) gives `206` with `Content-Range`.
 #[utoipa::path(get, path = "/v1/spaces/{space}/attachments/{hash}", tag = "attachments",
     operation_id = "download_attachment",
-    params(("space" = Uuid, Path), ("hash" = String, Path, description = HASH_DOC, pattern = "^[0-9a-fA-F]{64}$"),
+    params(ObjectPath,
            ("Range" = Option<String>, Header, description = "One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`")),
     responses((status = 200, description = "The whole object", body = SealedBytes, content_type = "application/octet-stream"),
               (status = 206, description = "The range asked for", body = SealedBytes, content_type = "application/octet-stream"),
-              (status = 400, body = duet_proto::ErrorBody),
-              (status = 401, body = duet_proto::ErrorBody),
-              (status = 404, body = duet_proto::ErrorBody),
-              (status = 416, description = "A range the object doesn't have", body = duet_proto::ErrorBody)),
+              (status = 416, description = "A range the object doesn't have", body = duet_proto::ErrorBody),
+              BadRequest, Unauthorized, NotFound),
     security(("bearer" = [])))]
 pub async fn download(
     Member {
@@ -313,7 +316,7 @@ pub async fn download(
 /// The headers of a download (size, `Accept-Ranges`, `Content-Range`), without the bytes.
 #[utoipa::path(head, path = "/v1/spaces/{space}/attachments/{hash}", tag = "attachments",
     operation_id = "head_attachment",
-    params(("space" = Uuid, Path), ("hash" = String, Path, description = HASH_DOC, pattern = "^[0-9a-fA-F]{64}$"),
+    params(ObjectPath,
            ("Range" = Option<String>, Header, description = "One byte range, as for GET")),
     responses((status = 200, description = "Stored; `Content-Length` is its size"),
               (status = 206, description = "The range asked for"),
@@ -339,12 +342,10 @@ pub async fn head(
 /// upload it then.
 #[utoipa::path(put, path = "/v1/spaces/{space}/attachments/{hash}/refs/{ref}", tag = "attachments",
     operation_id = "add_attachment_ref",
-    params(("space" = Uuid, Path), ("hash" = String, Path, description = HASH_DOC, pattern = "^[0-9a-fA-F]{64}$"),
-           ("ref" = String, Path, description = "An opaque reference: 32 hex digits", pattern = "^[0-9a-fA-F]{32}$")),
+    params(RefPath),
     responses((status = 200, body = AttachmentInfo, content_type = "application/cbor"),
-              (status = 400, body = duet_proto::ErrorBody),
-              (status = 401, body = duet_proto::ErrorBody),
-              (status = 404, description = "The space doesn't hold this object", body = duet_proto::ErrorBody)),
+              (status = 404, description = "The space doesn't hold this object", body = duet_proto::ErrorBody),
+              BadRequest, Unauthorized),
     security(("bearer" = [])))]
 pub async fn add_ref(
     Member {
@@ -364,13 +365,10 @@ pub async fn add_ref(
 /// object's bytes.
 #[utoipa::path(delete, path = "/v1/spaces/{space}/attachments/{hash}/refs/{ref}", tag = "attachments",
     operation_id = "release_attachment_ref",
-    params(("space" = Uuid, Path), ("hash" = String, Path, description = HASH_DOC, pattern = "^[0-9a-fA-F]{64}$"),
-           ("ref" = String, Path, description = "An opaque reference: 32 hex digits", pattern = "^[0-9a-fA-F]{32}$")),
+    params(RefPath),
     responses((status = 204, description = "Released"),
-              (status = 400, body = duet_proto::ErrorBody),
-              (status = 401, body = duet_proto::ErrorBody),
-              (status = 404, body = duet_proto::ErrorBody),
-              (status = 503, description = "The object is busy (an upload of it); retry", body = duet_proto::ErrorBody)),
+              (status = 503, description = "The object is busy (an upload of it); retry", body = duet_proto::ErrorBody),
+              BadRequest, Unauthorized, NotFound),
     security(("bearer" = [])))]
 pub async fn release_ref(
     Member {
@@ -434,5 +432,19 @@ mod tests {
                 "{name} is a query parameter"
             );
         }
+        // The path parameters are the path types' (`ObjectPath`, `RefPath`) fields.
+        let released = op(&refs, "delete");
+        let path_params: Vec<_> = released["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "path")
+            .map(|p| p["name"].clone())
+            .collect();
+        assert_eq!(path_params, ["space", "hash", "ref"]);
+        assert_eq!(
+            released["parameters"][1]["schema"]["pattern"],
+            "^[0-9a-fA-F]{64}$"
+        );
     }
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::member::{Gate, Member};
+use super::responses::{BadRequest, LargeBody, NotFound};
 use crate::auth::Caller;
 use crate::cbor::{CborBody, CborResponse};
 use crate::error::ApiError;
@@ -42,11 +43,9 @@ impl Gate for PushRate {
     params(("space" = Uuid, Path)),
     request_body(content = Push, content_type = "application/cbor"),
     responses((status = 200, body = Pushed, content_type = "application/cbor"),
-              (status = 404, body = duet_proto::ErrorBody),
-              (status = 408, description = "The body did not arrive in time", body = duet_proto::ErrorBody),
               (status = 413, description = "Body, blob, count or quota over its limit", body = duet_proto::ErrorBody),
               (status = 429, body = duet_proto::ErrorBody),
-              (status = 503, description = "Busy with other large bodies; retry after `Retry-After`", body = duet_proto::ErrorBody)),
+              NotFound, LargeBody),
     security(("bearer" = [])))]
 pub async fn push(
     // The rate limit and membership first: a refused push costs the relay no body.
@@ -136,7 +135,7 @@ pub struct PullParams {
     params(("space" = Uuid, Path), PullParams),
     responses((status = 200, body = Pulled, content_type = "application/cbor"),
               (status = 400, description = "Cursor beyond the head, or a bad page size", body = duet_proto::ErrorBody),
-              (status = 404, body = duet_proto::ErrorBody)),
+              NotFound),
     security(("bearer" = [])))]
 pub async fn pull(
     Member { state, space, .. }: Member,
@@ -180,10 +179,9 @@ fn trim_to_bytes(page: &mut Pulled, max: u64) {
 #[utoipa::path(put, path = "/v1/spaces/{space}/snapshot", tag = "blobs",
     params(("space" = Uuid, Path)),
     request_body(content = Snapshot, content_type = "application/cbor"),
-    responses((status = 204), (status = 400, body = duet_proto::ErrorBody), (status = 404, body = duet_proto::ErrorBody),
-              (status = 408, description = "The body did not arrive in time", body = duet_proto::ErrorBody),
+    responses((status = 204),
               (status = 413, description = "Body or quota over its limit (the snapshot counts toward the space's quota)", body = duet_proto::ErrorBody),
-              (status = 503, description = "Busy with other large bodies; retry after `Retry-After`", body = duet_proto::ErrorBody)),
+              BadRequest, NotFound, LargeBody),
     security(("bearer" = [])))]
 pub async fn put_snapshot(
     Member { state, space, .. }: Member,
@@ -204,7 +202,7 @@ pub async fn put_snapshot(
 /// The newest snapshot of a space.
 #[utoipa::path(get, path = "/v1/spaces/{space}/snapshot", tag = "blobs",
     params(("space" = Uuid, Path)),
-    responses((status = 200, body = Snapshot, content_type = "application/cbor"), (status = 404, body = duet_proto::ErrorBody)),
+    responses((status = 200, body = Snapshot, content_type = "application/cbor"), NotFound),
     security(("bearer" = [])))]
 pub async fn get_snapshot(
     Member { state, space, .. }: Member,

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use duet_proto::{ErrorCode, Registered, WhoAmI};
 use uuid::Uuid;
 
+use super::responses::Unauthorized;
 use crate::auth::{self, Caller};
 use crate::cbor::CborResponse;
 use crate::error::ApiError;
@@ -74,8 +75,7 @@ pub async fn register(
 /// Who this token belongs to: the device and the person it acts for. A client pointed at
 /// another URL asks this to tell the same relay under another name from a new one.
 #[utoipa::path(get, path = "/v1/devices/me", tag = "devices",
-    responses((status = 200, body = WhoAmI, content_type = "application/cbor"),
-              (status = 401, body = duet_proto::ErrorBody)),
+    responses((status = 200, body = WhoAmI, content_type = "application/cbor"), Unauthorized),
     security(("bearer" = [])))]
 pub async fn me(caller: Caller) -> CborResponse<WhoAmI> {
     CborResponse(

@@ -12,6 +12,7 @@ use duet_proto::{
 use uuid::Uuid;
 
 use super::member::Member;
+use super::responses::{BadRequest, NotFound};
 use crate::auth::{self, Caller};
 use crate::cbor::{Cbor, CborResponse};
 use crate::error::ApiError;
@@ -24,9 +25,8 @@ use crate::storage::{InviteCap, JoinOutcome, NewInvite};
     params(("space" = Uuid, Path)),
     request_body(content = CreateInvite, content_type = "application/cbor"),
     responses((status = 201, body = InviteCreated, content_type = "application/cbor"),
-              (status = 400, body = duet_proto::ErrorBody),
               (status = 403, description = "Not allowed here, or this device holds as many pending invites as it may (`too_many_invites`)", body = duet_proto::ErrorBody),
-              (status = 404, body = duet_proto::ErrorBody)),
+              BadRequest, NotFound),
     security(("bearer" = [])))]
 pub async fn create(
     member: Member,
@@ -98,8 +98,8 @@ pub async fn create(
     request_body(content = JoinInvite, content_type = "application/cbor"),
     responses((status = 200, body = Joined, content_type = "application/cbor"),
               (status = 403, description = "Wrong token, or not allowed in (a journal with its two people, a device that belongs to someone else)", body = duet_proto::ErrorBody),
-              (status = 404, body = duet_proto::ErrorBody),
-              (status = 410, description = "Expired, used or burned", body = duet_proto::ErrorBody)),
+              (status = 410, description = "Expired, used or burned", body = duet_proto::ErrorBody),
+              NotFound),
     security(("bearer" = [])))]
 pub async fn join(
     State(state): State<Arc<AppState>>,

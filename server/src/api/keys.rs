@@ -9,6 +9,7 @@ use duet_proto::{HeldDrops, KeyDrops};
 use uuid::Uuid;
 
 use super::member::{Member, SpacePath};
+use super::responses::NotFound;
 use crate::cbor::{Cbor, CborResponse};
 use crate::error::ApiError;
 use crate::state::now_ms;
@@ -38,8 +39,8 @@ impl SpacePath for EpochPath {
     request_body(content = KeyDrops, content_type = "application/cbor"),
     responses((status = 204),
               (status = 400, description = "Not 1 to 64 drops of 1 to 128 bytes each", body = duet_proto::ErrorBody),
-              (status = 404, body = duet_proto::ErrorBody),
-              (status = 409, description = "An epoch older than the space's (`stale_epoch`), or one not announced yet (`conflict`)", body = duet_proto::ErrorBody)),
+              (status = 409, description = "An epoch older than the space's (`stale_epoch`), or one not announced yet (`conflict`)", body = duet_proto::ErrorBody),
+              NotFound),
     security(("bearer" = [])))]
 pub async fn put(
     Member {
@@ -71,8 +72,7 @@ pub async fn put(
 #[utoipa::path(get, path = "/v1/spaces/{space}/keys", tag = "keys",
     operation_id = "list_key_drops",
     params(("space" = Uuid, Path)),
-    responses((status = 200, body = HeldDrops, content_type = "application/cbor"),
-              (status = 404, body = duet_proto::ErrorBody)),
+    responses((status = 200, body = HeldDrops, content_type = "application/cbor"), NotFound),
     security(("bearer" = [])))]
 pub async fn list(
     Member {

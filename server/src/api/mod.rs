@@ -9,6 +9,7 @@ pub mod invites;
 pub mod keys;
 pub mod member;
 pub mod recovery;
+pub mod responses;
 pub mod spaces;
 
 use std::sync::Arc;

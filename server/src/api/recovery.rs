@@ -14,6 +14,7 @@ use duet_proto::recovery::{is_recovery_kit, parse_lookup};
 use duet_proto::{ErrorCode, PutRecoveryKit, Recover, Recovered, RecoveryKitInfo};
 use uuid::Uuid;
 
+use super::responses::Unauthorized;
 use crate::auth::{self, Caller};
 use crate::cbor::{CborBody, CborResponse};
 use crate::error::ApiError;
@@ -61,9 +62,9 @@ fn rate_limited(message: &str, wait: u64) -> ApiError {
     request_body(content = PutRecoveryKit, content_type = "application/cbor"),
     responses((status = 204, description = "Stored"),
               (status = 400, description = "A lookup id that isn't 32 lowercase hex digits, an auth hash that isn't 32 bytes, an envelope not of 1 to 65,536 bytes, or more than 256 spaces", body = duet_proto::ErrorBody),
-              (status = 401, body = duet_proto::ErrorBody),
               (status = 404, description = "A listed space the caller isn't a member of; without `auth_hash`, no kit of the caller's person at this lookup id", body = duet_proto::ErrorBody),
-              (status = 409, description = "Another person's kit has this lookup id", body = duet_proto::ErrorBody)),
+              (status = 409, description = "Another person's kit has this lookup id", body = duet_proto::ErrorBody),
+              Unauthorized),
     security(("bearer" = [])))]
 pub async fn put(
     caller: Caller,
@@ -110,8 +111,8 @@ pub async fn put(
 #[utoipa::path(get, path = "/v1/recovery", tag = "recovery",
     operation_id = "get_recovery_kit",
     responses((status = 200, body = RecoveryKitInfo, content_type = "application/cbor"),
-              (status = 401, body = duet_proto::ErrorBody),
-              (status = 404, description = "The caller's person has no kit", body = duet_proto::ErrorBody)),
+              (status = 404, description = "The caller's person has no kit", body = duet_proto::ErrorBody),
+              Unauthorized),
     security(("bearer" = [])))]
 pub async fn get(
     caller: Caller,

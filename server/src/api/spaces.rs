@@ -8,6 +8,7 @@ use duet_proto::{AddMember, CreateSpace, KeyEpoch, SpaceInfo, SpaceKind, SpaceLi
 use uuid::Uuid;
 
 use super::member::{Member, SpacePath};
+use super::responses::NotFound;
 use crate::auth::Caller;
 use crate::cbor::{Cbor, CborResponse};
 use crate::error::ApiError;
@@ -68,8 +69,7 @@ pub async fn list(
 /// One space: members and head.
 #[utoipa::path(get, path = "/v1/spaces/{space}", tag = "spaces",
     params(("space" = Uuid, Path)),
-    responses((status = 200, body = SpaceInfo, content_type = "application/cbor"),
-              (status = 404, body = duet_proto::ErrorBody)),
+    responses((status = 200, body = SpaceInfo, content_type = "application/cbor"), NotFound),
     security(("bearer" = [])))]
 pub async fn get(member: Member) -> Result<CborResponse<SpaceInfo>, ApiError> {
     let info = member.info().await?;
@@ -81,7 +81,7 @@ pub async fn get(member: Member) -> Result<CborResponse<SpaceInfo>, ApiError> {
 #[utoipa::path(post, path = "/v1/spaces/{space}/members", tag = "spaces",
     params(("space" = Uuid, Path)),
     request_body(content = AddMember, content_type = "application/cbor"),
-    responses((status = 204), (status = 404, body = duet_proto::ErrorBody)),
+    responses((status = 204), NotFound),
     security(("bearer" = [])))]
 pub async fn add_member(
     Member {
@@ -114,8 +114,8 @@ pub async fn add_member(
     request_body(content = KeyEpoch, content_type = "application/cbor"),
     responses((status = 204),
               (status = 400, description = "The epoch skips ahead", body = duet_proto::ErrorBody),
-              (status = 404, body = duet_proto::ErrorBody),
-              (status = 409, description = "An older epoch than the space's", body = duet_proto::ErrorBody)),
+              (status = 409, description = "An older epoch than the space's", body = duet_proto::ErrorBody),
+              NotFound),
     security(("bearer" = [])))]
 pub async fn announce_epoch(
     Member {
@@ -150,7 +150,7 @@ impl SpacePath for MemberPath {
 /// the key. In a personal space only the one device leaves (it is the owner's own).
 #[utoipa::path(delete, path = "/v1/spaces/{space}/members/{device}", tag = "spaces",
     params(("space" = Uuid, Path), ("device" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = duet_proto::ErrorBody)),
+    responses((status = 204), NotFound),
     security(("bearer" = [])))]
 pub async fn remove_member(member: Member<MemberPath>) -> Result<StatusCode, ApiError> {
     let info = member.info().await?;
