@@ -241,7 +241,7 @@ mod tests {
 
     /// A document whose one change writes `body`, and the body's text object.
     fn body_doc(body: &str) -> (AutoCommit, ObjId) {
-        let mut doc = AutoCommit::new_with_encoding(ENCODING);
+        let mut doc = empty_doc();
         let text = doc
             .put_object(automerge::ROOT, "body", ObjType::Text)
             .unwrap();

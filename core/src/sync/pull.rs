@@ -440,25 +440,15 @@ struct OpenedPage {
     blobs: Vec<Option<Opened>>,
 }
 
-/// The blobs opened and their new entries loaded and read on every core, outside the
-/// store's lock: the page's transaction then mostly writes rows.
+/// A page's blobs opened and their entries prepared ([`remote::prepare`]) on every core,
+/// outside the store's lock: the page's transaction then mostly writes rows. A blob that
+/// doesn't open here is `None`: the transaction opens it again and quarantines it with its
+/// error. Epochs are checked in the transaction, in log order.
 fn open_page(
     space: &SpaceId,
     page: duet_proto::Pulled,
     keys: &HashMap<Epoch, crypto::SpaceKey>,
 ) -> OpenedPage {
-    let blobs = prepare_page(space, &page.blobs, keys);
-    OpenedPage { page, blobs }
-}
-
-/// Open a page's blobs and prepare their entries ([`remote::prepare`]) on every core. A
-/// blob that doesn't open here is `None`: the transaction opens it again and quarantines it
-/// with its error. Epochs are checked in the transaction, in log order.
-fn prepare_page(
-    space: &SpaceId,
-    blobs: &[duet_proto::LogBlob],
-    keys: &HashMap<Epoch, crypto::SpaceKey>,
-) -> Vec<Option<Opened>> {
     let one = |b: &duet_proto::LogBlob| -> Option<Opened> {
         let id: [u8; 16] = b.id.as_slice().try_into().ok()?;
         let epoch = crypto::epoch_of(&b.data).ok()?;
@@ -474,7 +464,8 @@ fn prepare_page(
         let prep = remote::prepare(p.kind, &p.data);
         Some((epoch, p, prep))
     };
-    crate::parallel::map(blobs, one, || None)
+    let blobs = crate::parallel::map(&page.blobs, one, || None);
+    OpenedPage { page, blobs }
 }
 
 /// Open a pulled blob (refused when its epoch is older than `newest`); returns its epoch.
